@@ -1,0 +1,283 @@
+"""A model is a folder: config.json, weights.pt, metrics.json, optionally latents.npz.
+
+Written atomically: the whole folder is built under a temporary name beside the
+target and renamed into place, so a crash mid-save leaves the old bundle whole.
+Loaded safely: `torch.load(weights_only=True)` (no pickled code runs), strict
+shape checks against the config, and one `CheckpointError` naming the file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import ConfigError, ModelConfig, TrainConfig
+from .models import VAE, build_model
+
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, LATENTS_FILE = "config.json", "weights.pt", "metrics.json", "latents.npz"
+ENV_MODELS_DIR = "VAE_MODELS_DIR"
+PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class CheckpointError(RuntimeError):
+    """A model folder that cannot be saved or loaded as asked; the message names the file."""
+
+
+@dataclass
+class Bundle:
+    """A loaded model with everything saved beside it."""
+
+    model: VAE
+    model_config: ModelConfig
+    train_config: TrainConfig
+    path: Path
+    metrics: dict = field(default_factory=dict)
+    latents: dict | None = None  # {"mu": (N, D) float32, "labels": (N,) int64} of the test split
+    library_version: str = ""
+
+    @property
+    def dataset(self) -> str:
+        return self.train_config.dataset
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def default_models_dir() -> Path:
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(data) / "vae_explorer" / "models"
+
+
+def models_dir() -> Path:
+    """Where trained models go: $VAE_MODELS_DIR, else a user data directory (never pretrained/)."""
+    env = os.environ.get(ENV_MODELS_DIR)
+    return Path(env).expanduser() if env else default_models_dir()
+
+
+def validate_tag(tag: str) -> str:
+    """A tag is a plain folder name: letters, digits, '.', '_', '-'; no separators, no '..'."""
+    if not isinstance(tag, str) or not TAG_PATTERN.match(tag) or ".." in tag:
+        raise CheckpointError(
+            f"invalid tag {tag!r}: use 1–64 letters, digits, '.', '_' or '-', starting with a letter or "
+            "digit (no '/', '\\' or '..')")
+    return tag
+
+
+def tag_path(tag: str, root: Path | None = None) -> Path:
+    """The folder for `tag` under the user models directory; it cannot escape that directory."""
+    root = (root or models_dir()).resolve()
+    path = (root / validate_tag(tag)).resolve()
+    if path.parent != root:
+        raise CheckpointError(f"tag {tag!r} would leave the models directory {root}")
+    return path
+
+
+def _is_pretrained(path: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(PRETRAINED_DIR)
+    except OSError:
+        return False
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _clean_floats(value):
+    """NaN and infinity are not JSON: store them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_floats(v) for v in value]
+    return value
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(_clean_floats(data), indent=2, default=_json_default) + "\n")
+
+
+def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: dict | None = None,
+                latents: dict | None = None, half: bool = False, allow_pretrained: bool = False) -> Path:
+    """Write a model folder atomically and return its path.
+
+    `half=True` stores the weights as float16 (they load back as float32).
+    Writing into pretrained/ needs `allow_pretrained=True` (only the release script does).
+    """
+    from . import __version__
+
+    path = Path(path)
+    if _is_pretrained(path) and not allow_pretrained:
+        raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}; "
+                              "choose a tag for the user models directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+                 for k, v in model.state_dict().items()}
+        torch.save(state, tmp / WEIGHTS_FILE)
+        _write_json(tmp / CONFIG_FILE, {
+            "format_version": FORMAT_VERSION,
+            "library_version": __version__,
+            "dataset": train_config.dataset,
+            "model": model.config.to_dict(),
+            "train": train_config.to_dict(),
+        })
+        _write_json(tmp / METRICS_FILE, metrics or {})
+        if latents is not None:
+            np.savez_compressed(tmp / LATENTS_FILE, mu=np.asarray(latents["mu"], np.float32),
+                                labels=np.asarray(latents["labels"], np.int64))
+        for f in tmp.iterdir():  # the data reaches the disk before the rename makes it visible
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def read_config(path: Path) -> tuple[ModelConfig, TrainConfig, dict]:
+    """Parse and check config.json alone (cheap: used to list models without loading weights)."""
+    cfg_file = Path(path) / CONFIG_FILE
+    try:
+        raw = json.loads(cfg_file.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{cfg_file}: missing; this folder is not a saved model") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{cfg_file}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{cfg_file}: expected a JSON object")
+    version = raw.get("format_version")
+    if not isinstance(version, int):
+        raise CheckpointError(f"{cfg_file}: no format_version; not a model saved by vae_core")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{cfg_file}: format version {version} is newer than this vae_core reads "
+                              f"({FORMAT_VERSION}); upgrade vae_core")
+    try:
+        model_cfg = ModelConfig.from_dict(raw["model"])
+        train_cfg = TrainConfig.from_dict(raw["train"])
+    except KeyError as exc:
+        raise CheckpointError(f"{cfg_file}: missing section {exc}") from None
+    except ConfigError as exc:
+        raise CheckpointError(f"{cfg_file}: {exc}") from None
+    return model_cfg, train_cfg, raw
+
+
+def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool = True) -> Bundle:
+    """Rebuild a model from its folder on `device`, or raise CheckpointError; nothing half-loaded."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such model folder")
+    model_cfg, train_cfg, raw = read_config(path)
+    weights_file = path / WEIGHTS_FILE
+    try:
+        state = torch.load(weights_file, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights_file}: missing") from None
+    except Exception as exc:  # torch raises many types for damaged or unsafe files
+        raise CheckpointError(f"{weights_file}: cannot be loaded safely ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{weights_file}: not a state dict of tensors")
+    model = VAE(model_cfg)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{weights_file}: does not match {CONFIG_FILE} "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
+            raise CheckpointError(f"{weights_file}: {key} has shape {tuple(state[key].shape)}, but "
+                                  f"{CONFIG_FILE} implies {tuple(tensor.shape)}")
+        if not torch.isfinite(state[key]).all():
+            raise CheckpointError(f"{weights_file}: {key} holds NaN or infinite values")
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model = model.to(device).eval()
+    if model_cfg.arch == "conv" and torch.device(device).type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    metrics = {}
+    metrics_file = path / METRICS_FILE
+    if metrics_file.exists():
+        try:
+            metrics = json.loads(metrics_file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{metrics_file}: not valid JSON ({exc})") from None
+    latents = _read_latents(path / LATENTS_FILE, model_cfg.latent_dim) if with_latents else None
+    return Bundle(model, model_cfg, train_cfg, path, metrics, latents, raw.get("library_version", ""))
+
+
+def _read_latents(file: Path, latent_dim: int) -> dict | None:
+    if not file.exists():
+        return None
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            mu, labels = npz["mu"], npz["labels"]
+    except Exception as exc:
+        raise CheckpointError(f"{file}: cannot be read ({type(exc).__name__}: {exc})") from None
+    if mu.ndim != 2 or mu.shape[1] != latent_dim or labels.shape != (mu.shape[0],):
+        raise CheckpointError(f"{file}: shapes {mu.shape} / {labels.shape} do not fit latent dimension {latent_dim}")
+    return {"mu": mu.astype(np.float32), "labels": labels.astype(np.int64)}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model folder found on disk, described from its config alone."""
+
+    name: str
+    path: Path
+    source: str  # "pretrained" or "user"
+    dataset: str
+    objective: str
+    arch: str
+    latent_dim: int
+    error: str | None = None  # set when the folder's config cannot be read
+
+    @property
+    def label(self) -> str:
+        if self.error:
+            return f"{self.name} (unreadable)"
+        kind = "VAE" if self.objective == "standard" else "MMD-VAE"
+        return f"{self.name} · {kind} · {self.arch} · d={self.latent_dim}" + \
+            (" (pretrained)" if self.source == "pretrained" else "")
+
+
+def list_models(*, dataset: str | None = None, user_dir: Path | None = None) -> list[ModelEntry]:
+    """Pretrained folders first, then the user's, each sorted by name; unreadable ones are kept
+    with their error so the caller can say what is wrong."""
+    entries = []
+    for source, root in (("pretrained", PRETRAINED_DIR), ("user", user_dir or models_dir())):
+        if not root.is_dir():
+            continue
+        for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            try:
+                m, t, _ = read_config(path)
+                entry = ModelEntry(path.name, path, source, t.dataset, m.objective, m.arch, m.latent_dim)
+            except CheckpointError as exc:
+                entry = ModelEntry(path.name, path, source, "", "", "", 0, error=str(exc))
+            if dataset is None or entry.dataset == dataset or entry.error:
+                entries.append(entry)
+    return entries

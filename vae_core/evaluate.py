@@ -1,0 +1,178 @@
+"""Evaluation on one likelihood scale for both objectives.
+
+The standard VAE's proposal for importance sampling is its own q(z|x). The MMD-VAE's
+encoder is deterministic, so its proposal is N(code, s²I) with a stated scale s
+(picked from a small list by the best ELBO on a few images, and reported). For
+d = 2 the prior is low-dimensional enough to integrate log p(x) = log ∫ p(x|z) p(z) dz
+by quadrature on a dense grid, which checks the importance-weighted estimates.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import Split, fixed_binarization
+from .explore import encode_means
+from .models import VAE
+from .objectives import bernoulli_log_likelihood, gaussian_kl, log_normal, log_standard_normal, mmd
+
+PROPOSAL_SCALES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+
+
+def _device_x(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    return x.to(model.device, torch.float32)
+
+
+def proposal(model: VAE, x: torch.Tensor, scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, logvar) of the importance-sampling proposal for inputs x."""
+    mu, logvar = model.encode(x)
+    if logvar is None:
+        if scale is None:
+            raise ValueError("a deterministic encoder needs a proposal scale")
+        logvar = torch.full_like(mu, 2 * math.log(scale))
+    return mu, logvar
+
+
+@torch.inference_mode()
+def neg_elbo(model: VAE, x: torch.Tensor, *, scale: float | None = None, samples: int = 1,
+             batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+    """Test negative ELBO in nats and its parts (analytic KL, `samples` draws for the reconstruction)."""
+    model.eval()
+    torch.manual_seed(seed)
+    rec_sum = kl_sum = 0.0
+    for i in range(0, len(x), batch_size):
+        xb = _device_x(model, x[i:i + batch_size])
+        mu, logvar = proposal(model, xb, scale)
+        for _ in range(samples):
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+            rec_sum -= bernoulli_log_likelihood(model.decode(z), xb).sum().item() / samples
+        kl_sum += gaussian_kl(mu, logvar).sum().item()
+    n = len(x)
+    return {"neg_elbo": (rec_sum + kl_sum) / n, "recon": rec_sum / n, "kl": kl_sum / n}
+
+
+@torch.inference_mode()
+def iw_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 1000, scale: float | None = None,
+                      max_decodes: int = 50_000, seed: int = 0) -> np.ndarray:
+    """Importance-weighted estimate of log p(x) per image (Burda et al. 2015): (N,)."""
+    model.eval()
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    out = []
+    per_chunk = max(1, max_decodes // k)
+    for i in range(0, len(x), per_chunk):
+        xb = _device_x(model, x[i:i + per_chunk])
+        mu, logvar = proposal(model, xb, scale)
+        lse = torch.full((len(xb),), -math.inf, device=model.device, dtype=torch.float64)
+        s_chunk = max(1, max_decodes // len(xb))
+        for s in range(0, k, s_chunk):
+            m = min(s_chunk, k - s)
+            eps = torch.randn((m, *mu.shape), generator=g, device=model.device)
+            z = mu + torch.exp(0.5 * logvar) * eps  # (m, B, D)
+            logits = model.decode(z.flatten(0, 1))
+            log_px = bernoulli_log_likelihood(logits, xb.expand(m, *xb.shape).flatten(0, 1)).view(m, -1)
+            log_w = (log_px + log_standard_normal(z) - log_normal(z, mu, logvar)).double()
+            lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))
+        out.append((lse - math.log(k)).cpu())
+    return torch.cat(out).numpy()
+
+
+@torch.inference_mode()
+def quadrature_log_likelihood(model: VAE, x: torch.Tensor, *, grid: int = 400, limit: float = 6.0,
+                              chunk: int = 10_000) -> np.ndarray:
+    """log p(x) = log Σ_j p(x|z_j) p(z_j) ΔA on a grid×grid lattice over [−limit, limit]²: (N,).
+
+    Only for d = 2. log p(x|z) for all images and grid points is one matrix product:
+    x·l − Σ softplus(l) with l the decoded logits.
+    """
+    if model.latent_dim != 2:
+        raise ValueError("quadrature is only practical for a 2-D latent space")
+    model.eval()
+    axis = torch.linspace(-limit, limit, grid, dtype=torch.float64)
+    step = (axis[1] - axis[0]).item()
+    zz = torch.cartesian_prod(axis, axis)  # (G, 2)
+    xf = x.flatten(1).to(model.device, torch.float32)  # (N, 784)
+    lse = torch.full((len(xf),), -math.inf, dtype=torch.float64, device=model.device)
+    for j in range(0, len(zz), chunk):
+        z = zz[j:j + chunk].to(model.device)
+        logits = model.decode(z.float()).flatten(1)  # (C, 784)
+        log_px = xf @ logits.T - F.softplus(logits).sum(1)  # (N, C)
+        log_joint = log_px.double() + log_standard_normal(z)[None, :]
+        lse = torch.logaddexp(lse, torch.logsumexp(log_joint, 1))
+    return (lse + 2 * math.log(step)).cpu().numpy()
+
+
+def best_proposal_scale(model: VAE, x: torch.Tensor, scales=PROPOSAL_SCALES) -> float:
+    """The scale s of N(code, s²I) with the best ELBO on `x` (MMD-VAE only)."""
+    scores = {s: neg_elbo(model, x, scale=s, samples=4)["neg_elbo"] for s in scales}
+    return min(scores, key=scores.get)
+
+
+def knn_accuracy(train_codes: np.ndarray, train_labels: np.ndarray, test_codes: np.ndarray,
+                 test_labels: np.ndarray, *, k: int = 5, chunk: int = 1000) -> float:
+    """Share of test codes whose k nearest train codes vote for the right class."""
+    tr = torch.as_tensor(train_codes, dtype=torch.float32)
+    tr_labels = torch.as_tensor(train_labels)
+    correct = 0
+    for i in range(0, len(test_codes), chunk):
+        te = torch.as_tensor(test_codes[i:i + chunk], dtype=torch.float32)
+        idx = torch.cdist(te, tr).topk(k, largest=False).indices  # (C, k)
+        votes = torch.zeros(len(te), 10, dtype=torch.int64).scatter_add_(
+            1, tr_labels[idx], torch.ones_like(idx))
+        correct += (votes.argmax(1) == torch.as_tensor(test_labels[i:i + chunk])).sum().item()
+    return correct / len(test_codes)
+
+
+def aggregate_posterior(codes: np.ndarray, *, n_prior: int = 2000, seed: int = 0) -> dict:
+    """Mean and covariance of the codes against N(0, I), and MMD² of a code sample to prior draws."""
+    codes = np.asarray(codes, np.float64)
+    g = torch.Generator().manual_seed(seed)
+    sample = torch.as_tensor(codes[torch.randperm(len(codes), generator=g)[:n_prior].numpy()], dtype=torch.float32)
+    prior = torch.randn(len(sample), codes.shape[1], generator=g)
+    cov = np.cov(codes, rowvar=False).reshape(codes.shape[1], codes.shape[1])
+    return {"mean": codes.mean(0).tolist(), "cov": cov.tolist(),
+            "cov_distance_to_identity": float(np.linalg.norm(cov - np.eye(codes.shape[1]))),
+            "mmd_to_prior": float(mmd(sample, prior))}
+
+
+def evaluate_model(model: VAE, train: Split, test: Split, *, n_test: int | None = None, iw_k: int = 1000,
+                   iw_n: int = 1000, quadrature_grid: int = 0, knn_k: int = 5, seed: int = 0,
+                   progress=None) -> dict:
+    """The metrics a model folder carries: test −ELBO, IW NLL, quadrature NLL (d = 2), k-NN, latent stats.
+
+    The test set is binarised once with `seed`, so numbers from different models compare.
+    """
+    def say(msg):
+        if progress:
+            progress(msg)
+
+    test = test.subset(n_test)
+    x = fixed_binarization(test.images, seed=seed)
+    scale = None
+    metrics: dict = {"n_test": len(test), "binarization_seed": seed}
+    if not model.config.stochastic_encoder:
+        scale = best_proposal_scale(model, x[:500])
+        metrics["proposal_scale"] = scale
+    say("test −ELBO")
+    metrics["test"] = neg_elbo(model, x, scale=scale)
+    if iw_k and iw_n:
+        say(f"importance-weighted log-likelihood (k={iw_k}, {min(iw_n, len(x))} images)")
+        ll = iw_log_likelihood(model, x[:iw_n], k=iw_k, scale=scale, seed=seed)
+        metrics["iw_nll"] = {"nll": float(-ll.mean()), "k": iw_k, "n": len(ll)}
+    if quadrature_grid and model.latent_dim == 2:
+        say(f"quadrature log-likelihood ({quadrature_grid}² grid)")
+        q = quadrature_log_likelihood(model, x, grid=quadrature_grid)
+        metrics["quadrature_nll"] = {"nll": float(-q.mean()), "grid": quadrature_grid, "limit": 6.0,
+                                     "n": len(q)}
+        if "iw_nll" in metrics:
+            n = metrics["iw_nll"]["n"]
+            metrics["iw_nll"]["quadrature_nll_same_images"] = float(-q[:n].mean())
+    say("codes and k-NN accuracy")
+    test_codes = encode_means(model, test.images)
+    train_codes = encode_means(model, train.images)
+    metrics["knn_accuracy"] = {"k": knn_k, "accuracy": knn_accuracy(
+        train_codes, train.labels.numpy(), test_codes, test.labels.numpy(), k=knn_k)}
+    metrics["aggregate_posterior"] = aggregate_posterior(test_codes, seed=seed)
+    return metrics

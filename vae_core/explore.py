@@ -1,0 +1,209 @@
+"""Latent-space tools for the page and the CLI: batched torch in, numpy out.
+
+Every function decodes or encodes in as few forward passes as memory allows:
+the 20x20 grid is one batch of 400, the test set is encoded in a handful of
+passes. Images come back as float32 in [0, 1], shape (..., 28, 28).
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+
+from .data import to_float
+from .models import VAE
+
+ENCODE_BATCH = 5000
+GRID_SPACINGS = ("quantile", "range")
+
+
+def _as_numpy_images(logits: torch.Tensor) -> np.ndarray:
+    return torch.sigmoid(logits).squeeze(1).float().cpu().numpy()  # (B, 28, 28)
+
+
+def _as_model_input(images, model: VAE) -> torch.Tensor:
+    """uint8 (N, 1, 28, 28) or (N, 28, 28) tensors/arrays -> float on the model's device."""
+    x = torch.as_tensor(images)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    x = to_float(x) if x.dtype == torch.uint8 else x.float()
+    return x.to(model.device)
+
+
+@torch.inference_mode()
+def encode_means(model: VAE, images, *, batch_size: int = ENCODE_BATCH) -> np.ndarray:
+    """Latent means (the MMD-VAE's codes) of all `images`: (N, D) float32."""
+    model.eval()
+    out = [model.encode(_as_model_input(images[i:i + batch_size], model)).mu.float().cpu()
+           for i in range(0, len(images), batch_size)]
+    return torch.cat(out).numpy() if out else np.zeros((0, model.latent_dim), np.float32)
+
+
+@torch.inference_mode()
+def decode(model: VAE, z) -> np.ndarray:
+    """Decode latent points (K, D) -> images (K, 28, 28), one forward pass."""
+    model.eval()
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device)
+    if z.dim() == 1:
+        z = z.unsqueeze(0)
+    if z.shape[1] != model.latent_dim:
+        raise ValueError(f"latent points have {z.shape[1]} coordinates; the model has {model.latent_dim}")
+    return _as_numpy_images(model.decode(z))
+
+
+def normal_quantiles(n: int, lo: float = 0.05, hi: float = 0.95) -> np.ndarray:
+    """n evenly spaced probabilities in [lo, hi] through the Gaussian inverse CDF (K&W Figure 4b)."""
+    p = torch.linspace(lo, hi, n, dtype=torch.float64)
+    return torch.special.ndtri(p).numpy()
+
+
+def grid_axis(n: int, *, spacing: str = "quantile", codes: np.ndarray | None = None, dim: int = 0,
+              limits: tuple[float, float] | None = None) -> np.ndarray:
+    """The coordinates of one grid axis.
+
+    'quantile': Gaussian quantiles of linspace(0.05, 0.95) (or of `limits` as probabilities);
+    'range': evenly from min to max of the codes along `dim` (or `limits` as coordinates).
+    """
+    if n < 1:
+        raise ValueError(f"grid size must be ≥ 1; got {n}")
+    if spacing == "quantile":
+        lo, hi = limits or (0.05, 0.95)
+        if not 0 < lo < hi < 1:
+            raise ValueError(f"quantile limits must satisfy 0 < lo < hi < 1; got {lo}, {hi}")
+        return normal_quantiles(n, lo, hi)
+    if spacing == "range":
+        if limits is None:
+            if codes is None or len(codes) == 0:
+                raise ValueError("range spacing needs the codes (or explicit limits)")
+            limits = (float(codes[:, dim].min()), float(codes[:, dim].max()))
+        lo, hi = limits
+        if not lo < hi:
+            raise ValueError(f"range limits must satisfy lo < hi; got {lo}, {hi}")
+        return np.linspace(lo, hi, n)
+    raise ValueError(f"spacing must be one of {GRID_SPACINGS}; got {spacing!r}")
+
+
+def grid_points(xs: np.ndarray, ys: np.ndarray, *, latent_dim: int = 2, dims: tuple[int, int] = (0, 1),
+                center: np.ndarray | None = None) -> np.ndarray:
+    """Latent points of the grid, row-major with y decreasing down the rows (as plotted): (n*n, D).
+
+    For D > 2 it is the 2-D slice through `center` (default the origin) along `dims`.
+    """
+    base = np.zeros(latent_dim, np.float32) if center is None else np.asarray(center, np.float32).copy()
+    gx, gy = np.meshgrid(xs, ys[::-1])
+    pts = np.repeat(base[None, :], gx.size, axis=0)
+    pts[:, dims[0]] = gx.ravel()
+    pts[:, dims[1]] = gy.ravel()
+    return pts
+
+
+def manifold_grid(model: VAE, n: int = 20, *, spacing: str = "quantile", codes: np.ndarray | None = None,
+                  limits_x=None, limits_y=None, dims: tuple[int, int] = (0, 1),
+                  center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The n×n decoded manifold in one batch: (tiled image (28n, 28n), x axis, y axis)."""
+    xs = grid_axis(n, spacing=spacing, codes=codes, dim=dims[0], limits=limits_x)
+    ys = grid_axis(n, spacing=spacing, codes=codes, dim=dims[1], limits=limits_y)
+    images = decode(model, grid_points(xs, ys, latent_dim=model.latent_dim, dims=dims, center=center))
+    return tile(images, n), xs, ys
+
+
+def interpolation_path(z0: np.ndarray, z1: np.ndarray, steps: int, method: str = "linear") -> np.ndarray:
+    """Points from z0 to z1: linear z = (1 − t) z0 + t z1, or spherical (slerp): (steps, D)."""
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps; got {steps}")
+    z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    if method == "linear":
+        return ((1 - t) * z0 + t * z1).astype(np.float32)
+    if method == "slerp":
+        cos = np.dot(z0, z1) / max(np.linalg.norm(z0) * np.linalg.norm(z1), 1e-12)
+        omega = np.arccos(np.clip(cos, -1.0, 1.0))
+        if omega < 1e-6:  # nearly parallel: slerp degenerates to lerp
+            return ((1 - t) * z0 + t * z1).astype(np.float32)
+        return ((np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)).astype(np.float32)
+    raise ValueError(f"method must be 'linear' or 'slerp'; got {method!r}")
+
+
+def interpolate(model: VAE, image0, image1, *, steps: int = 10, method: str = "linear"
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Encode two images, walk between their codes: (codes (steps, D), images (steps, 28, 28))."""
+    codes = encode_means(model, torch.stack([torch.as_tensor(image0), torch.as_tensor(image1)]))
+    path = interpolation_path(codes[0], codes[1], steps, method)
+    return path, decode(model, path)
+
+
+def prior_samples(model: VAE, n: int = 16, *, seed: int = 0) -> np.ndarray:
+    """Decode n draws z ~ N(0, I) (seeded, so a page rerun shows the same row): (n, 28, 28)."""
+    g = torch.Generator().manual_seed(seed)
+    return decode(model, torch.randn(n, model.latent_dim, generator=g).numpy())
+
+
+@torch.inference_mode()
+def reconstruct(model: VAE, images) -> np.ndarray:
+    """Decode the codes (means) of `images`: (N, 28, 28)."""
+    model.eval()
+    x = _as_model_input(images, model)
+    return _as_numpy_images(model.decode(model.encode(x).mu))
+
+
+def pca_2d(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Project codes onto their two principal axes: (projected (N, 2), mean (D,), axes (2, D)).
+
+    For D = 2 the codes are returned as they are (identity axes), so the scatter's
+    coordinates are the latent coordinates themselves.
+    """
+    codes = np.asarray(codes, np.float64)
+    d = codes.shape[1]
+    if d <= 2:
+        return codes.astype(np.float32), np.zeros(d), np.eye(d)
+    mean = codes.mean(0)
+    _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
+    axes = vt[:2]
+    return ((codes - mean) @ axes.T).astype(np.float32), mean, axes
+
+
+def tile(images: np.ndarray, ncols: int, *, pad: int = 0) -> np.ndarray:
+    """(K, 28, 28) -> one (rows*28, ncols*28) image, row-major."""
+    images = np.asarray(images)
+    k, h, w = images.shape
+    rows = -(-k // ncols)
+    canvas = np.ones((rows * (h + pad) - pad, ncols * (w + pad) - pad), images.dtype) if pad else \
+        np.zeros((rows * h, ncols * w), images.dtype)
+    for i in range(k):
+        r, c = divmod(i, ncols)
+        canvas[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[i]
+    return canvas
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A float [0, 1] or uint8 image (H, W) or (H, W, 3) as PNG bytes."""
+    from PIL import Image
+
+    arr = image if image.dtype == np.uint8 else to_uint8(image)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# Ten distinct colours (the Tableau palette) for the scatter PNG; the page uses plotly's.
+CLASS_COLORS = np.array([
+    [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
+
+
+def scatter_image(codes: np.ndarray, labels: np.ndarray, size: int = 512) -> np.ndarray:
+    """A plain raster scatter of 2-D codes coloured by class (for snapshots, no plotting library)."""
+    xy = pca_2d(codes)[0]
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    pix = ((xy - lo) / span * (size - 3) + 1).astype(int)
+    canvas = np.full((size, size, 3), 255, np.uint8)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            canvas[size - 1 - pix[:, 1] + dy, pix[:, 0] + dx] = CLASS_COLORS[np.asarray(labels) % 10]
+    return canvas

@@ -1,0 +1,236 @@
+"""The training loop: whole dataset on the device, progress callbacks, NaN guard, cancel.
+
+`train()` never raises for what happens during training: divergence and cancel
+come back as a status with the last good weights, so a caller (the page, the
+CLI) always has a model to show and a message to print.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import ConfigError, ModelConfig, TrainConfig
+from .data import Split, binarize, fixed_binarization, load_split, to_float
+from .models import VAE, build_model
+from .objectives import loss as objective_loss
+from .runtime import configure_cpu_numerics, pick_device
+
+COMPLETED, CANCELLED, DIVERGED = "completed", "cancelled", "diverged"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the callback sees, at most every `report_seconds` and at each epoch's end."""
+
+    step: int
+    total_steps: int
+    epoch: float  # fractional epochs done
+    elapsed: float  # seconds
+    train: dict[str, float]  # mean loss parts since the last report
+    test: dict[str, float] | None = None  # loss parts on the test subset (epoch ends only)
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 1.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the rate so far."""
+        return self.elapsed * (1 - self.fraction) / self.fraction if self.fraction > 0 else None
+
+
+@dataclass
+class TrainResult:
+    model: VAE
+    model_config: ModelConfig
+    train_config: TrainConfig
+    status: str  # completed, cancelled or diverged
+    message: str
+    steps: int
+    epochs: float
+    seconds: float
+    history: list[dict] = field(default_factory=list)  # rows: split, step, epoch, elapsed, loss parts
+
+    @property
+    def ok(self) -> bool:
+        return self.status == COMPLETED
+
+
+def _optimizer(model: VAE, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
+    try:  # the fused kernel cut the CPU epoch from 6.9 s to 5.3 s
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
+
+
+def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    if cfg.schedule == "constant":
+        return cfg.lr
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
+
+
+@torch.inference_mode()
+def evaluate_loss(model: VAE, x: torch.Tensor, cfg: TrainConfig, batch_size: int = 1000) -> dict[str, float]:
+    """The training objective's parts averaged over fixed inputs `x` (already binarised or not)."""
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size]
+        for name, value in objective_loss(model, xb, cfg).as_floats().items():
+            sums[name] = sums.get(name, 0.0) + value * len(xb)
+    model.train(was_training)
+    return {name: value / len(x) for name, value in sums.items()}
+
+
+def _copy_state(model: VAE) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def check_fits(cfg: TrainConfig, n_train: int) -> None:
+    if cfg.batch_size > n_train:
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {n_train} training images")
+
+
+def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
+          train_split: Split | None = None, test_split: Split | None = None,
+          callback: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None,
+          snapshot_dir: Path | None = None, report_seconds: float = 0.5,
+          model: VAE | None = None) -> TrainResult:
+    """Train a model from scratch (or continue `model`) and return it with its history."""
+    device = pick_device(train_cfg.device)
+    if device.type == "cpu":
+        configure_cpu_numerics()
+    torch.manual_seed(train_cfg.seed)
+    train_split = train_split or load_split(train_cfg.dataset, "train", data_dir=data_dir)
+    test_split = test_split or load_split(train_cfg.dataset, "test", data_dir=data_dir)
+    train_split = train_split.subset(train_cfg.train_subset)
+    n = len(train_split)
+    check_fits(train_cfg, n)
+
+    model = model if model is not None else build_model(model_cfg, device)
+    model.train()
+    opt = _optimizer(model, train_cfg)
+    images = train_split.images.to(device)  # uint8 on the device; floats made per batch
+    g_data = torch.Generator(device=device).manual_seed(train_cfg.seed)
+    g_order = torch.Generator().manual_seed(train_cfg.seed)
+
+    test_x = to_float(test_split.images[:train_cfg.eval_subset])
+    if train_cfg.binarize:
+        test_x = fixed_binarization(test_split.images[:train_cfg.eval_subset], seed=train_cfg.seed)
+    test_x = test_x.to(device)
+    if model_cfg.arch == "conv" and device.type == "cpu":
+        test_x = test_x.contiguous(memory_format=torch.channels_last)
+
+    steps_per_epoch = math.ceil(n / train_cfg.batch_size)
+    total_steps = steps_per_epoch * train_cfg.epochs
+    if train_cfg.max_iters is not None:
+        total_steps = min(total_steps, train_cfg.max_iters)
+
+    history: list[dict] = []
+    good_state, good_step = _copy_state(model), 0
+    sums: dict[str, float] = {}
+    count = 0
+    status, message = COMPLETED, ""
+    step = 0
+    start = last_report = time.perf_counter()
+
+    def report(test: dict | None = None) -> None:
+        nonlocal sums, count, last_report, good_state, good_step
+        elapsed = time.perf_counter() - start
+        means = {k: v / count for k, v in sums.items()} if count else {}
+        if means:
+            history.append({"split": "train", "step": step, "epoch": step / steps_per_epoch,
+                            "elapsed": elapsed, **means})
+        if test is not None:
+            history.append({"split": "test", "step": step, "epoch": step / steps_per_epoch,
+                            "elapsed": elapsed, **test})
+        good_state, good_step = _copy_state(model), step
+        sums, count, last_report = {}, 0, time.perf_counter()
+        if callback is not None:
+            callback(Progress(step, total_steps, step / steps_per_epoch, elapsed, means, test))
+
+    while step < total_steps and status == COMPLETED:
+        order = torch.randperm(n, generator=g_order).to(device)
+        for i in range(0, n, train_cfg.batch_size):
+            if step >= total_steps:
+                break
+            if should_stop is not None and should_stop():
+                status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
+                break
+            x = to_float(images[order[i:i + train_cfg.batch_size]])
+            if train_cfg.binarize:
+                x = binarize(x, g_data)
+            if model_cfg.arch == "conv" and device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(train_cfg, step, total_steps)
+            parts = objective_loss(model, x, train_cfg)
+            values = parts.as_floats()
+            if not all(math.isfinite(v) for v in values.values()):
+                model.load_state_dict(good_state)
+                status = DIVERGED
+                message = (f"training diverged at step {step} (loss {values.get('total')}); kept the weights "
+                           f"from step {good_step}. Try a smaller learning rate.")
+                break
+            opt.zero_grad(set_to_none=True)
+            parts.total.backward()
+            opt.step()
+            step += 1
+            count += 1
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            if time.perf_counter() - last_report >= report_seconds:
+                report()
+        if status != COMPLETED:
+            break
+        epoch_done = step % steps_per_epoch == 0 or step >= total_steps
+        test = evaluate_loss(model, test_x, train_cfg) if epoch_done and len(test_x) else None
+        report(test)
+        if snapshot_dir is not None and train_cfg.snapshot_every and epoch_done:
+            epoch = math.ceil(step / steps_per_epoch)
+            if epoch % train_cfg.snapshot_every == 0 or step >= total_steps:
+                write_snapshot(model, test_split, Path(snapshot_dir), epoch)
+    if status != COMPLETED and callback is not None:
+        report()
+    if not message:
+        message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {time.perf_counter() - start:.1f} s"
+    model.eval()
+    return TrainResult(model, model_cfg, train_cfg, status, message, step, step / steps_per_epoch,
+                       time.perf_counter() - start, history)
+
+
+def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000) -> list[Path]:
+    """Prior samples, the 20x20 grid and the latent scatter as PNG files, as the CVAE blog's loop does."""
+    from .explore import encode_means, manifold_grid, png_bytes, prior_samples, scatter_image, tile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    codes = encode_means(model, test_split.images[:n_points])
+    center = codes.mean(0) if model.latent_dim > 2 else None
+    files = {
+        f"epoch{epoch:03d}-samples.png": tile(prior_samples(model, 64, seed=epoch), 8),
+        f"epoch{epoch:03d}-grid.png": manifold_grid(model, 20, center=center)[0],
+        f"epoch{epoch:03d}-scatter.png": scatter_image(codes, test_split.labels[:n_points].numpy()),
+    }
+    model.train(was_training)
+    paths = []
+    for name, image in files.items():
+        (folder / name).write_bytes(png_bytes(image))
+        paths.append(folder / name)
+    return paths
+
+
+def history_arrays(history: list[dict], split: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values) of one loss part from a history, for plotting."""
+    rows = [r for r in history if r["split"] == split and key in r]
+    return np.array([r["epoch"] for r in rows]), np.array([r[key] for r in rows])
