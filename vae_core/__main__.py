@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, save_bundle, tag_path
+from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, save_bundle, tag_path, update_metrics
 from .config import ACTIVATIONS, ARCHS, DATASETS, ELBO_ESTIMATORS, MMD_RECONS, OPTIMIZERS, SCHEDULES, \
     ConfigError, ModelConfig, TrainConfig
 from .data import DatasetError, load_split
@@ -89,8 +89,7 @@ def cmd_evaluate(args) -> int:
     print(json.dumps(metrics, indent=2))
     if args.save:
         merged = {**bundle.metrics, "evaluation": metrics}
-        save_bundle(path, bundle.model, bundle.train_config, metrics=merged, latents=bundle.latents,
-                    allow_pretrained=args.allow_pretrained)
+        update_metrics(path, merged, allow_pretrained=args.allow_pretrained)
         print(f"metrics saved in {path}", file=sys.stderr)
     return 0
 

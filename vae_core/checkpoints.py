@@ -281,3 +281,19 @@ def list_models(*, dataset: str | None = None, user_dir: Path | None = None) -> 
             if dataset is None or entry.dataset == dataset or entry.error:
                 entries.append(entry)
     return entries
+
+
+def update_metrics(path, metrics: dict, *, allow_pretrained: bool = False) -> None:
+    """Replace a model folder's metrics.json atomically, leaving weights and config untouched."""
+    path = Path(path)
+    if _is_pretrained(path) and not allow_pretrained:
+        raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}")
+    read_config(path)  # only a real model folder gets metrics
+    fd, tmp = tempfile.mkstemp(prefix=f".{METRICS_FILE}.", dir=path)
+    os.close(fd)
+    try:
+        _write_json(Path(tmp), metrics)
+        os.replace(tmp, path / METRICS_FILE)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
