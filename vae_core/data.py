@@ -199,14 +199,19 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
 @functools.lru_cache(maxsize=8)
 def _load_split_cached(name: str, split: str, raw: str) -> Split:
     prefix = SPLIT_PREFIX[split]
-    images = read_idx(Path(raw) / f"{prefix}-images-idx3-ubyte.gz", IMAGES_MAGIC)
-    labels = read_idx(Path(raw) / f"{prefix}-labels-idx1-ubyte.gz", LABELS_MAGIC)
+    images_file = Path(raw) / f"{prefix}-images-idx3-ubyte.gz"
+    labels_file = Path(raw) / f"{prefix}-labels-idx1-ubyte.gz"
+    images = read_idx(images_file, IMAGES_MAGIC)
+    labels = read_idx(labels_file, LABELS_MAGIC)
     if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DatasetError(f"{raw}: {split} images have shape {images.shape}, expected (N, 28, 28)")
+        raise DatasetError(f"{images_file}: images have shape {images.shape}, expected (N, 28, 28)")
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_file}: labels have shape {labels.shape}, expected (N,)")
     if labels.shape[0] != images.shape[0]:
-        raise DatasetError(f"{raw}: {split} split has {images.shape[0]} images but {labels.shape[0]} labels")
+        raise DatasetError(f"{labels_file}: {split} split has {images.shape[0]} images "
+                           f"({images_file.name}) but {labels.shape[0]} labels")
     if labels.size and labels.max() > 9:
-        raise DatasetError(f"{raw}: {split} labels hold {labels.max()}, beyond the 10 classes")
+        raise DatasetError(f"{labels_file}: {split} labels hold {labels.max()}, beyond the 10 classes")
     return Split(
         dataset=name,
         split=split,
