@@ -150,7 +150,12 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None:  # put the old bundle back rather than leave no bundle at all
+                os.replace(old, path)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
