@@ -1,0 +1,184 @@
+"""Training jobs that outlive a page run: one background thread at a time, with a progress record.
+
+Streamlit stops a script run the moment the user touches a widget, so a training
+loop inside the run dies with it. A job runs `train()` in a daemon thread instead;
+the page only reads `job.view()` (a consistent copy taken under a lock) and may ask
+it to stop. Everything that can be refused (bad values, a taken tag, missing data,
+a job already running) is refused in `JobRegistry.start`, before a thread exists.
+No streamlit here: the registry is a plain object the page keeps in `st.cache_resource`.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoints import CheckpointError, save_bundle, tag_path
+from .config import ConfigError, ModelConfig, TrainConfig
+from .data import load_split
+from .explore import encode_means
+from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, train
+
+RUNNING, FAILED = "running", "failed"
+SAVING = "saving"
+FINISHED = (COMPLETED, CANCELLED, DIVERGED, FAILED)
+
+
+class JobError(RuntimeError):
+    """A training job that cannot start now (one is already running); the message says why."""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A snapshot of a job for drawing: plain values, safe to read while the thread runs."""
+
+    id: int
+    tag: str
+    dataset: str
+    objective: str
+    state: str  # running, saving, completed, cancelled, diverged, failed
+    message: str
+    fraction: float
+    step: int
+    total_steps: int
+    epoch: float
+    elapsed: float
+    eta: float | None
+    history: tuple[dict, ...]  # rows as in TrainResult.history: split, step, epoch, elapsed, loss parts
+    path: str | None  # the saved model folder, once completed
+    cancel_requested: bool
+
+    @property
+    def running(self) -> bool:
+        return self.state not in FINISHED
+
+
+@dataclass
+class TrainJob:
+    """One training run in a background thread; read it through `view()`."""
+
+    id: int
+    model_config: ModelConfig
+    train_config: TrainConfig
+    tag: str
+    path: Path
+    data_dir: str | None = None
+    state: str = RUNNING
+    message: str = "starting"
+    progress: Progress | None = None
+    history: list[dict] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def cancel(self) -> None:
+        """Ask the loop to stop at its next step; the job ends as 'cancelled' and nothing is saved."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread (tests, shutdown); True when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.view().state in FINISHED
+
+    def view(self) -> JobView:
+        with self._lock:
+            p = self.progress
+            elapsed = (self.finished or time.monotonic()) - self.started
+            return JobView(
+                id=self.id, tag=self.tag, dataset=self.train_config.dataset,
+                objective=self.model_config.objective, state=self.state, message=self.message,
+                fraction=1.0 if self.state == COMPLETED else (p.fraction if p else 0.0),
+                step=p.step if p else 0, total_steps=p.total_steps if p else 0, epoch=p.epoch if p else 0.0,
+                elapsed=elapsed, eta=p.eta if p and self.state == RUNNING else None,
+                history=tuple(self.history), path=str(self.path) if self.state == COMPLETED else None,
+                cancel_requested=self._stop.is_set())
+
+    def _on_progress(self, p: Progress) -> None:
+        with self._lock:
+            self.progress = p
+            for split, parts in (("train", p.train), ("test", p.test)):
+                if parts:
+                    self.history.append({"split": split, "step": p.step, "epoch": p.epoch,
+                                         "elapsed": p.elapsed, **parts})
+            self.message = f"epoch {p.epoch:.2f}, step {p.step} of {p.total_steps}"
+
+    def _set(self, state: str, message: str) -> None:
+        with self._lock:
+            self.state, self.message = state, message
+            if state in FINISHED:
+                self.finished = time.monotonic()
+
+    def _run(self, train_split, test_split) -> None:
+        try:
+            result = train(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
+                           callback=self._on_progress, should_stop=self._stop.is_set)
+            if result.status != COMPLETED:
+                self._set(result.status, result.message + "; nothing was saved")
+                return
+            self._set(SAVING, "encoding the test set and saving")
+            codes = encode_means(result.model, test_split.images)
+            if self.path.exists():  # someone took the tag while we trained
+                raise CheckpointError(f"{self.path} appeared while training; the model was not saved")
+            metrics = {"status": result.status, "message": result.message,
+                       "train_seconds": round(result.seconds, 2), "steps": result.steps, "epochs": result.epochs,
+                       "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
+                       "history": result.history}
+            save_bundle(self.path, result.model, self.train_config, metrics=metrics,
+                        latents={"mu": codes, "labels": test_split.labels.numpy()})
+            self._set(COMPLETED, f"{result.message}; saved as {self.tag!r}")
+        except Exception as exc:  # a thread has nobody to raise to: the page shows the message
+            self._set(FAILED, f"training failed: {type(exc).__name__}: {exc}")
+
+
+class JobRegistry:
+    """At most one running job per process; keeps the finished ones so their results can be shown."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs: list[TrainJob] = []
+        self._ids = itertools.count(1)
+
+    def current(self) -> TrainJob | None:
+        """The running job, else the most recent one."""
+        with self._lock:
+            running = [j for j in self._jobs if j.view().running]
+            return running[-1] if running else (self._jobs[-1] if self._jobs else None)
+
+    def get(self, job_id: int) -> TrainJob | None:
+        with self._lock:
+            return next((j for j in self._jobs if j.id == job_id), None)
+
+    def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *,
+              data_dir=None, models_root: Path | None = None) -> TrainJob:
+        """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
+        CheckpointError or DatasetError (nothing started) when the request cannot run."""
+        with self._lock:
+            busy = next((j for j in self._jobs if j.view().running), None)
+            if busy is not None:
+                v = busy.view()
+                raise JobError(f"a training is already running ({v.tag!r}, {v.fraction:.0%}); "
+                               "wait for it or cancel it first")
+            path = tag_path(tag, models_root)
+            if path.exists():
+                raise CheckpointError(f"a model tagged {tag!r} already exists ({path}); choose another tag")
+            train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False)
+            test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False)
+            check_fits(train_config, len(train_split.subset(train_config.train_subset)))
+            if train_config.device == "cuda":
+                from .runtime import pick_device
+                try:
+                    pick_device("cuda")
+                except RuntimeError as exc:
+                    raise ConfigError(str(exc)) from None
+            job = TrainJob(next(self._ids), model_config, train_config, tag, path,
+                           data_dir=str(data_dir) if data_dir else None)
+            job._thread = threading.Thread(target=job._run, args=(train_split, test_split),
+                                           name=f"vae-train-{tag}", daemon=True)
+            self._jobs.append(job)
+            job._thread.start()
+            return job
