@@ -137,7 +137,10 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         total_steps = min(total_steps, train_cfg.max_iters)
 
     history: list[dict] = []
+    # The weights to fall back on: a copy counts as good only once a loss computed with it was
+    # finite (weights one step before a NaN loss can be finite and still give NaN).
     good_state, good_step = _copy_state(model), 0
+    pending: tuple[dict, int] | None = None
     sums: dict[str, float] = {}
     count = 0
     status, message = COMPLETED, ""
@@ -145,7 +148,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     start = last_report = time.perf_counter()
 
     def report(test: dict | None = None) -> None:
-        nonlocal sums, count, last_report, good_state, good_step
+        nonlocal sums, count, last_report, pending
         elapsed = time.perf_counter() - start
         means = {k: v / count for k, v in sums.items()} if count else {}
         if means:
@@ -154,7 +157,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         if test is not None:
             history.append({"split": "test", "step": step, "epoch": step / steps_per_epoch,
                             "elapsed": elapsed, **test})
-        good_state, good_step = _copy_state(model), step
+        if status == COMPLETED and step > good_step:
+            pending = (_copy_state(model), step)
         sums, count, last_report = {}, 0, time.perf_counter()
         if callback is not None:
             callback(Progress(step, total_steps, step / steps_per_epoch, elapsed, means, test))
@@ -182,6 +186,9 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
                 message = (f"training diverged at step {step} (loss {values.get('total')}); kept the weights "
                            f"from step {good_step}. Try a smaller learning rate.")
                 break
+            if pending is not None:  # the loss just computed with the pending copy is finite
+                good_state, good_step = pending
+                pending = None
             opt.zero_grad(set_to_none=True)
             parts.total.backward()
             opt.step()

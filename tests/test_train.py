@@ -1,0 +1,166 @@
+"""The training loop on a few hundred real MNIST images: losses fall, guards hold."""
+import math
+
+import pytest
+import torch
+
+import importlib
+
+from vae_core import CANCELLED, COMPLETED, DIVERGED, ConfigError, ModelConfig, TrainConfig, build_model, train
+from vae_core.objectives import LossParts
+
+train_module = importlib.import_module("vae_core.train")  # `vae_core.train` the name is the function
+
+TINY = ModelConfig(hidden=(64,), latent_dim=2)
+FAST = TrainConfig(epochs=3, batch_size=64, eval_subset=200, lr=3e-3, schedule="constant")
+
+
+def _params(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("objective", ["standard", "mmd"])
+def test_loss_falls_on_real_mnist(mnist_small, mnist_test, objective):
+    cfg = FAST.replace(mmd_prior_samples=100) if objective == "mmd" else FAST
+    result = train(ModelConfig(objective=objective, hidden=(64,), latent_dim=2), cfg,
+                   train_split=mnist_small, test_split=mnist_test, report_seconds=0.0)
+    assert result.status == COMPLETED and result.ok
+    assert result.steps == 3 * 8 and result.epochs == pytest.approx(3.0)
+    train_rows = [r for r in result.history if r["split"] == "train"]
+    test_rows = [r for r in result.history if r["split"] == "test"]
+    assert len(test_rows) == 3  # one per epoch
+    assert [r["epoch"] for r in test_rows] == pytest.approx([1.0, 2.0, 3.0])
+    first, last = train_rows[0]["total"], train_rows[-1]["total"]
+    # An untrained decoder scores ~543 nats per image (784·log 2); a few epochs take off well over 100.
+    assert first > 400
+    assert last < first - 100
+    assert test_rows[-1]["total"] < test_rows[0]["total"]
+    key = "kl" if objective == "standard" else "mmd"
+    assert key in test_rows[-1] and "recon" in test_rows[-1]
+    assert not result.model.training
+
+
+def _nan_after(k, monkeypatch):
+    """Make the objective return NaN from its (k+1)-th call on."""
+    real = train_module.objective_loss
+    calls = {"n": 0}
+
+    def patched(model, x, cfg):
+        parts = real(model, x, cfg)
+        calls["n"] += 1
+        if calls["n"] > k:
+            nan = parts.total * float("nan")
+            return LossParts(nan, parts.recon, kl=parts.kl, mmd=parts.mmd)
+        return parts
+
+    monkeypatch.setattr(train_module, "objective_loss", patched)
+
+
+def test_nan_guard_keeps_the_last_good_weights(mnist_small, mnist_test, monkeypatch):
+    _nan_after(5, monkeypatch)  # steps 0..4 fine; the loss at step 5 is NaN
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    states = {}
+
+    def on_progress(p):
+        states[p.step] = _params(model)
+
+    result = train(TINY, FAST, train_split=mnist_small, test_split=mnist_test, callback=on_progress,
+                   report_seconds=0.0, model=model)
+    assert result.status == DIVERGED and not result.ok
+    assert result.steps == 5
+    assert "diverged at step 5" in result.message and "from step 4" in result.message
+    final = _params(result.model)
+    assert all(torch.isfinite(v).all() for v in final.values())
+    for k, v in states[4].items():  # the weights the last finite loss was computed with
+        assert torch.equal(final[k], v)
+
+
+def test_nan_guard_with_a_huge_learning_rate(mnist_small, mnist_test):
+    cfg = FAST.replace(lr=10.0, optimizer="sgd")
+    result = train(TINY, cfg, train_split=mnist_small, test_split=mnist_test, report_seconds=0.0)
+    assert result.status == DIVERGED
+    assert "smaller learning rate" in result.message
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+    # The kept weights give a finite loss again.
+    x = torch.bernoulli(mnist_small.images[:64].float() / 255)
+    with torch.no_grad():
+        parts = train_module.objective_loss(result.model, x, cfg)
+    assert math.isfinite(parts.total.item())
+
+
+def test_cancel_via_should_stop(mnist_small, mnist_test):
+    seen = []
+    result = train(TINY, FAST, train_split=mnist_small, test_split=mnist_test,
+                   callback=lambda p: seen.append(p), should_stop=lambda: len(seen) >= 3, report_seconds=0.0)
+    assert result.status == CANCELLED
+    assert "cancelled" in result.message
+    assert result.steps == 3
+    assert seen[-1].step == 3  # the final report says where it stopped
+
+
+def test_progress_callback(mnist_small, mnist_test):
+    seen = []
+    result = train(TINY, FAST.replace(epochs=2), train_split=mnist_small, test_split=mnist_test,
+                   callback=seen.append, report_seconds=0.0)
+    steps = [p.step for p in seen]
+    assert steps == sorted(steps) and steps[-1] == result.steps == 16
+    assert all(0 < p.fraction <= 1 for p in seen) and seen[-1].fraction == 1.0
+    assert all(p.total_steps == 16 for p in seen)
+    assert [p.epoch for p in seen if p.test is not None] == pytest.approx([1.0, 2.0])
+    assert seen[-1].eta == 0.0
+    assert all(p.elapsed >= 0 for p in seen)
+
+
+def test_max_iters_respected(mnist_small, mnist_test):
+    seen = []
+    result = train(TINY, FAST.replace(max_iters=5), train_split=mnist_small, test_split=mnist_test,
+                   callback=seen.append)
+    assert result.status == COMPLETED
+    assert result.steps == 5
+    assert seen[-1].total_steps == 5 and seen[-1].fraction == 1.0
+    assert any(r["split"] == "test" for r in result.history)  # the run ends with a test score
+
+
+def test_batch_larger_than_the_dataset_is_a_config_error(mnist_small, mnist_test):
+    with pytest.raises(ConfigError, match="batch_size"):
+        train(TINY, FAST.replace(batch_size=1024), train_split=mnist_small, test_split=mnist_test)
+    with pytest.raises(ConfigError, match="batch_size"):
+        train(TINY, FAST.replace(batch_size=300, train_subset=256), train_split=mnist_small, test_split=mnist_test)
+
+
+@pytest.mark.parametrize("bad", [dict(lr=0), dict(lr=-1.0), dict(lr=float("nan")), dict(batch_size=0),
+                                 dict(epochs=0), dict(optimizer="rmsprop"), dict(max_iters=0), dict(beta=-1.0),
+                                 dict(train_subset=0), dict(dataset="cifar"), dict(seed=-1)])
+def test_bad_train_config_is_refused(bad):
+    with pytest.raises(ConfigError):
+        TrainConfig(**bad)
+
+
+def test_seeded_runs_are_reproducible(mnist_small, mnist_test):
+    cfg = FAST.replace(max_iters=6, seed=7)
+    a = train(TINY, cfg, train_split=mnist_small, test_split=mnist_test)
+    b = train(TINY, cfg, train_split=mnist_small, test_split=mnist_test)
+    c = train(TINY, cfg.replace(seed=8), train_split=mnist_small, test_split=mnist_test)
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k])
+    assert any(not torch.equal(v, c.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+    assert [r["total"] for r in a.history if r["split"] == "test"] == \
+        [r["total"] for r in b.history if r["split"] == "test"]
+
+
+def test_snapshots_write_png_files(mnist_small, mnist_test, tmp_path):
+    result = train(TINY, FAST.replace(epochs=2, snapshot_every=1), train_split=mnist_small, test_split=mnist_test,
+                   snapshot_dir=tmp_path / "snaps")
+    assert result.ok
+    names = sorted(p.name for p in (tmp_path / "snaps").iterdir())
+    assert names == [f"epoch{e:03d}-{kind}.png" for e in (1, 2) for kind in ("grid", "samples", "scatter")]
+    for p in (tmp_path / "snaps").iterdir():
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_continue_training_a_given_model(mnist_small, mnist_test):
+    torch.manual_seed(0)
+    model = build_model(TINY)
+    result = train(TINY, FAST.replace(max_iters=3), train_split=mnist_small, test_split=mnist_test, model=model)
+    assert result.model is model and result.steps == 3
