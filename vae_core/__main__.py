@@ -64,6 +64,10 @@ def cmd_train(args) -> int:
                    model=init.model.train() if init is not None else None)
     bar.close()
     print(result.message, file=sys.stderr)
+    if args.half:  # measure and cache exactly the weights that ship
+        for tensor in result.model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
     codes = encode_means(result.model, test_split.images)
     metrics = {"status": result.status, "message": result.message, "train_seconds": round(result.seconds, 2),
                "steps": result.steps, "epochs": result.epochs,
