@@ -238,15 +238,25 @@ def slider_ranges(slots: list[Slot], codes: dict[str, dict]) -> list[tuple[float
     return ranges
 
 
+def slider_key(i: int, lo: float, hi: float) -> str:
+    """The range is part of the key: another model's range makes a new slider that keeps the value."""
+    return f"z{i + 1}_{lo:g}_{hi:g}"
+
+
+def slider_point(ranges: list[tuple[float, float]]) -> list[float]:
+    """The sliders' point as this run will show it (read before the sliders are drawn, for the ★)."""
+    old = list(st.session_state.get("z", []))
+    old += [0.0] * max(0, len(ranges) - len(old))
+    return [float(st.session_state.get(slider_key(i, lo, hi), np.clip(old[i], lo, hi)))
+            for i, (lo, hi) in enumerate(ranges)]
+
+
 def latent_sliders_ui(ranges: list[tuple[float, float]]) -> list[float]:
-    """One slider per latent dimension; the value survives a change of range (another model)."""
-    init_state("z", [0.0] * len(ranges))
-    old = list(st.session_state["z"]) + [0.0] * max(0, len(ranges) - len(st.session_state["z"]))
-    z = []
-    for i, (lo, hi) in enumerate(ranges):
-        value = float(np.clip(old[i], lo, hi))
-        z.append(st.slider(f"z{i + 1}", lo, hi, value, step=round((hi - lo) / 200, 4) or 0.01,
-                           key=f"z{i + 1}_{lo:g}_{hi:g}"))
+    """One slider per latent dimension, over where the codes lie."""
+    start = slider_point(ranges)
+    z = [st.slider(f"z{i + 1}", lo, hi, start[i], step=round((hi - lo) / 200, 4) or 0.01,
+                   key=slider_key(i, lo, hi))
+         for i, (lo, hi) in enumerate(ranges)]
     st.session_state["z"] = z
     return z
 
@@ -565,6 +575,8 @@ def main() -> None:
     i0, i1 = interp_ends(labels)
     steps, method = st.session_state.get("interp_steps", 10), st.session_state.get("interp_method", "linear")
     paths = {s.side: interpolation(s.path, s.stamp, dataset, data_dir, i0, i1, steps, method) for s in live}
+    ranges = slider_ranges(slots, codes) if live else []
+    z_now = slider_point(ranges)
 
     with latent_tab:
         cols = st.columns(2)
@@ -575,16 +587,14 @@ def main() -> None:
                     st.error(s.error)
                     continue
                 d = s.bundle.model_config.latent_dim
-                z = np.asarray((st.session_state.get("z") or [0.0] * d)[:d] + [0.0] * max(0, d - len(
-                    st.session_state.get("z") or [])), np.float32)
-                marks = {"interpolation": paths[s.side][0], "sliders": z[None, :]}
+                marks = {"interpolation": paths[s.side][0], "sliders": np.asarray(z_now[:d], np.float32)[None, :]}
                 if st.session_state.get("picked") is not None:
                     marks["picked"] = codes[s.side]["mu"][st.session_state["picked"]][None, :]
                 draw_scatter(s, codes[s.side], info.classes, marks)
         if live:
             draw_picked(slots, images, labels, info.classes, dataset, data_dir)
             st.divider()
-            sliders_fragment(slots, slider_ranges(slots, codes))
+            sliders_fragment(slots, ranges)
             st.divider()
             cols = st.columns(2)
             for col, s in zip(cols, slots):
