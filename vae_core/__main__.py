@@ -30,7 +30,7 @@ def _model_path(ref: str) -> Path:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from .train import COMPLETED, train
+    from .train import COMPLETED, check_fits, train
 
     model_cfg = ModelConfig(objective=args.model, arch=args.arch, latent_dim=args.latent_dim,
                             hidden=tuple(args.hidden), activation=args.activation)
@@ -48,6 +48,7 @@ def cmd_train(args) -> int:
         raise CheckpointError(f"{out} exists; pick another --tag or pass --overwrite")
     train_split = load_split(args.dataset, "train", data_dir=args.data_dir)
     test_split = load_split(args.dataset, "test", data_dir=args.data_dir)
+    check_fits(train_cfg, len(train_split.subset(train_cfg.train_subset)))  # before any output
     print(f"training {args.model} VAE ({args.arch}, d={args.latent_dim}) on {args.dataset} "
           f"[{describe_device(pick_device(args.device))}] -> {out}", file=sys.stderr)
     bar = tqdm(total=1, unit="step", file=sys.stderr, disable=args.quiet)

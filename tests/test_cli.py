@@ -1,0 +1,121 @@
+"""python -m vae_core: help, one tiny end-to-end run, and clean one-line errors for bad values."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vae_core import load_bundle
+from vae_core.__main__ import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "vae_core", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_exits_zero():
+    top = _run("--help")
+    assert top.returncode == 0, top.stderr
+    for command in ("train", "evaluate", "grid", "list"):
+        assert command in top.stdout
+    train = _run("train", "--help")
+    assert train.returncode == 0, train.stderr
+    assert "--train-subset" in train.stdout and "--mmd-lambda" in train.stdout
+
+
+@pytest.mark.parametrize("command", ["evaluate", "grid", "list"])
+def test_subcommand_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_train_evaluate_grid_list_end_to_end(tmp_path, isolated_models_dir, capsys):
+    train_args = ["train", "--dataset", "mnist", "--train-subset", "256", "--epochs", "1", "--hidden", "64",
+                  "--batch-size", "64", "--eval-subset", "100", "--tag", "cli-e2e", "--quiet"]
+    assert main(train_args) == 0
+    folder = isolated_models_dir / "cli-e2e"
+    bundle = load_bundle(folder)
+    assert bundle.model_config.hidden == (64,)
+    assert bundle.train_config.train_subset == 256
+    assert bundle.metrics["status"] == "completed" and bundle.metrics["steps"] == 4
+    assert bundle.latents["mu"].shape == (10000, 2)
+    err = capsys.readouterr().err
+    assert "saved" in err and "cli-e2e" in err
+
+    # The same tag again is refused unless --overwrite.
+    assert main(train_args) == 2
+    assert "exists" in capsys.readouterr().err
+
+    assert main(["evaluate", "cli-e2e", "--n-test", "200", "--iw-k", "50", "--iw-n", "20",
+                 "--quadrature-grid", "50", "--save"]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads(out)
+    assert metrics["n_test"] == 200
+    assert metrics["iw_nll"]["k"] == 50 and metrics["iw_nll"]["n"] == 20
+    assert metrics["quadrature_nll"]["grid"] == 50
+    assert 50 < metrics["test"]["neg_elbo"] < 600
+    assert load_bundle(folder).metrics["evaluation"]["n_test"] == 200  # --save kept it
+
+    png = tmp_path / "grid.png"
+    assert main(["grid", str(folder), "--n", "6", "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size == (6 * 28, 6 * 28)
+    assert main(["grid", "cli-e2e", "--n", "3", "--spacing", "range", "--out", str(png)]) == 0
+
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    line = next(l for l in listing.splitlines() if l.startswith("cli-e2e"))
+    assert "user" in line and "mnist" in line and "d=2" in line
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--lr", "0"], "lr"),
+    (["--tag", "../x"], "invalid tag"),
+    (["--batch-size", "0"], "batch_size"),
+    (["--latent-dim", "0"], "latent_dim"),
+    (["--epochs", "-1"], "epochs"),
+    (["--train-subset", "100", "--batch-size", "128"], "batch_size"),
+])
+def test_bad_values_exit_2_with_one_line(args, needle, capsys):
+    assert main(["train", "--quiet", *args]) == 2
+    assert needle in _one_line_error(capsys)
+
+
+def test_unknown_model_is_a_clean_error(capsys):
+    assert main(["grid", "no-such-model"]) == 2
+    assert "no model folder or tag" in _one_line_error(capsys)
+
+
+def test_bad_value_in_a_real_process():
+    proc = _run("train", "--lr", "0", "--quiet")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith("error: ") and "lr" in proc.stderr
+
+
+def test_missing_data_is_a_clean_error(tmp_path, capsys):
+    assert main(["train", "--quiet", "--data-dir", str(tmp_path), "--tag", "nodata"]) == 2
+    line = _one_line_error(capsys)
+    assert "MNIST" in line and str(tmp_path) in line
