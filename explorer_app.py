@@ -316,15 +316,17 @@ def use_picks(labels: np.ndarray) -> None:
         set_end("a", picks[-1], labels)
 
 
-def on_scatter_select(key: str) -> None:
-    """Remember the clicked test image (the points carry their test-set index as customdata)."""
-    event = st.session_state.get(key)
-    points = (event or {}).get("selection", {}).get("points", [])
-    found = [p["customdata"] for p in points if p.get("customdata") is not None]
+def on_scatter_select(key: str, labels: np.ndarray) -> None:
+    """Remember the clicked test image. Trace k holds class k's points in test-set order, so
+    (curve, point) gives the index; overlay traces (curve ≥ number of classes) are ignored."""
+    event = st.session_state.get(key) or {}
+    points = event.get("selection", {}).get("points", [])
+    n_classes = int(labels.max()) + 1
+    found = [int(np.flatnonzero(labels == p["curve_number"])[p["point_index"]]) for p in points
+             if p.get("curve_number", n_classes) < n_classes and p.get("point_index") is not None]
     if found:
-        index = int(found[-1][0] if isinstance(found[-1], (list, tuple)) else found[-1])
-        st.session_state["picked"] = index
-        st.session_state["picks"] = (st.session_state.get("picks", []) + [index])[-2:]
+        st.session_state["picked"] = found[-1]
+        st.session_state["picks"] = (st.session_state.get("picks", []) + [found[-1]])[-2:]
 
 
 def train_form_ui(dataset: str) -> dict | None:
@@ -391,8 +393,8 @@ def draw_sidebar_model(slot: Slot) -> None:
     if not slot.ok:
         st.sidebar.error(slot.error)
         return
-    table = "\n".join(f"| {k} | {v} |" for k, v in key_figures(slot.bundle))
-    st.sidebar.markdown(f"**{slot.title}**\n\n| | |\n|---|---|\n{table}")
+    lines = "\n".join(f"- {k}: **{v}**" for k, v in key_figures(slot.bundle))
+    st.sidebar.markdown(f"**{slot.title}**\n{lines}")
 
 
 def draw_missing_shipped(dataset: str, entries: list[vc.ModelEntry | None]) -> None:
@@ -424,10 +426,11 @@ def scatter_figure(codes: dict, classes: tuple[str, ...], marks: dict[str, np.nd
                                                         "line": {"color": MARK, "width": 1.5}}}}
     for name, points in marks.items():
         p = project(np.asarray(points, np.float32).reshape(-1, codes["mu"].shape[1]))
-        fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], name=name, hoverinfo="skip", **styles[name]))
+        fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], name=name, hoverinfo="skip", showlegend=False,
+                                 **styles[name]))
     axis = "PC" if d > 2 else "z"
     fig.update_layout(height=430, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="pan",
-                      legend={"orientation": "h", "y": -0.12, "font": {"size": 11}, "itemsizing": "constant"},
+                      legend={"font": {"size": 11}, "itemsizing": "constant"},
                       xaxis_title=f"{axis}1", yaxis_title=f"{axis}2", uirevision="keep")
     return fig
 
@@ -435,7 +438,7 @@ def scatter_figure(codes: dict, classes: tuple[str, ...], marks: dict[str, np.nd
 def draw_scatter(slot: Slot, codes: dict, classes: tuple[str, ...], marks: dict) -> None:
     key = f"scatter_{slot.side}_{slot.entry.name}"
     fig = scatter_figure(codes, classes, marks, slot.bundle.model_config.latent_dim)
-    st.plotly_chart(fig, key=key, on_select=lambda: on_scatter_select(key), selection_mode="points",
+    st.plotly_chart(fig, key=key, on_select=lambda: on_scatter_select(key, codes["labels"]), selection_mode="points",
                     config={"displaylogo": False, "scrollZoom": True})
 
 
@@ -444,13 +447,14 @@ def draw_picked(slots: list[Slot], images: np.ndarray, labels: np.ndarray, class
     if index is None:
         st.caption("Click a point on a scatter to see that test image and its reconstructions.")
         return
-    shown = [big(images[index] / 255.0, 3)]
+    shown = [big(images[index] / 255.0, 4)]
     captions = [f"test #{index}: {classes[labels[index]]}"]
     for s in slots:
         if s.ok:
-            shown.append(big(reconstructions(s.path, s.stamp, dataset, data_dir, (index,))[0], 3))
-            captions.append(f"reconstruction by {s.side}")
-    st.image(shown, caption=captions, width=84, output_format="PNG")
+            shown.append(big(reconstructions(s.path, s.stamp, dataset, data_dir, (index,))[0], 4))
+            captions.append(f"model {s.side}")
+    st.markdown("**Picked point** (○ on the scatters): the test image and what each model makes of it")
+    st.image(shown, caption=captions, width=112, output_format="PNG")
 
 
 @st.fragment
@@ -583,7 +587,10 @@ def main() -> None:
         for col, s in zip(cols, slots):
             with col:
                 st.subheader(s.title)
-                if not s.ok:
+                if s.ok:
+                    st.caption("Test-set latent means; ★ the sliders' point, ● the interpolation path, "
+                               "○ the picked image. Click a point to pick it.")
+                else:
                     st.error(s.error)
                     continue
                 d = s.bundle.model_config.latent_dim

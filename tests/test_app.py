@@ -111,7 +111,7 @@ def test_page_draws_both_models(models):
     assert any(c.startswith("A: 20×20 manifold") for c in caps) and any(c.startswith("B: 20×20") for c in caps)
     assert [b.label for b in at.get("download_button")] == ["Download PNG", "Download PNG"]
     side = " ".join(m.value for m in at.sidebar.markdown)
-    assert "tiny-vae" in side and "latent dimension | 2" in side and "epochs | 1" in side
+    assert "tiny-vae" in side and "latent dimension: **2**" in side and "epochs: **1**" in side
     assert any(c.value.startswith("Device: CPU") or c.value.startswith("Device: GPU") for c in at.sidebar.caption)
 
 
