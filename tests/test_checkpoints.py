@@ -206,7 +206,8 @@ def test_writing_into_pretrained_refused():
     with pytest.raises(CheckpointError, match="shipped models"):
         save_bundle(target, _model(), TRAIN_CFG)
     assert not target.exists()
-    assert not any(p.name.startswith(".tmp-test-xyz") for p in PRETRAINED_DIR.iterdir())
+    if PRETRAINED_DIR.is_dir():  # no temporary folder was made beside it either
+        assert not any(p.name.startswith(".tmp-test-xyz") for p in PRETRAINED_DIR.iterdir())
     with pytest.raises(CheckpointError, match="shipped models"):
         ckpt.update_metrics(target, {"x": 1})
     assert not target.exists()
