@@ -495,12 +495,13 @@ def draw_training(dataset: str) -> None:
                 train_subset=values["train_subset"] or None, eval_subset=values["eval_subset"])
             job = registry.start(model_cfg, train_cfg, values["tag"].strip())
             st.session_state["my_job"] = job.id
+            st.session_state["announced_job"] = None
         except (vc.ConfigError, vc.CheckpointError, vc.DatasetError, jobs.JobError) as exc:
             st.error(f"Not started: {exc}")
     job = registry.current()
     running = job is not None and job.view().running
-    if job is not None and not running:
-        init_state("announced_job", job.id)  # a new session has nothing to announce
+    if job is not None:  # announce a finish this session saw coming, not one that was over before it came
+        init_state("announced_job", None if running else job.id)
     st.fragment(run_every=1.0 if running else None)(training_progress)()
 
 

@@ -92,3 +92,23 @@ def test_page_in_browser(streamlit_server, page):
     shutil.copyfile(shot, ROOT / "docs" / "screenshot.png")
     assert not page.page_errors, page.page_errors
     print(f"\n[browser part took {time.monotonic() - t0:.1f} s]")
+
+
+def test_training_runs_in_the_background(streamlit_server, page):
+    """The progress fragment redraws by itself (no clicks) until the model is saved and listed."""
+    page.goto(streamlit_server)
+    wait_idle(page, 90_000)
+    page.get_by_role("tab", name="Train a model").click()
+    form = page.get_by_test_id("stForm")
+    form.get_by_label("Epochs").fill("1")
+    form.get_by_label("Batch size").fill("64")
+    form.get_by_label("Tag (the new model's name)").fill("from-browser")
+    form.get_by_test_id("stExpander").get_by_text("Advanced").click()
+    form.get_by_label("Training images (0: all)").fill("256")
+    form.get_by_label("Test images scored per epoch").fill("200")
+    form.get_by_role("button", name="Train").click()
+    expect(page.get_by_test_id("stProgress").first).to_be_visible()
+    expect(page.get_by_text("saved as 'from-browser'")).to_be_visible(timeout=60_000)
+    page.get_by_role("combobox", name="Model B").click()
+    expect(page.get_by_role("option", name=re.compile(r"^from-browser · VAE"))).to_be_visible()
+    assert not page.page_errors, page.page_errors
