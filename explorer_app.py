@@ -397,13 +397,13 @@ def draw_sidebar_model(slot: Slot) -> None:
     st.sidebar.markdown(f"**{slot.title}**\n{lines}")
 
 
-def draw_missing_shipped(dataset: str, entries: list[vc.ModelEntry | None]) -> None:
-    """Say which shipped model folder is absent, so a half-installed checkout still explains itself."""
-    for name in (f"{dataset}-vae", f"{dataset}-mmd"):
-        folder = vc.PRETRAINED_DIR / name
-        if not (folder / "config.json").exists():
-            st.sidebar.warning(f"Shipped model missing: {folder / 'config.json'}. Run "
-                               "`bash pretrained/reproduce.sh`, or train a model in the “Train a model” tab.")
+def draw_missing_shipped(dataset: str) -> None:
+    """Say which shipped model files are absent, so a half-installed checkout still explains itself."""
+    missing = [vc.PRETRAINED_DIR / name / "config.json" for name in (f"{dataset}-vae", f"{dataset}-mmd")
+               if not (vc.PRETRAINED_DIR / name / "config.json").exists()]
+    if missing:
+        st.sidebar.warning("Shipped model missing: " + ", ".join(f"`{f}`" for f in missing) +
+                           ". Run `bash pretrained/reproduce.sh`, or train one in the “Train a model” tab.")
 
 
 def scatter_figure(codes: dict, classes: tuple[str, ...], marks: dict[str, np.ndarray], d: int) -> go.Figure:
@@ -560,7 +560,7 @@ def main() -> None:
     slots = [open_slot(side, entry, dataset) for side, entry in zip(SIDES, chosen)]
     for s in slots:
         draw_sidebar_model(s)
-    draw_missing_shipped(dataset, chosen)
+    draw_missing_shipped(dataset)
     n, spacing, lo, hi = grid_ui()
     st.query_params.update({"dataset": dataset, **{s.side.lower(): s.entry.name for s in slots if s.entry}})
 
