@@ -1,7 +1,11 @@
 """A model is a folder: config.json, weights.pt, metrics.json, optionally latents.npz.
 
 Written atomically: the whole folder is built under a temporary name beside the
-target and renamed into place, so a crash mid-save leaves the old bundle whole.
+target and renamed into place, so a crash mid-save leaves the old bundle whole. The
+one moment the target is absent (old folder moved aside, new one not yet in) is
+repaired by the next reader or writer: a `.<name>.old-<pid>-*` folder whose process
+is gone is put back. Temporary folders of dead processes are swept on the next save;
+`list_models` never lists dot-folders.
 Loaded safely: `torch.load(weights_only=True)` (no pickled code runs), strict
 shape checks against the config, and one `CheckpointError` naming the file.
 """
@@ -11,6 +15,7 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -90,6 +95,71 @@ def _is_pretrained(path: Path) -> bool:
         return False
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether a process of that id exists here (a writer that may still finish its save)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but is not ours
+        return True
+    return True
+
+
+_OLD_FOLDER = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)-[0-9a-f]+$")
+_TMP_FOLDER = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[^/]*\.tmp$")
+
+
+def _leftovers(parent: Path, pattern: re.Pattern, name: str | None = None) -> list[tuple[Path, str]]:
+    """Dot-folders in `parent` left by saves whose process is gone, as (folder, model name)."""
+    found = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return found
+    for p in entries:
+        m = pattern.match(p.name)
+        if m and (name is None or m["name"] == name) and not _pid_alive(int(m["pid"])):
+            found.append((p, m["name"]))
+    return found
+
+
+def _recover(parent: Path, name: str | None = None) -> None:
+    """Put back a bundle moved aside by a save that was killed before the new one was renamed in."""
+    if _is_pretrained(parent / "x"):
+        return  # pretrained/ is read-only at run time
+    for old, model_name in sorted(_leftovers(parent, _OLD_FOLDER, name), key=lambda t: t[0].stat().st_mtime,
+                                  reverse=True):
+        target = parent / model_name
+        if not target.exists():
+            try:
+                os.rename(old, target)
+            except OSError:
+                pass
+
+
+def _sweep(parent: Path, name: str) -> None:
+    """Remove what dead saves of `name` left behind (after `_recover` has put back what it could)."""
+    for p, _ in _leftovers(parent, _TMP_FOLDER, name) + _leftovers(parent, _OLD_FOLDER, name):
+        if (parent / name).exists():
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _json_default(value):
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
@@ -114,11 +184,14 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: dict | None = None,
-                latents: dict | None = None, half: bool = False, allow_pretrained: bool = False) -> Path:
+                latents: dict | None = None, half: bool = False, allow_pretrained: bool = False,
+                overwrite: bool = True) -> Path:
     """Write a model folder atomically and return its path.
 
     `half=True` stores the weights as float16 (they load back as float32).
     Writing into pretrained/ needs `allow_pretrained=True` (only the release script does).
+    `overwrite=False` never replaces a folder that exists, even one that appears while this
+    save writes (the final rename fails instead): raises CheckpointError, the other folder untouched.
     """
     from . import __version__
 
@@ -127,7 +200,12 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
         raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}; "
                               "choose a tag for the user models directory")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    if not _is_pretrained(path):
+        _recover(path.parent, path.name)
+        _sweep(path.parent, path.name)
+    if not overwrite and path.exists():
+        raise CheckpointError(f"{path} already exists; not overwritten")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent))
     try:
         state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                  for k, v in model.state_dict().items()}
@@ -146,9 +224,18 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
         for f in tmp.iterdir():  # the data reaches the disk before the rename makes it visible
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+        if not overwrite:
+            try:  # rename(2) refuses a non-empty target directory: the check and the move are one step
+                os.rename(tmp, path)
+            except OSError:
+                if path.exists():
+                    raise CheckpointError(f"{path} appeared while saving; not overwritten") from None
+                raise
+            _fsync_dir(path.parent)
+            return path
         old = None
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = path.with_name(f".{path.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
             os.replace(path, old)
         try:
             os.replace(tmp, path)
@@ -156,6 +243,7 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
             if old is not None:  # put the old bundle back rather than leave no bundle at all
                 os.replace(old, path)
             raise
+        _fsync_dir(path.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
@@ -194,6 +282,8 @@ def read_config(path: Path) -> tuple[ModelConfig, TrainConfig, dict]:
 def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool = True) -> Bundle:
     """Rebuild a model from its folder on `device`, or raise CheckpointError; nothing half-loaded."""
     path = Path(path)
+    if not path.is_dir() and not _is_pretrained(path):
+        _recover(path.parent, path.name)  # a save killed mid-swap left the old folder aside
     if not path.is_dir():
         raise CheckpointError(f"{path}: no such model folder")
     model_cfg, train_cfg, raw = read_config(path)
@@ -277,6 +367,8 @@ def list_models(*, dataset: str | None = None, user_dir: Path | None = None) -> 
     for source, root in (("pretrained", PRETRAINED_DIR), ("user", user_dir or models_dir())):
         if not root.is_dir():
             continue
+        if source == "user":
+            _recover(root)
         for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
                 m, t, _ = read_config(path)
