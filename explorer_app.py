@@ -7,6 +7,7 @@ kinds: `*_ui()` draws widgets and returns plain values, cached helpers call
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,8 +113,15 @@ def interpolation(path: str, stamp: float, dataset: str, data_dir: str, i0: int,
 
 @st.cache_resource
 def job_registry() -> jobs.JobRegistry:
-    """One registry per server process: a training survives reruns, reloads and other sessions."""
-    return jobs.JobRegistry()
+    """One registry per server process: a training survives reruns and other sessions. Each
+    browser session runs one training at a time; the server runs at most two at once."""
+    return jobs.JobRegistry(max_running=jobs.DEFAULT_MAX_RUNNING)
+
+
+def session_owner() -> str:
+    """This browser session's id: its trainings are the ones its train tab shows."""
+    init_state("owner", uuid.uuid4().hex)
+    return st.session_state["owner"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -493,12 +501,12 @@ def draw_training(dataset: str) -> None:
                 dataset=values["dataset"], epochs=values["epochs"], batch_size=values["batch_size"],
                 lr=values["lr"], beta=values["beta"], mmd_lambda=values["mmd_lambda"], seed=values["seed"],
                 train_subset=values["train_subset"] or None, eval_subset=values["eval_subset"])
-            job = registry.start(model_cfg, train_cfg, values["tag"].strip())
+            job = registry.start(model_cfg, train_cfg, values["tag"].strip(), owner=session_owner())
             st.session_state["my_job"] = job.id
             st.session_state["announced_job"] = None
         except (vc.ConfigError, vc.CheckpointError, vc.DatasetError, jobs.JobError) as exc:
             st.error(f"Not started: {exc}")
-    job = registry.current()
+    job = registry.current(session_owner())
     running = job is not None and job.view().running
     if job is not None:  # announce a finish this session saw coming, not one that was over before it came
         init_state("announced_job", None if running else job.id)
@@ -506,9 +514,13 @@ def draw_training(dataset: str) -> None:
 
 
 def training_progress() -> None:
-    job = job_registry().current()
+    registry = job_registry()
+    job = registry.current(session_owner())
+    busy = len(registry.running())
+    if busy:
+        st.caption(f"{busy} of {registry.max_running} training slots in use on this server.")
     if job is None:
-        st.caption("No training has run in this server yet.")
+        st.caption("No training started from this page yet.")
         return
     v = job.view()
     eta = f" · about {v.eta:.0f} s left" if v.eta is not None else ""

@@ -1,11 +1,19 @@
-"""Training jobs that outlive a page run: one background thread at a time, with a progress record.
+"""Training jobs that outlive a page run: background threads with a progress record.
 
 Streamlit stops a script run the moment the user touches a widget, so a training
 loop inside the run dies with it. A job runs `train()` in a daemon thread instead;
 the page only reads `job.view()` (a consistent copy taken under a lock) and may ask
 it to stop. Everything that can be refused (bad values, a taken tag, missing data,
-a job already running) is refused in `JobRegistry.start`, before a thread exists.
-No streamlit here: the registry is a plain object the page keeps in `st.cache_resource`.
+this owner's job still running, the server at its cap) is refused in
+`JobRegistry.start`, before a thread exists.
+
+Several users: each owner (the page passes one id per browser session) runs at most one
+job at a time, and the whole process runs at most `max_running` (default 2, one per core
+of a small machine). Every job saves under its own tag: a tag taken on disk or by a
+running job is refused at start, and the save itself never replaces a folder, so when
+another process saves the same tag first this job ends as failed, saying so, and the
+other model stays whole. No streamlit here: the registry is a plain object the page
+keeps in `st.cache_resource`.
 """
 from __future__ import annotations
 
@@ -26,8 +34,12 @@ SAVING = "saving"
 FINISHED = (COMPLETED, CANCELLED, DIVERGED, FAILED)
 
 
+DEFAULT_MAX_RUNNING = 2
+KEEP_FINISHED = 50  # finished jobs kept for their results; older ones are forgotten
+
+
 class JobError(RuntimeError):
-    """A training job that cannot start now (one is already running); the message says why."""
+    """A training job that cannot start now (this owner's job still runs, or the server is busy)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ class JobView:
     elapsed: float
     eta: float | None
     history: tuple[dict, ...]  # rows as in TrainResult.history: split, step, epoch, elapsed, loss parts
-    path: str | None  # the saved model folder, once completed
+    path: str | None  # the saved model folder, once saved (completed, or diverged with its last good weights)
     cancel_requested: bool
 
     @property
@@ -65,6 +77,8 @@ class TrainJob:
     tag: str
     path: Path
     data_dir: str | None = None
+    owner: str | None = None
+    saved: bool = False
     state: str = RUNNING
     message: str = "starting"
     progress: Progress | None = None
@@ -95,7 +109,7 @@ class TrainJob:
                 fraction=1.0 if self.state == COMPLETED else (p.fraction if p else 0.0),
                 step=p.step if p else 0, total_steps=p.total_steps if p else 0, epoch=p.epoch if p else 0.0,
                 elapsed=elapsed, eta=p.eta if p and self.state == RUNNING else None,
-                history=tuple(self.history), path=str(self.path) if self.state == COMPLETED else None,
+                history=tuple(self.history), path=str(self.path) if self.saved and self.state in FINISHED else None,
                 cancel_requested=self._stop.is_set())
 
     def _on_progress(self, p: Progress) -> None:
@@ -117,55 +131,88 @@ class TrainJob:
         try:
             result = train(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
                            callback=self._on_progress, should_stop=self._stop.is_set)
-            if result.status != COMPLETED:
+            if result.status == CANCELLED:
                 self._set(result.status, result.message + "; nothing was saved")
                 return
+            # Completed, or diverged: `train` then handed back the last weights whose loss was finite,
+            # and they are saved like the CLI saves them, marked "diverged" in metrics.json.
             self._set(SAVING, "encoding the test set and saving")
             codes = encode_means(result.model, test_split.images)
             if self.path.exists():  # someone took the tag while we trained
-                raise CheckpointError(f"{self.path} appeared while training; the model was not saved")
+                self._set(FAILED, f"a model tagged {self.tag!r} was saved elsewhere while this one trained; "
+                                  "this run was not saved and the other model was left as it is")
+                return
             metrics = {"status": result.status, "message": result.message,
                        "train_seconds": round(result.seconds, 2), "steps": result.steps, "epochs": result.epochs,
                        "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
                        "history": result.history}
-            save_bundle(self.path, result.model, self.train_config, metrics=metrics,
-                        latents={"mu": codes, "labels": test_split.labels.numpy()})
-            self._set(COMPLETED, f"{result.message}; saved as {self.tag!r}")
+            try:
+                save_bundle(self.path, result.model, self.train_config, metrics=metrics,
+                            latents={"mu": codes, "labels": test_split.labels.numpy()}, overwrite=False)
+            except CheckpointError:
+                if not self.path.exists():
+                    raise
+                self._set(FAILED, f"a model tagged {self.tag!r} was saved elsewhere while this one trained; "
+                                  "this run was not saved and the other model was left as it is")
+                return
+            with self._lock:
+                self.saved = True
+            if result.status == DIVERGED:
+                self._set(DIVERGED, f"{result.message} Those weights were saved as {self.tag!r} "
+                                    "(marked diverged in its metrics).")
+            else:
+                self._set(COMPLETED, f"{result.message}; saved as {self.tag!r}")
         except Exception as exc:  # a thread has nobody to raise to: the page shows the message
             self._set(FAILED, f"training failed: {type(exc).__name__}: {exc}")
 
 
 class JobRegistry:
-    """At most one running job per process; keeps the finished ones so their results can be shown."""
+    """Running jobs, one per owner and at most `max_running` in all; keeps the recent finished
+    ones so their results can be shown."""
 
-    def __init__(self):
+    def __init__(self, max_running: int = DEFAULT_MAX_RUNNING):
+        if max_running < 1:
+            raise ValueError(f"max_running must be at least 1; got {max_running}")
+        self.max_running = max_running
         self._lock = threading.Lock()
         self._jobs: list[TrainJob] = []
         self._ids = itertools.count(1)
 
-    def current(self) -> TrainJob | None:
-        """The running job, else the most recent one."""
+    def current(self, owner: str | None = None) -> TrainJob | None:
+        """The owner's running job, else the owner's most recent one (owner None: any owner's)."""
         with self._lock:
-            running = [j for j in self._jobs if j.view().running]
-            return running[-1] if running else (self._jobs[-1] if self._jobs else None)
+            mine = [j for j in self._jobs if owner is None or j.owner == owner]
+            running = [j for j in mine if j.view().running]
+            return running[-1] if running else (mine[-1] if mine else None)
+
+    def running(self) -> list[TrainJob]:
+        """Every job still running, oldest first."""
+        with self._lock:
+            return [j for j in self._jobs if j.view().running]
 
     def get(self, job_id: int) -> TrainJob | None:
         with self._lock:
             return next((j for j in self._jobs if j.id == job_id), None)
 
-    def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *,
+    def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *, owner: str | None = None,
               data_dir=None, models_root: Path | None = None) -> TrainJob:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
         CheckpointError or DatasetError (nothing started) when the request cannot run."""
         with self._lock:
-            busy = next((j for j in self._jobs if j.view().running), None)
-            if busy is not None:
-                v = busy.view()
-                raise JobError(f"a training is already running ({v.tag!r}, {v.fraction:.0%}); "
+            running = [j for j in self._jobs if j.view().running]
+            mine = next((j for j in running if j.owner == owner), None)
+            if mine is not None:
+                v = mine.view()
+                raise JobError(f"your training is already running ({v.tag!r}, {v.fraction:.0%}); "
                                "wait for it or cancel it first")
+            if len(running) >= self.max_running:
+                raise JobError(f"the server is busy: {len(running)} trainings are running, the most it runs at "
+                               "once; try again when one has finished")
             path = tag_path(tag, models_root)
             if path.exists():
                 raise CheckpointError(f"a model tagged {tag!r} already exists ({path}); choose another tag")
+            if any(j.path == path for j in running):
+                raise CheckpointError(f"a model tagged {tag!r} is being trained right now; choose another tag")
             train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False)
             test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False)
             check_fits(train_config, len(train_split.subset(train_config.train_subset)))
@@ -176,9 +223,12 @@ class JobRegistry:
                 except RuntimeError as exc:
                     raise ConfigError(str(exc)) from None
             job = TrainJob(next(self._ids), model_config, train_config, tag, path,
-                           data_dir=str(data_dir) if data_dir else None)
+                           data_dir=str(data_dir) if data_dir else None, owner=owner)
             job._thread = threading.Thread(target=job._run, args=(train_split, test_split),
                                            name=f"vae-train-{tag}", daemon=True)
+            finished = [j for j in self._jobs if not j.view().running]
+            for old in finished[:max(0, len(finished) - KEEP_FINISHED)]:
+                self._jobs.remove(old)
             self._jobs.append(job)
             job._thread.start()
             return job
