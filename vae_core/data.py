@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import tempfile
@@ -126,7 +127,9 @@ def _download_one(url: str, target: Path, md5: str, progress: bool) -> None:
     fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            total = int(response.headers.get("Content-Length") or 0)
+            length = str(response.headers.get("Content-Length") or "0")
+            total = int(length) if length.isdigit() else 0
+            received = 0
             bar = None
             if progress:
                 from tqdm import tqdm
@@ -134,10 +137,13 @@ def _download_one(url: str, target: Path, md5: str, progress: bool) -> None:
                 bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=target.name, file=sys.stderr)
             for block in iter(lambda: response.read(1 << 16), b""):
                 out.write(block)
+                received += len(block)
                 if bar is not None:
                     bar.update(len(block))
             if bar is not None:
                 bar.close()
+        if total and received != total:
+            raise DatasetError(f"{url}: the connection ended after {received} of {total} bytes; download discarded")
         got = _md5(Path(tmp))
         if got != md5:
             raise DatasetError(f"{url}: MD5 {got} does not match the expected {md5}; download discarded")
@@ -165,7 +171,7 @@ def ensure_files(name: str, data_dir=None, *, download: bool = True, progress: b
             try:
                 _download_one(mirror + fname, raw / fname, info.md5[fname], progress)
                 break
-            except (urllib.error.URLError, OSError, DatasetError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException, DatasetError) as exc:
                 errors.append(f"{mirror}: {exc}")
         else:
             raise DatasetError(f"could not download {info.title} file {fname} ({'; '.join(errors)}). {where}")
