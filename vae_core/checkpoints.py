@@ -72,7 +72,7 @@ def models_dir() -> Path:
 
 def validate_tag(tag: str) -> str:
     """A tag is a plain folder name: letters, digits, '.', '_', '-'; no separators, no '..'."""
-    if not isinstance(tag, str) or not TAG_PATTERN.match(tag) or ".." in tag:
+    if not isinstance(tag, str) or not TAG_PATTERN.fullmatch(tag) or ".." in tag:  # fullmatch: "$" lets "x\n" through
         raise CheckpointError(
             f"invalid tag {tag!r}: use 1–64 letters, digits, '.', '_' or '-', starting with a letter or "
             "digit (no '/', '\\' or '..')")
