@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def wait(job: jobs.TrainJob, timeout: float = 120) -> jobs.JobView:
     return job.view()
 
 
-def nan_after(n: int, monkeypatch) -> None:
+def nan_after(n: int, monkeypatch):
     """The objective turns NaN from its (n+1)-th call on: a divergence at step n, for certain."""
     real = train_module.objective_loss
     calls = {"n": 0}
@@ -56,6 +57,7 @@ def nan_after(n: int, monkeypatch) -> None:
         return parts
 
     monkeypatch.setattr(train_module, "objective_loss", patched)
+    return real
 
 
 def dot_folders(root: Path) -> list[str]:
@@ -63,23 +65,25 @@ def dot_folders(root: Path) -> list[str]:
 
 
 def test_divergence_stops_keeps_the_last_good_weights_and_says_so(isolated_models_dir, monkeypatch):
-    nan_after(6, monkeypatch)
+    real = nan_after(6, monkeypatch)
     registry = jobs.JobRegistry()
     job = registry.start(TINY, TrainConfig(epochs=1, batch_size=32, train_subset=512, eval_subset=100), "goes-nan",
                          owner="u1")
     v = wait(job)
     assert v.state == jobs.DIVERGED and not v.running
-    assert "diverged at step 6" in v.message and "kept the weights from step 5" in v.message, v.message
+    kept = re.search(r"diverged at step 6 \(loss nan\); kept the weights from step (\d+)", v.message)
+    assert kept and int(kept[1]) < 6, v.message  # the last snapshot whose loss was finite (taken per report)
     assert "saved as 'goes-nan'" in v.message and "marked diverged" in v.message
     bundle = load_bundle(isolated_models_dir / "goes-nan")  # finite weights, or load_bundle would refuse them
     assert bundle.metrics["status"] == "diverged" and bundle.metrics["steps"] == 6
     assert all(torch.isfinite(p).all() for p in bundle.model.parameters())
     assert v.path == str(isolated_models_dir / "goes-nan")
     assert registry.running() == []  # the slot is free again
-    monkeypatch.undo()
+    monkeypatch.setattr(train_module, "objective_loss", real)  # not monkeypatch.undo(): that drops VAE_MODELS_DIR too
     again = registry.start(TINY, TrainConfig(epochs=1, batch_size=64, train_subset=256, eval_subset=50), "after",
                            owner="u1")
     assert wait(again).state == jobs.COMPLETED
+    assert (isolated_models_dir / "after" / "weights.pt").exists()
 
 
 def test_cancel_mid_epoch_saves_nothing_and_frees_the_slot(isolated_models_dir):
