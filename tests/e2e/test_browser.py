@@ -21,6 +21,13 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 pytestmark = pytest.mark.browser
 
 
+
+def loaded_width(page, img) -> int:
+    """The decoded width of an <img>, once the browser has finished loading it (not before)."""
+    handle = img.element_handle()
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=handle)
+    return handle.evaluate("i => i.naturalWidth")
+
 def wait_idle(page, timeout: float = 30_000) -> None:
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning",
                                                            timeout=timeout)
@@ -52,7 +59,7 @@ def test_page_in_browser(streamlit_server, page):
         grid = image(page, f"{side}: 20×20 manifold")
         expect(grid).to_be_visible()
         expect(grid).to_have_attribute("src", re.compile(r"/media/.+\.png$"))
-        assert grid.evaluate("i => i.complete && i.naturalWidth") == 560
+        assert loaded_width(page, grid) == 560
 
     # A keyboard step on z1 changes both decoded images; the grids are not sent again.
     decoded = image(page, "A: z = ")
@@ -66,7 +73,7 @@ def test_page_in_browser(streamlit_server, page):
     expect(page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^A: z = \(0\.0?[1-9]|^A: z = \(0\.[1-9]"))).to_be_visible()
     wait_idle(page)
     assert image(page, "A: 20×20 manifold").get_attribute("src") == grid_before
-    assert decoded.evaluate("i => i.complete && i.naturalWidth") == 140
+    assert loaded_width(page, decoded) == 140
 
     # A click on a scatter point shows that test image with both reconstructions.
     plots.first.scroll_into_view_if_needed()  # the slider's focus scrolled the page down
