@@ -224,14 +224,16 @@ def test_concurrent_saves_never_interfere(tmp_path):
         torch.manual_seed(seed)
         return vc.build_model(ModelConfig(hidden=(width,))).eval()
 
-    # Six threads, six tags.
+    # Six threads, six tags. The models are built first: seeding torch's global generator from
+    # several threads at once would race in the test, not in save_bundle.
     errors = []
     barrier = threading.Barrier(6)
+    models = [model(i, 16 + i) for i in range(6)]
 
     def save_own(i):
         try:
             barrier.wait(30)
-            save_bundle(tmp_path / f"m{i}", model(i, 16 + i), TrainConfig(epochs=1), metrics={"i": i})
+            save_bundle(tmp_path / f"m{i}", models[i], TrainConfig(epochs=1), metrics={"i": i})
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -242,17 +244,18 @@ def test_concurrent_saves_never_interfere(tmp_path):
     for i in range(6):
         b = load_bundle(tmp_path / f"m{i}")
         assert b.metrics == {"i": i} and b.model_config.hidden == (16 + i,)
-        expected = model(i, 16 + i).state_dict()
+        expected = models[i].state_dict()
         assert all(torch.equal(v, expected[k]) for k, v in b.model.state_dict().items())
 
     # Four threads, one tag, no overwriting: exactly one wins, the others are refused.
     outcomes = []
     barrier4 = threading.Barrier(4)
+    rivals = [model(i, 20 + i) for i in range(4)]
 
     def save_same(i):
         barrier4.wait(30)
         try:
-            save_bundle(tmp_path / "same", model(i, 20 + i), TrainConfig(epochs=1), metrics={"i": i}, overwrite=False)
+            save_bundle(tmp_path / "same", rivals[i], TrainConfig(epochs=1), metrics={"i": i}, overwrite=False)
             outcomes.append(("saved", i))
         except CheckpointError as exc:
             outcomes.append(("refused", str(exc)))
