@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import concurrent.futures
 import importlib.util
 from collections import Counter
 import os
@@ -144,7 +145,11 @@ def test_four_browser_sessions_at_once(data_dir, store):
     spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "bench_load.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    r = bench.run_load(sessions=4, moves=3, models_dir=store, data_dir=str(data_dir), timeout_s=90)
+    # Its own thread: the e2e tests' sync Playwright keeps an event loop running on this one,
+    # and asyncio.run() refuses to start inside a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        r = pool.submit(bench.run_load, sessions=4, moves=3, models_dir=store, data_dir=str(data_dir),
+                        timeout_s=90).result()
     print(f"\n4 sessions: slider p50 {r['slider_p50_ms']:.0f} ms, p95 {r['slider_p95_ms']:.0f} ms; interpolation "
           f"p50 {r['interp_p50_ms']:.0f} ms; RSS {r['rss_warm_mb']:.0f} -> peak {r['rss_peak_mb']:.0f} MB")
     assert r["errors"] == []
