@@ -28,6 +28,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from page_checks import assert_no_traceback, page_text  # noqa: E402
+
 import vae_core as vc
 from vae_core import CheckpointError, ModelConfig, TrainConfig, build_model, list_models, load_bundle, save_bundle
 
@@ -38,26 +40,6 @@ MODEL = ModelConfig(hidden=(16,), latent_dim=2)
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def page_text(at: AppTest) -> str:
-    out = []
-
-    def walk(node):
-        if getattr(node, "proto", None) is not None:
-            out.append(str(node.proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(out)
-
-
-def assert_no_traceback(at: AppTest) -> None:
-    assert not at.exception, at.exception
-    text = page_text(at)
-    for needle in ("Traceback", "stack_trace", 'File "'):
-        assert needle not in text, text[:2000]
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from page_checks import assert_no_traceback, page_text  # noqa: E402
+
 import vae_core as vc
 from vae_core import DatasetError, load_split
 from vae_core import data as data_mod
@@ -75,28 +77,6 @@ def idx_labels(labels: np.ndarray, count: int | None = None) -> bytes:
 def real_labels(data_dir: Path) -> np.ndarray:
     raw = gzip.decompress(real(data_dir, LABELS))
     return np.frombuffer(raw, np.uint8, offset=8)
-
-
-def page_text(at: AppTest) -> str:
-    """Everything the page rendered (every element's protobuf as text), to look for tracebacks."""
-    out = []
-
-    def walk(node):
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            out.append(str(proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(out)
-
-
-def assert_no_traceback(at: AppTest) -> None:
-    assert not at.exception, at.exception
-    text = page_text(at)
-    for needle in ("Traceback", "stack_trace", 'File "'):
-        assert needle not in text, text[:2000]
 
 
 # Each damage: the replaced file(s), and what the message must say besides the file's path.

@@ -27,6 +27,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from page_checks import assert_no_traceback, page_text  # noqa: E402
+
 import vae_core as vc
 from vae_core import CheckpointError, ConfigError, ModelConfig, TrainConfig, jobs, tag_path
 
@@ -145,26 +147,6 @@ def test_cuda_without_a_gpu_is_refused_at_start(isolated_models_dir):
 
 
 # --- the page ----------------------------------------------------------------------------------
-
-def page_text(at: AppTest) -> str:
-    out = []
-
-    def walk(node):
-        if getattr(node, "proto", None) is not None:
-            out.append(str(node.proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(out)
-
-
-def assert_no_traceback(at: AppTest) -> None:
-    assert not at.exception, at.exception
-    text = page_text(at)
-    for needle in ("Traceback", "stack_trace", 'File "'):
-        assert needle not in text, text[:2000]
-
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, data_dir) -> Path:
