@@ -392,8 +392,8 @@ def key_figures(bundle: vc.Bundle) -> list[tuple[str, str]]:
         rows.append((f"{ev['knn_accuracy'].get('k', 5)}-NN accuracy", f"{ev['knn_accuracy']['accuracy']:.1%}"))
     rows.append(("latent dimension", str(bundle.model_config.latent_dim)))
     epochs = m.get("epochs", bundle.train_config.epochs)
-    before = (m.get("init_from") or {}).get("train", {}).get("epochs")
-    rows.append(("epochs", f"{before + epochs:g} ({before} + {epochs:g})" if before else f"{epochs:g}"))
+    total = m.get("epochs_total", epochs)
+    rows.append(("epochs", f"{total:g}" + (f" (last stage {epochs:g})" if total != epochs else "")))
     return rows
 
 

@@ -119,3 +119,19 @@ def test_missing_data_is_a_clean_error(tmp_path, capsys):
     assert main(["train", "--quiet", "--data-dir", str(tmp_path), "--tag", "nodata"]) == 2
     line = _one_line_error(capsys)
     assert "MNIST" in line and str(tmp_path) in line
+
+
+def test_init_from_continues_training_and_counts_epochs_across_stages(isolated_models_dir):
+    base = ["train", "--train-subset", "256", "--batch-size", "64", "--eval-subset", "100", "--hidden", "32",
+            "--quiet"]
+    assert main(base + ["--tag", "stage-1", "--epochs", "2"]) == 0
+    assert main(base + ["--tag", "stage-2", "--epochs", "1", "--init-from", "stage-1",
+                        "--estimator", "iwae", "--samples", "4"]) == 0
+    first, second = load_bundle(isolated_models_dir / "stage-1"), load_bundle(isolated_models_dir / "stage-2")
+    assert first.metrics["epochs_total"] == 2 and second.metrics["epochs_total"] == 3
+    assert second.metrics["init_from"]["train"]["epochs"] == 2
+    assert second.train_config.estimator == "iwae"
+    # The second stage started from the first one's weights, not from scratch.
+    assert second.metrics["history"][0]["total"] < first.metrics["history"][0]["total"]
+    # A model of another architecture cannot be continued.
+    assert main(base + ["--tag", "stage-x", "--epochs", "1", "--init-from", "stage-1", "--hidden", "16"]) == 2

@@ -74,6 +74,8 @@ def cmd_train(args) -> int:
                "steps": result.steps, "epochs": result.epochs,
                "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
                "history": result.history}
+    before = (init.metrics.get("epochs_total") or init.metrics.get("epochs") or 0) if init is not None else 0
+    metrics["epochs_total"] = before + result.epochs  # across a chain of --init-from stages
     if init is not None:
         metrics["init_from"] = {"path": str(init.path), "train": init.train_config.to_dict(),
                                 "train_seconds": init.metrics.get("train_seconds")}
