@@ -74,7 +74,7 @@ def slider_work(repeats: int = 200) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
-def training() -> "vc.jobs.JobView":
+def training():
     """The form's defaults, run as the page runs them: a vae_core.jobs job in a background thread,
     after the page's own decoding has already started torch's worker threads."""
     import tempfile

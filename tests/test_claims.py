@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from vae_core import ModelConfig, TrainConfig, load_split, train
 from vae_core.claims import (classifier_accuracy, classifier_probs, grid_coverage, interpolation_smoothness,

@@ -28,7 +28,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from page_checks import assert_no_traceback, page_text  # noqa: E402
+from helpers import assert_no_traceback  # noqa: E402
 
 import vae_core as vc
 from vae_core import CheckpointError, ModelConfig, TrainConfig, build_model, list_models, load_bundle, save_bundle

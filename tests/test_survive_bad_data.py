@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from page_checks import assert_no_traceback, page_text  # noqa: E402
+from helpers import assert_no_traceback  # noqa: E402
 
 import vae_core as vc
 from vae_core import DatasetError, load_split

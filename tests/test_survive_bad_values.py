@@ -22,12 +22,11 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from page_checks import assert_no_traceback, page_text  # noqa: E402
+from helpers import assert_no_traceback, save_untrained_model  # noqa: E402
 
 import vae_core as vc
 from vae_core import CheckpointError, ConfigError, ModelConfig, TrainConfig, jobs, tag_path
@@ -154,11 +153,7 @@ def store(tmp_path_factory, data_dir) -> Path:
     root = tmp_path_factory.mktemp("values-models")
     for tag, dataset, objective in (("m-vae", "mnist", "standard"), ("m-mmd", "mnist", "mmd"),
                                     ("f-vae", "fashion", "standard")):
-        torch.manual_seed(0)
-        model = vc.build_model(ModelConfig(objective=objective, hidden=(16,))).eval()
-        test = vc.load_split(dataset, "test", data_dir=data_dir)
-        vc.save_bundle(root / tag, model, TrainConfig(dataset=dataset, epochs=1), metrics={"epochs": 1},
-                       latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})
+        save_untrained_model(root / tag, dataset=dataset, objective=objective, hidden=(16,), data_dir=data_dir)
     return root
 
 

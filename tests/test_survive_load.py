@@ -27,6 +27,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from helpers import save_untrained_model  # noqa: E402
+
 import vae_core as vc
 from vae_core import CheckpointError, ModelConfig, TrainConfig, jobs, load_bundle, save_bundle
 from vae_core import checkpoints as ckpt
@@ -47,12 +49,8 @@ def rss_mb() -> float:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, data_dir) -> Path:
     root = tmp_path_factory.mktemp("load-models")
-    test = vc.load_split("mnist", "test", data_dir=data_dir)
     for tag, objective in (("load-vae", "standard"), ("load-mmd", "mmd")):
-        torch.manual_seed(0)
-        model = vc.build_model(ModelConfig(objective=objective, hidden=(64,))).eval()
-        save_bundle(root / tag, model, TrainConfig(epochs=1), metrics={"epochs": 1},
-                    latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})
+        save_untrained_model(root / tag, objective=objective, hidden=(64,), data_dir=data_dir)
     return root
 
 

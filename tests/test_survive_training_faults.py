@@ -14,7 +14,6 @@ place), and the leftovers are dot-folders that list_models never shows and the n
 from __future__ import annotations
 
 import importlib
-import os
 import random
 import re
 import signal

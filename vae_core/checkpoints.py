@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, ModelConfig, TrainConfig
-from .models import VAE, build_model
+from .models import VAE
 
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, LATENTS_FILE = "config.json", "weights.pt", "metrics.json", "latents.npz"

@@ -16,7 +16,6 @@ filled with meaningful objects". Each is measured here for any model:
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np

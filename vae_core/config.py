@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 OBJECTIVES = ("standard", "mmd")
 ARCHS = ("mlp", "conv")

@@ -1,0 +1,38 @@
+"""Shared test helpers: page checks (no exception, no traceback text) and quick model fixtures."""
+from streamlit.testing.v1 import AppTest
+
+
+def page_text(at: AppTest) -> str:
+    """Every element's protobuf as text: what the browser would be sent."""
+    out = []
+
+    def walk(node):
+        if getattr(node, "proto", None) is not None:
+            out.append(str(node.proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(out)
+
+
+def assert_no_traceback(at: AppTest) -> None:
+    assert not at.exception, at.exception
+    text = page_text(at)
+    for needle in ("Traceback", "stack_trace", 'File "'):
+        assert needle not in text, text[:2000]
+
+
+def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "standard", hidden=(16,),
+                         data_dir=None) -> None:
+    """A seeded, untrained model saved with its test-set codes, as the page saves models: a fixture
+    that costs a second, for tests about the page and the files rather than about learning."""
+    import torch
+
+    import vae_core as vc
+
+    torch.manual_seed(0)
+    model = vc.build_model(vc.ModelConfig(objective=objective, hidden=tuple(hidden))).eval()
+    test = vc.load_split(dataset, "test", data_dir=data_dir)
+    vc.save_bundle(folder, model, vc.TrainConfig(dataset=dataset, epochs=1), metrics={"epochs": 1},
+                   latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})
