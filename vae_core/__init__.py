@@ -19,6 +19,7 @@ from .checkpoints import (
 )
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import DATASETS, DatasetError, Split, dataset_info, load_split, resolve_data_dir
+from .errors import VaeCoreError
 from .evaluate import evaluate_model, iw_log_likelihood, knn_accuracy, neg_elbo, quadrature_log_likelihood
 from .explore import (
     decode,
@@ -38,8 +39,8 @@ from .runtime import describe_device, pick_device
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, train
 
 __all__ = [
-    "__version__", "Bundle", "CheckpointError", "ModelEntry", "PRETRAINED_DIR", "list_models", "load_bundle",
-    "models_dir", "save_bundle", "tag_path", "validate_tag", "ConfigError", "ModelConfig", "TrainConfig",
+    "__version__", "VaeCoreError", "Bundle", "CheckpointError", "ModelEntry", "PRETRAINED_DIR", "list_models",
+    "load_bundle", "models_dir", "save_bundle", "tag_path", "validate_tag", "ConfigError", "ModelConfig", "TrainConfig",
     "DATASETS", "DatasetError", "Split", "dataset_info", "load_split", "resolve_data_dir", "evaluate_model",
     "iw_log_likelihood", "knn_accuracy", "neg_elbo", "quadrature_log_likelihood", "decode", "encode_means",
     "interpolate", "interpolation_path", "manifold_grid", "pca_2d", "png_bytes", "prior_samples", "reconstruct",

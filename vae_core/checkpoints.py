@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, ModelConfig, TrainConfig
+from .errors import VaeCoreError
 from .models import VAE
 
 FORMAT_VERSION = 1
@@ -34,7 +35,7 @@ PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(VaeCoreError, RuntimeError):
     """A model folder that cannot be saved or loaded as asked; the message names the file."""
 
 

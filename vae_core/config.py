@@ -10,6 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .errors import VaeCoreError
+
 OBJECTIVES = ("standard", "mmd")
 ARCHS = ("mlp", "conv")
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
@@ -24,7 +26,7 @@ MAX_EPOCHS = 1000
 MAX_LATENT_DIM = 256
 
 
-class ConfigError(ValueError):
+class ConfigError(VaeCoreError, ValueError):
     """A configuration value or key that cannot be used; the message says which."""
 
 

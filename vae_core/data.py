@@ -22,10 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import VaeCoreError
+
 ENV_DATA_DIR = "VAE_DATA_DIR"
 
 
-class DatasetError(RuntimeError):
+class DatasetError(VaeCoreError, RuntimeError):
     """A dataset file is missing, damaged or inconsistent; the message names the file."""
 
 

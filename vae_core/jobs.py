@@ -26,6 +26,7 @@ from pathlib import Path
 from .checkpoints import CheckpointError, save_bundle, tag_path
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import load_split
+from .errors import VaeCoreError
 from .explore import encode_means
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, train
 
@@ -38,7 +39,7 @@ DEFAULT_MAX_RUNNING = 2
 KEEP_FINISHED = 50  # finished jobs kept for their results; older ones are forgotten
 
 
-class JobError(RuntimeError):
+class JobError(VaeCoreError, RuntimeError):
     """A training job that cannot start now (this owner's job still runs, or the server is busy)."""
 
 
