@@ -180,8 +180,9 @@ async def one_session(i: int, browser, base: str, moves: int, barrier: asyncio.B
             rec["slider_ms"].append((time.perf_counter() - t) * 1000)
         await _idle(page, timeout_ms)
         await page.get_by_role("tab", name="Interpolation").click()
+        # A middle frame of the first model's strip (frames are captioned with their t).
         strip = page.get_by_test_id("stImageContainer").filter(
-            has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"steps, linear$"))).first.locator("img")
+            has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^t = 0\.5\d$"))).first.locator("img")
         await expect(strip).to_be_visible(timeout=timeout_ms)
         first = await strip.get_attribute("src")
         t = time.perf_counter()

@@ -170,12 +170,12 @@ def test_every_damage_on_the_page_names_the_model_and_spares_the_other_side(dama
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert_no_traceback(at)
-    next(b for b in at.sidebar.selectbox if b.label == "Model B").set_value(str(damaged_store / "good")).run()
+    next(b for b in at.sidebar.selectbox if b.label == "Model B").set_value(str((damaged_store / "good").resolve())).run()
     assert_no_traceback(at)
     for i, (name, (_, culprit, words, _)) in enumerate(DAMAGES.items()):
         folder = damaged_store / f"bad{i:02d}"
         box = next(b for b in at.sidebar.selectbox if b.label == "Model A")
-        box.set_value(str(folder)).run()
+        box.set_value(str(folder.resolve())).run()
         assert_no_traceback(at)
         errors = [e.value for e in at.error]
         mine = [e for e in errors if f"bad{i:02d}" in e and culprit in e]

@@ -27,7 +27,8 @@ from .explore import (
     interpolate,
     interpolation_path,
     manifold_grid,
-    pca_2d,
+    latent_plane,
+    plane_points,
     png_bytes,
     prior_samples,
     reconstruct,
@@ -43,7 +44,7 @@ __all__ = [
     "load_bundle", "models_dir", "save_bundle", "tag_path", "validate_tag", "ConfigError", "ModelConfig", "TrainConfig",
     "DATASETS", "DatasetError", "Split", "dataset_info", "load_split", "resolve_data_dir", "evaluate_model",
     "iw_log_likelihood", "knn_accuracy", "neg_elbo", "quadrature_log_likelihood", "decode", "encode_means",
-    "interpolate", "interpolation_path", "manifold_grid", "pca_2d", "png_bytes", "prior_samples", "reconstruct",
+    "interpolate", "interpolation_path", "manifold_grid", "latent_plane", "plane_points", "png_bytes", "prior_samples", "reconstruct",
     "tile", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
     "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED", "Progress", "TrainResult", "train",
 ]
