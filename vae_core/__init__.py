@@ -33,6 +33,7 @@ from .explore import (
     reconstruct,
     tile,
 )
+from .export import DecoderExport, UnsupportedDecoderError, decoder_export, export_to_folder
 from .models import VAE, build_model
 from .objectives import LossParts, gaussian_kl, mmd, mmd_vae_loss, standard_vae_loss
 from .runtime import describe_device, pick_device
@@ -44,6 +45,6 @@ __all__ = [
     "DATASETS", "DatasetError", "Split", "dataset_info", "load_split", "resolve_data_dir", "evaluate_model",
     "iw_log_likelihood", "knn_accuracy", "neg_elbo", "quadrature_log_likelihood", "decode", "encode_means",
     "interpolate", "interpolation_path", "manifold_grid", "pca_2d", "png_bytes", "prior_samples", "reconstruct",
-    "tile", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
+    "tile", "DecoderExport", "UnsupportedDecoderError", "decoder_export", "export_to_folder", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
     "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED", "Progress", "TrainResult", "train",
 ]
