@@ -90,44 +90,88 @@ var VaeDecoder = (function () {
 
   // ---- layers: each compiles to a step {run(), out} over preallocated buffers -------------------
 
-  /* y = W x + b as "scatter": for each input i with x_i != 0, acc += x_i * W[:, i].
-   * W is stored transposed, (in, out), so each such column is contiguous. */
-  function linearStep(layer, buffer, input, scratch, where) {
+  /* The one hot loop. For the m listed inputs (values nzv, weight-row offsets nzo; m a multiple
+   * of 4): dst[db + j] += sum_k nzv[k] * w[nzo[k] + wb + j], j < len. Eight rows at a time keep
+   * eight weights and one partial sum in registers per element of dst. */
+  function accumulateRows(nzv, nzo, m, w, wb, dst, db, len) {
+    var k = 0, j;
+    for (; k + 8 <= m; k += 8) {
+      var v0 = nzv[k], v1 = nzv[k + 1], v2 = nzv[k + 2], v3 = nzv[k + 3];
+      var v4 = nzv[k + 4], v5 = nzv[k + 5], v6 = nzv[k + 6], v7 = nzv[k + 7];
+      var r0 = nzo[k] + wb, r1 = nzo[k + 1] + wb, r2 = nzo[k + 2] + wb, r3 = nzo[k + 3] + wb;
+      var r4 = nzo[k + 4] + wb, r5 = nzo[k + 5] + wb, r6 = nzo[k + 6] + wb, r7 = nzo[k + 7] + wb;
+      for (j = 0; j < len; j++) {
+        dst[db + j] += v0 * w[r0 + j] + v1 * w[r1 + j] + v2 * w[r2 + j] + v3 * w[r3 + j] +
+                       v4 * w[r4 + j] + v5 * w[r5 + j] + v6 * w[r6 + j] + v7 * w[r7 + j];
+      }
+    }
+    if (k < m) {
+      var u0 = nzv[k], u1 = nzv[k + 1], u2 = nzv[k + 2], u3 = nzv[k + 3];
+      var s0 = nzo[k] + wb, s1 = nzo[k + 1] + wb, s2 = nzo[k + 2] + wb, s3 = nzo[k + 3] + wb;
+      for (j = 0; j < len; j++) dst[db + j] += u0 * w[s0 + j] + u1 * w[s1 + j] + u2 * w[s2 + j] + u3 * w[s3 + j];
+    }
+  }
+
+  /* List the inputs x[xb + i] (i < n) that are not exactly zero: after ReLU most are, and a zero
+   * adds nothing. Each gets its weight row's offset i * stride; the list is padded to a multiple of
+   * 4 with zero values (0 * a finite weight adds nothing either). Returns its length. */
+  function listNonzero(x, xb, n, stride, nzv, nzo) {
+    var m = 0;
+    for (var i = 0; i < n; i++) {
+      var v = x[xb + i];
+      if (v !== 0) { nzv[m] = v; nzo[m] = i * stride; m++; }
+    }
+    while (m & 3) { nzv[m] = 0; nzo[m] = 0; m++; }
+    return m;
+  }
+
+  /* The same for relu(x): a ReLU right before a Linear or ConvTranspose2d is applied here, free,
+   * instead of in a pass of its own. */
+  function listPositive(x, xb, n, stride, nzv, nzo) {
+    var m = 0;
+    for (var i = 0; i < n; i++) {
+      var v = x[xb + i];
+      if (v > 0) { nzv[m] = v; nzo[m] = i * stride; m++; }
+    }
+    while (m & 3) { nzv[m] = 0; nzo[m] = 0; m++; }
+    return m;
+  }
+
+  /* y = W x + b, as acc += x_i * W[:, i] over the nonzero x_i; W stored transposed, (in, out),
+   * so each such column is contiguous. */
+  function linearStep(layer, buffer, input, scratch, where, reluInput) {
     var nin = layer.in_features, nout = layer.out_features;
     if (input.shape.length !== 1 || input.shape[0] !== nin) {
       throw new Error("VaeDecoder: " + where + " expects " + nin + " inputs, gets " + JSON.stringify(input.shape));
     }
     var w = readTensor(buffer, layer.weight, [nout, nin], where + " weight");
     var b = readBias(buffer, layer.bias, nout, where + " bias");
-    var wt = new Float32Array(nin * nout);
+    var wt = new Float64Array(nin * nout); // float64: no conversion in the hot loop (measured faster)
     for (var o = 0; o < nout; o++) for (var i = 0; i < nin; i++) wt[i * nout + o] = w[o * nin + i];
     scratch.need(nout, nin);
-    var x = input.data, y = new Float32Array(nout);
+    var x = input.data, y = new Float32Array(nout), list = reluInput ? listPositive : listNonzero;
 
     function run() {
-      var acc = scratch.acc, nz = scratch.nz, m = 0, i, o, k;
-      for (i = 0; i < nin; i++) if (x[i] !== 0) nz[m++] = i;
+      var acc = scratch.acc, o;
+      var m = list(x, 0, nin, nout, scratch.nzv, scratch.nzo);
       for (o = 0; o < nout; o++) acc[o] = b[o];
-      for (k = 0; k + 4 <= m; k += 4) {
-        var i0 = nz[k], i1 = nz[k + 1], i2 = nz[k + 2], i3 = nz[k + 3];
-        var x0 = x[i0], x1 = x[i1], x2 = x[i2], x3 = x[i3];
-        var r0 = i0 * nout, r1 = i1 * nout, r2 = i2 * nout, r3 = i3 * nout;
-        for (o = 0; o < nout; o++) acc[o] += x0 * wt[r0 + o] + x1 * wt[r1 + o] + x2 * wt[r2 + o] + x3 * wt[r3 + o];
-      }
-      for (; k < m; k++) {
-        var xi = x[nz[k]], r = nz[k] * nout;
-        for (o = 0; o < nout; o++) acc[o] += xi * wt[r + o];
-      }
+      accumulateRows(scratch.nzv, scratch.nzo, m, wt, 0, acc, 0, nout);
       for (o = 0; o < nout; o++) y[o] = acc[o];
     }
     return { run: run, data: y, shape: [nout], layout: "flat" };
   }
 
-  /* ConvTranspose2d (dilation 1, groups 1) as a scatter: every input pixel p and channel ci with
-   * x[p, ci] != 0 adds x[p, ci] * W[ci, :, ky, kx] to output pixel (iy*s - pad + ky, ix*s - pad + kx).
-   * Index tables list each input pixel's valid (output pixel, tap) pairs; W is stored as
-   * (ci, tap, co) so the innermost loop over co is contiguous in W and in the HWC output. */
-  function convTranspose2dStep(layer, buffer, input, scratch, where) {
+  /* ConvTranspose2d (dilation 1, groups 1) on channels-last maps. Input pixel p = (iy, ix) with
+   * channel ci adds x[p, ci] * W[ci, :, ky, kx] to output pixel (iy*s - pad + ky, ix*s - pad + kx).
+   * W is stored as (ci, tap, co). Two forms, both over the nonzero inputs only:
+   *  - scatter (many output channels): for each of p's valid taps, accumulate straight into the
+   *    output pixel's channels (a contiguous run of cout);
+   *  - columns (few output channels, e.g. the last layer's 1 or 3): accumulate p's whole
+   *    taps*cout row of contributions (contiguous, long), then sum each output pixel's entries.
+   * Index tables built here list each input pixel's valid (output pixel, tap) pairs. */
+  var SCATTER_MIN_CHANNELS = 8;
+
+  function convTranspose2dStep(layer, buffer, input, scratch, where, reluInput) {
     var cin = layer.in_channels, cout = layer.out_channels;
     if (input.shape.length !== 3 || input.shape[0] !== cin) {
       throw new Error("VaeDecoder: " + where + " expects (" + cin + ", H, W), gets " + JSON.stringify(input.shape));
@@ -138,15 +182,18 @@ var VaeDecoder = (function () {
     var ho = (h - 1) * sh - 2 * ph + kh + layer.output_padding[0];
     var wo = (wdt - 1) * sw - 2 * pw + kw + layer.output_padding[1];
     if (!(ho > 0 && wo > 0)) throw new Error("VaeDecoder: " + where + " gives an empty output");
-    var taps = kh * kw;
+    var taps = kh * kw, tc = taps * cout;
     var w = readTensor(buffer, layer.weight, [cin, cout, kh, kw], where + " weight");
     var b = readBias(buffer, layer.bias, cout, where + " bias");
-    var ws = new Float32Array(cin * taps * cout), ci, co, t;
+    var ws = new Float64Array(cin * tc), ci, co, t;
     for (ci = 0; ci < cin; ci++) for (co = 0; co < cout; co++) for (t = 0; t < taps; t++) {
-      ws[(ci * taps + t) * cout + co] = w[(ci * cout + co) * taps + t];
+      ws[ci * tc + t * cout + co] = w[(ci * cout + co) * taps + t];
     }
-    var start = new Int32Array(h * wdt + 1), outBase = [], tapBase = [];
+    var npix = h * wdt, nq = ho * wo, n = nq * cout;
+    var start = new Int32Array(npix + 1), outBase = [], tapBase = [], perOutput = [];
+    for (var q0 = 0; q0 < nq; q0++) perOutput.push([]);
     for (var iy = 0; iy < h; iy++) for (var ix = 0; ix < wdt; ix++) {
+      var p0 = iy * wdt + ix;
       for (var ky = 0; ky < kh; ky++) {
         var oy = iy * sh - ph + ky;
         if (oy < 0 || oy >= ho) continue;
@@ -155,44 +202,46 @@ var VaeDecoder = (function () {
           if (ox < 0 || ox >= wo) continue;
           outBase.push((oy * wo + ox) * cout);
           tapBase.push((ky * kw + kx) * cout);
+          perOutput[oy * wo + ox].push(p0 * tc + (ky * kw + kx) * cout);
         }
       }
-      start[iy * wdt + ix + 1] = outBase.length;
+      start[p0 + 1] = outBase.length;
     }
-    var eOut = Int32Array.from(outBase), eTap = Int32Array.from(tapBase);
-    var npix = h * wdt, nq = ho * wo, ciStride = taps * cout, n = nq * cout;
-    scratch.need(n, cin);
-    var x = input.data, y = new Float32Array(n);
+    var x = input.data, y = new Float32Array(n), list = reluInput ? listPositive : listNonzero, run;
 
-    function run() {
-      var acc = scratch.acc, nz = scratch.nz, p, q, co, k, e, m;
-      for (q = 0; q < n; q += cout) for (co = 0; co < cout; co++) acc[q + co] = b[co];
-      for (p = 0; p < npix; p++) {
-        var xb = p * cin;
-        m = 0;
-        for (var c = 0; c < cin; c++) if (x[xb + c] !== 0) nz[m++] = c;
-        if (m === 0) continue;
-        var e0 = start[p], e1 = start[p + 1];
-        for (k = 0; k + 4 <= m; k += 4) {
-          var c0 = nz[k], c1 = nz[k + 1], c2 = nz[k + 2], c3 = nz[k + 3];
-          var v0 = x[xb + c0], v1 = x[xb + c1], v2 = x[xb + c2], v3 = x[xb + c3];
-          var b0 = c0 * ciStride, b1 = c1 * ciStride, b2 = c2 * ciStride, b3 = c3 * ciStride;
-          for (e = e0; e < e1; e++) {
-            var ob = eOut[e], tb = eTap[e], w0 = b0 + tb, w1 = b1 + tb, w2 = b2 + tb, w3 = b3 + tb;
-            for (co = 0; co < cout; co++) {
-              acc[ob + co] += v0 * ws[w0 + co] + v1 * ws[w1 + co] + v2 * ws[w2 + co] + v3 * ws[w3 + co];
-            }
+    if (cout >= SCATTER_MIN_CHANNELS) {
+      var eOut = Int32Array.from(outBase), eTap = Int32Array.from(tapBase);
+      scratch.need(n, cin);
+      run = function () {
+        var acc = scratch.acc, nzv = scratch.nzv, nzo = scratch.nzo, q, co, e;
+        for (q = 0; q < n; q += cout) for (co = 0; co < cout; co++) acc[q + co] = b[co];
+        for (var p = 0; p < npix; p++) {
+          var m = list(x, p * cin, cin, tc, nzv, nzo);
+          if (m === 0) continue;
+          for (e = start[p]; e < start[p + 1]; e++) accumulateRows(nzv, nzo, m, ws, eTap[e], acc, eOut[e], cout);
+        }
+        for (q = 0; q < n; q++) y[q] = acc[q];
+      };
+    } else {
+      var gStart = new Int32Array(nq + 1), gList = [];
+      for (var q1 = 0; q1 < nq; q1++) { gList.push.apply(gList, perOutput[q1]); gStart[q1 + 1] = gList.length; }
+      var gOff = Int32Array.from(gList);
+      scratch.need(npix * tc, cin);
+      run = function () {
+        var cols = scratch.acc, nzv = scratch.nzv, nzo = scratch.nzo, q, co, e;
+        for (var p = 0; p < npix; p++) {
+          var m = list(x, p * cin, cin, tc, nzv, nzo), base = p * tc;
+          for (var j = 0; j < tc; j++) cols[base + j] = 0;
+          if (m !== 0) accumulateRows(nzv, nzo, m, ws, 0, cols, base, tc);
+        }
+        for (q = 0; q < nq; q++) {
+          for (co = 0; co < cout; co++) {
+            var a = b[co];
+            for (e = gStart[q]; e < gStart[q + 1]; e++) a += cols[gOff[e] + co];
+            y[q * cout + co] = a;
           }
         }
-        for (; k < m; k++) {
-          var v = x[xb + nz[k]], cb = nz[k] * ciStride;
-          for (e = e0; e < e1; e++) {
-            var o1 = eOut[e], wb = cb + eTap[e];
-            for (co = 0; co < cout; co++) acc[o1 + co] += v * ws[wb + co];
-          }
-        }
-      }
-      for (q = 0; q < n; q++) y[q] = acc[q];
+      };
     }
     return { run: run, data: y, shape: [cout, ho, wo], layout: "hwc" };
   }
@@ -231,6 +280,12 @@ var VaeDecoder = (function () {
 
   var STEPS = { linear: linearStep, conv_transpose2d: convTranspose2dStep, unflatten: unflattenStep };
 
+  /* Whether layers[i...] reach a Linear or ConvTranspose2d through nothing but reshapes. */
+  function feedsWeights(layers, i) {
+    while (i < layers.length && (layers[i].op === "unflatten" || layers[i].op === "relu")) i++;
+    return i < layers.length && (layers[i].op === "linear" || layers[i].op === "conv_transpose2d");
+  }
+
   /* The mean image from the logits: E[x | z]. One entry per likelihood the exporter names. */
   var OUTPUT_OPS = {
     sigmoid: function (v) { return 1 / (1 + Math.exp(-v)); }
@@ -238,13 +293,18 @@ var VaeDecoder = (function () {
 
   // ---- the decoder ----------------------------------------------------------------------------
 
+  /* Buffers shared by the steps of one decoder (they run one after another). */
   function Scratch() {
     this.acc = new Float64Array(0);
-    this.nz = new Int32Array(0);
+    this.nzv = new Float64Array(0);
+    this.nzo = new Int32Array(0);
   }
-  Scratch.prototype.need = function (accLength, nzLength) {
+  Scratch.prototype.need = function (accLength, inputs) {
     if (this.acc.length < accLength) this.acc = new Float64Array(accLength);
-    if (this.nz.length < nzLength) this.nz = new Int32Array(nzLength);
+    if (this.nzv.length < inputs + 3) { // + padding to a multiple of 4
+      this.nzv = new Float64Array(inputs + 3);
+      this.nzo = new Int32Array(inputs + 3);
+    }
   };
 
   function Decoder(spec, buffer) {
@@ -263,14 +323,19 @@ var VaeDecoder = (function () {
 
     var scratch = new Scratch(), current = { data: new Float32Array(this.latentDim), shape: [this.latentDim], layout: "flat" };
     this._input = current.data;
-    var runs = [];
-    for (var i = 0; i < spec.layers.length; i++) {
-      var layer = spec.layers[i], where = "layer " + i + " (" + layer.op + ")";
-      if (ACTIVATIONS[layer.op]) {
+    var runs = [], reluPending = false, layers = spec.layers;
+    for (var i = 0; i < layers.length; i++) {
+      var layer = layers[i], where = "layer " + i + " (" + layer.op + ")";
+      if (layer.op === "relu" && reluPending) continue; // relu(relu(x)) = relu(x)
+      if (layer.op === "relu" && feedsWeights(layers, i + 1)) {
+        reluPending = true; // applied by the next Linear/ConvTranspose2d as it reads its input
+      } else if (ACTIVATIONS[layer.op]) {
         var apply = ACTIVATIONS[layer.op](layer), data = current.data;
         runs.push(function (f, v) { return function () { f(v); }; }(apply, data));
       } else if (STEPS[layer.op]) {
-        current = STEPS[layer.op](layer, buffer, current, scratch, where);
+        var weighted = layer.op !== "unflatten";
+        current = STEPS[layer.op](layer, buffer, current, scratch, where, weighted && reluPending);
+        if (weighted) reluPending = false;
         runs.push(current.run);
       } else {
         throw new Error("VaeDecoder: unknown layer op " + layer.op);
@@ -297,7 +362,10 @@ var VaeDecoder = (function () {
   Decoder.prototype.decode = function (z, out) {
     var d = this.latentDim, input = this._input, i;
     if (!z || z.length !== d) throw new Error("VaeDecoder: z has " + (z && z.length) + " coordinates; the model has " + d);
-    for (i = 0; i < d; i++) input[i] = z[i];
+    for (i = 0; i < d; i++) {
+      if (!isFinite(z[i])) throw new Error("VaeDecoder: z[" + i + "] is " + z[i]);
+      input[i] = z[i];
+    }
     for (i = 0; i < this._runs.length; i++) this._runs[i]();
     out = out || this._out;
     var logits = this._last, order = this._order, f = this._outputOp, n = this.outputSize;

@@ -147,6 +147,9 @@ def odd_conv(d, act):
     pytest.param(odd_conv(8, nn.ELU(alpha=0.7)), 8, id="odd-conv-d8-elu"),
     pytest.param(odd_conv(5, nn.LeakyReLU(0.3)), 5, id="odd-conv-d5-leaky"),
     pytest.param(odd_conv(3, nn.Tanh()), 3, id="odd-conv-d3-tanh"),
+    pytest.param(odd_conv(4, nn.ReLU()), 4, id="odd-conv-d4-relu-relu"),
+    pytest.param(Wrapped(nn.Sequential(nn.Linear(6, 50), nn.ReLU(), nn.Tanh(), nn.Linear(50, 784), nn.ReLU()), 6,
+                         (1, 28, 28)), 6, id="mlp-relu-tanh-last-relu"),
 ])
 def test_random_models_decode_exactly(blank, served, model, d):
     z = random_z(25, d, seed=d)
@@ -217,6 +220,7 @@ def test_refuses_what_it_cannot_run(blank, served):
         unknown_output: () => VaeDecoder.fromSpec({...spec, output: {op: 'gaussian_mean'}}, bin),
         newer_version: () => VaeDecoder.fromSpec({...spec, version: 2}, bin),
         wrong_z: () => VaeDecoder.fromSpec(spec, bin).decode(new Float32Array(3)),
+        nan_z: () => VaeDecoder.fromSpec(spec, bin).decode([NaN, 0]),
       };
       const out = {};
       for (const [k, f] of Object.entries(tries)) { try { f(); out[k] = null; } catch (e) { out[k] = String(e.message); } }
