@@ -34,6 +34,7 @@ from .explore import (
     reconstruct,
     tile,
 )
+from .export import DecoderExport, UnsupportedDecoderError, decoder_export, export_to_folder
 from .models import VAE, build_model
 from .objectives import LossParts, gaussian_kl, mmd, mmd_vae_loss, standard_vae_loss
 from .runtime import describe_device, pick_device
@@ -44,7 +45,8 @@ __all__ = [
     "load_bundle", "models_dir", "save_bundle", "tag_path", "validate_tag", "ConfigError", "ModelConfig", "TrainConfig",
     "DATASETS", "DatasetError", "Split", "dataset_info", "load_split", "resolve_data_dir", "evaluate_model",
     "iw_log_likelihood", "knn_accuracy", "neg_elbo", "quadrature_log_likelihood", "decode", "encode_means",
-    "interpolate", "interpolation_path", "manifold_grid", "latent_plane", "plane_points", "png_bytes", "prior_samples", "reconstruct",
-    "tile", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
+    "interpolate", "interpolation_path", "manifold_grid", "latent_plane", "plane_points", "png_bytes",
+    "prior_samples", "reconstruct", "tile", "DecoderExport", "UnsupportedDecoderError", "decoder_export",
+    "export_to_folder", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
     "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED", "Progress", "TrainResult", "train",
 ]
