@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .settings import MARK, PALETTE
+from .settings import PALETTE
 
 # How a loss part is named on the training curves.
 PART_TITLES = {"total": "total (what training minimises)", "recon": "reconstruction −log p(x|z)",
@@ -15,38 +15,6 @@ PART_TITLES = {"total": "total (what training minimises)", "recon": "reconstruct
 def big(image: np.ndarray, k: int) -> np.ndarray:
     """Nearest-neighbour upscaling, so 28-pixel digits stay crisp instead of browser-blurred."""
     return np.repeat(np.repeat(image, k, axis=0), k, axis=1)
-
-
-def scatter_figure(codes: dict, classes: tuple[str, ...], marks: dict[str, np.ndarray], d: int) -> go.Figure:
-    """All test codes as WebGL points, one trace per class (the legend), plus overlays in latent
-    coordinates (`marks`: name -> (K, D) points), projected like the codes when d > 2."""
-    xy, labels = codes["xy"], codes["labels"]
-    fig = go.Figure()
-    for k, name in enumerate(classes):
-        idx = np.flatnonzero(labels == k)
-        fig.add_trace(go.Scattergl(
-            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, customdata=idx[:, None],
-            marker={"size": 3, "color": PALETTE[k % len(PALETTE)], "opacity": 0.7},
-            hovertemplate=f"{name}<br>index %{{customdata[0]}}<extra></extra>"))
-    styles = {"interpolation": {"mode": "lines+markers", "line": {"color": MARK, "width": 2},
-                                "marker": {"size": 6, "color": MARK}},
-              "picked": {"mode": "markers", "marker": {"size": 14, "color": "rgba(0,0,0,0)",
-                                                       "line": {"color": MARK, "width": 2}}},
-              "sliders": {"mode": "markers", "marker": {"size": 16, "symbol": "star", "color": "#ffd400",
-                                                        "line": {"color": MARK, "width": 1.5}}}}
-    for name, points in marks.items():
-        p = project(np.asarray(points, np.float32).reshape(-1, codes["mu"].shape[1]), codes)
-        fig.add_trace(go.Scattergl(x=p[:, 0], y=p[:, 1], name=name, hoverinfo="skip", showlegend=False,
-                                   **styles[name]))
-    fig.update_layout(height=430, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="pan",
-                      legend={"font": {"size": 11}, "itemsizing": "constant"},
-                      xaxis_title=axis_title(codes, 0, d), yaxis_title=axis_title(codes, 1, d), uirevision="keep")
-    return fig
-
-
-def project(points: np.ndarray, codes: dict) -> np.ndarray:
-    """Latent points (K, D) -> the map's plane (K, 2): PCA coordinates for d > 2."""
-    return (np.asarray(points, np.float64) - codes["mean"]) @ codes["axes"].T
 
 
 def axis_title(codes: dict, i: int, d: int) -> str:

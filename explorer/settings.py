@@ -15,7 +15,6 @@ SIDES = ("A", "B")  # the models compared side by side
 # Tableau 10, the palette vae_core's raster scatter uses too, so PNG snapshots and the page agree.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-MARK = "#111111"
 
 
 def page_arguments(argv: list[str] | None = None) -> argparse.Namespace:

@@ -180,3 +180,11 @@ def keep_choice(key: str, options: list) -> None:
     """Drop a widget's remembered choice once it is no longer offered (a deleted model folder)."""
     if key in st.session_state and st.session_state[key] not in options:
         del st.session_state[key]
+
+
+def shift_end(index: int, cls: int) -> None:
+    """A shift-click on the map: the clicked image becomes the interpolation's end, the old end its start."""
+    set("interp_a_class", get("interp_b_class"))
+    set("interp_a_index", get("interp_b_index"))
+    set("interp_b_class", int(cls))
+    set("interp_b_index", int(index))

@@ -36,3 +36,28 @@ def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "st
     test = vc.load_split(dataset, "test", data_dir=data_dir)
     vc.save_bundle(folder, model, vc.TrainConfig(dataset=dataset, epochs=1), metrics={"epochs": 1},
                    latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})
+
+
+def latent_map(at: AppTest) -> dict | None:
+    """The data the page sent to its latent map component (None when no map is drawn)."""
+    import json
+
+    for element in at.get("bidi_component"):
+        if element.proto.component_name == "vae_latent_map":
+            return json.loads(element.proto.json)
+    return None
+
+
+def mapped_sides(at: AppTest) -> list[str]:
+    """The model sides drawn on the latent map."""
+    data = latent_map(at)
+    return [m["side"] for m in data["models"]] if data else []
+
+
+def static_file(url: str) -> bytes:
+    """A file the page published for the browser (app/static/cache/...)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert url.startswith("app/static/cache/"), url
+    return (root / url[len("app/"):]).read_bytes()
