@@ -24,7 +24,7 @@ def assert_no_traceback(at: AppTest) -> None:
 
 
 def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "standard", hidden=(16,),
-                         data_dir=None) -> None:
+                         latent_dim: int = 2, arch: str = "mlp", data_dir=None) -> None:
     """A seeded, untrained model saved with its test-set codes, as the page saves models: a fixture
     that costs a second, for tests about the page and the files rather than about learning."""
     import torch
@@ -32,7 +32,8 @@ def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "st
     import vae_core as vc
 
     torch.manual_seed(0)
-    model = vc.build_model(vc.ModelConfig(objective=objective, hidden=tuple(hidden))).eval()
+    model = vc.build_model(vc.ModelConfig(objective=objective, hidden=tuple(hidden), latent_dim=latent_dim,
+                                          arch=arch)).eval()
     test = vc.load_split(dataset, "test", data_dir=data_dir)
     vc.save_bundle(folder, model, vc.TrainConfig(dataset=dataset, epochs=1), metrics={"epochs": 1},
                    latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})

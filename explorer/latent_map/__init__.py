@@ -155,10 +155,12 @@ def model_data(page, s: Slot, grid_settings: tuple, layer: dict | None) -> dict:
 
 
 def server_images(slots: list[Slot], groups: list[dict]) -> dict[str, str]:
-    """The sliders' point decoded here, for maps whose decoder cannot run in the browser."""
+    """The sliders' point decoded here, for maps whose decoder cannot run in the browser: the export
+    failed here, or the browser said it could not load it (the map's `serverDecode` state)."""
+    asked = (st.session_state.get("latent_map") or {}).get("serverDecode") or []
     out = {}
     for s in slots:
-        if "error" not in decoder_files(s.path, s.stamp):
+        if "error" not in decoder_files(s.path, s.stamp) and s.side not in asked:
             continue
         z = next(g["z"] for g in groups if s.side in g["sides"])[:s.latent_dim]
         png = vc.png_bytes(cache.decode_point(s.path, s.stamp, tuple(z)))
@@ -201,4 +203,4 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layers: dict[str, 
     }
     data["serverImages"] = server_images(slots, groups)
     _component(data=data, key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
-               on_end_change=lambda: _on_end(page))
+               on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None)

@@ -367,7 +367,8 @@ class ModelMap {
     }
     // The sliders' point: a star (always where the sliders are).
     const z = owner.sliderPoint(this.model.side);
-    if (z) this.star(ctx, ...this.toPx(...this.project(z)));
+    this.starPx = z ? this.toPx(...this.project(z)) : null;
+    if (z) this.star(ctx, ...this.starPx);
     // The point under the pointer (here or on another map, or a hovered grid cell): a crosshair.
     const cross = owner.hoverPointFor(this);
     if (cross) {
@@ -516,6 +517,7 @@ class LatentMap {
     this.hover = null; // {map, x, y} or {gridSide, x, y}
     this.data = null;
     this.stats = statsSink();
+    this.stats.instance = this; // a handle for the browser tests and the benchmark
     this.resizeObserver = new ResizeObserver(() => {
       this.layout();
       if (this.gridViews) for (const view of this.gridViews.values()) this.sizeGridOverlay(view);
@@ -624,6 +626,13 @@ class LatentMap {
     const failed = [...this.decoders.entries()].filter(([side, d]) => d.error && sides(data).includes(side));
     if (failed.length) {
       this.stats.mode = "server";
+      // Ask the server (once) to send the sliders' point decoded, with every rerun.
+      if (!data.serverImages || !failed.every(([side]) => data.serverImages[side])) {
+        if (!this.askedServer) {
+          this.askedServer = true;
+          this.send("state", "serverDecode", failed.map(([side]) => side));
+        }
+      }
       this.notice.textContent = "Decoding in the browser is off (" + failed.map(([s, d]) => `${s}: ${d.error}`).join("; ") +
         "). The images below are decoded on the server when you release a slider or click the map.";
       this.notice.style.display = "block";
