@@ -77,7 +77,9 @@ PAGE_JS = """async ({pairs, sweep, rounds, warmup, scale, baseline}) => {
   }
   const z = new Float32Array(sweep);
   const n = z.length / 2;
-  for (const arch in decs) for (let k = 0; k < warmup; k++) for (const m of decs[arch]) m.dec.decode(z.subarray(2 * (k % n), 2 * (k % n) + 2));
+  for (const arch in decs) for (let k = 0; k < warmup; k++) {
+    for (const m of decs[arch]) m.dec.decode(z.subarray(2 * (k % n), 2 * (k % n) + 2));
+  }
   const per = Math.ceil(n / rounds);
   for (let r = 0; r < rounds; r++) {          // interleaved: both pairs see the same load
     for (const arch in decs) {
@@ -89,7 +91,10 @@ PAGE_JS = """async ({pairs, sweep, rounds, warmup, scale, baseline}) => {
         t = now(); a.dec.decode(p); o.decode.push(now() - t);
         t = now(); a.dec.decode(p); b.dec.decode(p); o.pair.push(now() - t);
         t = now();
-        for (const m of [a, b]) { m.dec.writeImageData(m.dec.decode(p), m.img, scale); m.ctx.putImageData(m.img, 0, 0); }
+        for (const m of [a, b]) {
+          m.dec.writeImageData(m.dec.decode(p), m.img, scale);
+          m.ctx.putImageData(m.img, 0, 0);
+        }
         o.draw.push(now() - t);
       }
       const zs = new Float32Array(800);

@@ -310,10 +310,13 @@ var VaeDecoder = (function () {
 
   function Decoder(spec, buffer) {
     if (!spec || spec.format !== FORMAT) throw new Error("VaeDecoder: not a " + FORMAT + " spec");
-    if (spec.version !== VERSION) throw new Error("VaeDecoder: spec version " + spec.version + ", this reads " + VERSION);
+    if (spec.version !== VERSION) {
+      throw new Error("VaeDecoder: spec version " + spec.version + ", this reads " + VERSION);
+    }
     if (spec.byte_order !== "little") throw new Error("VaeDecoder: byte order " + spec.byte_order);
     if (buffer.byteLength !== spec.blob_bytes) {
-      throw new Error("VaeDecoder: the weight file has " + buffer.byteLength + " bytes, the spec says " + spec.blob_bytes);
+      throw new Error("VaeDecoder: the weight file has " + buffer.byteLength + " bytes, the spec says " +
+                      spec.blob_bytes);
     }
     var outputOp = OUTPUT_OPS[spec.output && spec.output.op];
     if (!outputOp) throw new Error("VaeDecoder: unknown output op " + JSON.stringify(spec.output));
@@ -322,7 +325,8 @@ var VaeDecoder = (function () {
     this.imageShape = spec.image_shape.slice();
     this.outputSize = product(this.imageShape);
 
-    var scratch = new Scratch(), current = { data: new Float32Array(this.latentDim), shape: [this.latentDim], layout: "flat" };
+    var scratch = new Scratch();
+    var current = { data: new Float32Array(this.latentDim), shape: [this.latentDim], layout: "flat" };
     this._input = current.data;
     var runs = [], reluPending = false, layers = spec.layers;
     for (var i = 0; i < layers.length; i++) {
@@ -412,7 +416,8 @@ var VaeDecoder = (function () {
       for (var x = 0; x < w; x++) {
         var i = y * w + x;
         var r = byte(pixels[i]), g = byte(pixels[i + gOff]), b = byte(pixels[i + bOff]);
-        var word = LITTLE_ENDIAN ? (0xff000000 | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 0xff) >>> 0;
+        var word = LITTLE_ENDIAN ? (0xff000000 | (b << 16) | (g << 8) | r) >>> 0
+          : ((r << 24) | (g << 16) | (b << 8) | 0xff) >>> 0;
         for (var sx = 0, at = row + x * scale; sx < scale; sx++) words[at + sx] = word;
       }
       for (var sy = 1; sy < scale; sy++) words.copyWithin(row + sy * rowWords, row, row + rowWords);
