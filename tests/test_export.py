@@ -203,7 +203,8 @@ def test_float16_exactly_when_exact():
     assert spec[4]["weight"]["dtype"] == "float32"  # untouched random init is not float16-exact
     for i in (0, 2, 4):  # the blob holds the very numbers torch uses
         for k in ("weight", "bias"):
-            np.testing.assert_array_equal(read_tensor(e.blob, spec[i][k]), getattr(layers[i], k).detach().double().numpy())
+            want = getattr(layers[i], k).detach().double().numpy()
+            np.testing.assert_array_equal(read_tensor(e.blob, spec[i][k]), want)
 
 
 # ---- digest ---------------------------------------------------------------------------------

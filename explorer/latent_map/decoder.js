@@ -9,10 +9,11 @@
  *
  * Exact: the weights are the very float16/float32 numbers torch uses, sums run in float64
  * (plain JS numbers) and each layer's output is rounded to float32 as torch's is.
- * Fast without SIMD or WebAssembly: the weights are rearranged once at load so every inner
- * loop walks contiguous memory; Linear and ConvTranspose2d are computed in "scatter" form,
- * skipping the inputs that are exactly zero (after ReLU most of them are), four inputs at a
- * time; feature maps are kept channels-last (H, W, C); buffers are allocated once at load.
+ * Fast without SIMD or WebAssembly: the weights are rearranged once at load (as float64, so the
+ * hot loop converts nothing) so every inner loop walks contiguous memory; Linear and
+ * ConvTranspose2d share one loop that adds weight rows scaled by the inputs, skipping inputs that
+ * are exactly zero (after ReLU most are; a ReLU is folded into that test), eight at a time;
+ * feature maps are channels-last (H, W, C); every buffer is allocated at load, none per decode.
  *
  * A plain script with one top-level name (no import/export): load it with a <script> tag or
  * concatenate it in front of an ES module.
@@ -309,10 +310,13 @@ var VaeDecoder = (function () {
 
   function Decoder(spec, buffer) {
     if (!spec || spec.format !== FORMAT) throw new Error("VaeDecoder: not a " + FORMAT + " spec");
-    if (spec.version !== VERSION) throw new Error("VaeDecoder: spec version " + spec.version + ", this reads " + VERSION);
+    if (spec.version !== VERSION) {
+      throw new Error("VaeDecoder: spec version " + spec.version + ", this reads " + VERSION);
+    }
     if (spec.byte_order !== "little") throw new Error("VaeDecoder: byte order " + spec.byte_order);
     if (buffer.byteLength !== spec.blob_bytes) {
-      throw new Error("VaeDecoder: the weight file has " + buffer.byteLength + " bytes, the spec says " + spec.blob_bytes);
+      throw new Error("VaeDecoder: the weight file has " + buffer.byteLength + " bytes, the spec says " +
+                      spec.blob_bytes);
     }
     var outputOp = OUTPUT_OPS[spec.output && spec.output.op];
     if (!outputOp) throw new Error("VaeDecoder: unknown output op " + JSON.stringify(spec.output));
@@ -321,7 +325,8 @@ var VaeDecoder = (function () {
     this.imageShape = spec.image_shape.slice();
     this.outputSize = product(this.imageShape);
 
-    var scratch = new Scratch(), current = { data: new Float32Array(this.latentDim), shape: [this.latentDim], layout: "flat" };
+    var scratch = new Scratch();
+    var current = { data: new Float32Array(this.latentDim), shape: [this.latentDim], layout: "flat" };
     this._input = current.data;
     var runs = [], reluPending = false, layers = spec.layers;
     for (var i = 0; i < layers.length; i++) {
@@ -360,26 +365,34 @@ var VaeDecoder = (function () {
   /* The mean image at z, (C, H, W) row-major in [0, 1]. Without `out` the decoder's own buffer
    * is returned: it is overwritten by the next decode. */
   Decoder.prototype.decode = function (z, out) {
-    var d = this.latentDim, input = this._input, i;
-    if (!z || z.length !== d) throw new Error("VaeDecoder: z has " + (z && z.length) + " coordinates; the model has " + d);
-    for (i = 0; i < d; i++) {
-      if (!isFinite(z[i])) throw new Error("VaeDecoder: z[" + i + "] is " + z[i]);
-      input[i] = z[i];
+    if (!z || z.length !== this.latentDim) {
+      throw new Error("VaeDecoder: z has " + (z && z.length) + " coordinates; the model has " + this.latentDim);
     }
-    for (i = 0; i < this._runs.length; i++) this._runs[i]();
     out = out || this._out;
-    var logits = this._last, order = this._order, f = this._outputOp, n = this.outputSize;
-    for (i = 0; i < n; i++) out[i] = f(logits[order[i]]);
+    this._forward(z, 0, out, 0);
     return out;
   };
 
   /* n points at once: zs holds n*d numbers, the result n*C*H*W (a new array unless `out` is given). */
   Decoder.prototype.decodeBatch = function (zs, n, out) {
     var d = this.latentDim, size = this.outputSize;
-    if (zs.length < n * d) throw new Error("VaeDecoder: " + n + " points need " + n * d + " numbers; got " + zs.length);
+    if (!(zs && zs.length >= n * d)) throw new Error("VaeDecoder: " + n + " points need " + n * d + " numbers");
     out = out || new Float32Array(n * size);
-    for (var k = 0; k < n; k++) this.decode(zs.subarray(k * d, (k + 1) * d), out.subarray(k * size, (k + 1) * size));
+    for (var k = 0; k < n; k++) this._forward(zs, k * d, out, k * size);
     return out;
+  };
+
+  /* z = zs[zAt ... zAt + d) -> the mean image into out[outAt ... outAt + C*H*W). Allocates nothing. */
+  Decoder.prototype._forward = function (zs, zAt, out, outAt) {
+    var d = this.latentDim, input = this._input, runs = this._runs, i;
+    for (i = 0; i < d; i++) {
+      var v = zs[zAt + i];
+      if (!isFinite(v)) throw new Error("VaeDecoder: z[" + i + "] is " + v); // a folded ReLU would hide a NaN
+      input[i] = v;
+    }
+    for (i = 0; i < runs.length; i++) runs[i]();
+    var logits = this._last, order = this._order, f = this._outputOp, n = this.outputSize;
+    for (i = 0; i < n; i++) out[outAt + i] = f(logits[order[i]]);
   };
 
   Decoder.prototype.writeImageData = function (pixels, imageData, scale) {
@@ -403,7 +416,8 @@ var VaeDecoder = (function () {
       for (var x = 0; x < w; x++) {
         var i = y * w + x;
         var r = byte(pixels[i]), g = byte(pixels[i + gOff]), b = byte(pixels[i + bOff]);
-        var word = LITTLE_ENDIAN ? (0xff000000 | (b << 16) | (g << 8) | r) >>> 0 : ((r << 24) | (g << 16) | (b << 8) | 0xff) >>> 0;
+        var word = LITTLE_ENDIAN ? (0xff000000 | (b << 16) | (g << 8) | r) >>> 0
+          : ((r << 24) | (g << 16) | (b << 8) | 0xff) >>> 0;
         for (var sx = 0, at = row + x * scale; sx < scale; sx++) words[at + sx] = word;
       }
       for (var sy = 1; sy < scale; sy++) words.copyWithin(row + sy * rowWords, row, row + rowWords);

@@ -223,9 +223,13 @@ def test_refuses_what_it_cannot_run(blank, served):
         nan_z: () => VaeDecoder.fromSpec(spec, bin).decode([NaN, 0]),
       };
       const out = {};
-      for (const [k, f] of Object.entries(tries)) { try { f(); out[k] = null; } catch (e) { out[k] = String(e.message); } }
+      for (const [k, f] of Object.entries(tries)) {
+        try { f(); out[k] = null; } catch (e) { out[k] = String(e.message); }
+      }
       let missing = null;
-      try { await VaeDecoder.load(url.replace(/[0-9a-f]{64}/, 'f'.repeat(64))); } catch (e) { missing = String(e.message); }
+      try {
+        await VaeDecoder.load(url.replace(/[0-9a-f]{64}/, 'f'.repeat(64)));
+      } catch (e) { missing = String(e.message); }
       out.missing_file = missing;
       return out;
     }""", f"{served[0]}/{name}")
