@@ -186,7 +186,8 @@ def _on_z() -> None:
 
 
 def _on_end(page) -> None:
-    index = (st.session_state.get("latent_map") or {}).get("end")
+    end = (st.session_state.get("latent_map") or {}).get("end") or {}
+    index = end.get("index") if isinstance(end, dict) else None
     if isinstance(index, int) and page.test is not None and 0 <= index < len(page.test.labels):
         state.shift_end(index, int(page.test.labels[index]))
 

@@ -432,7 +432,7 @@ class ModelMap {
       drag = { x: e.offsetX, y: e.offsetY, view: { ...this.view }, moved: false };
     });
     canvas.addEventListener("pointermove", (e) => {
-      const t0 = e.timeStamp;
+      const t0 = this.owner.mark(e);
       if (drag && (drag.moved || Math.hypot(e.offsetX - drag.x, e.offsetY - drag.y) > 3)) {
         drag.moved = true;
         const [ax, ay] = this.toPlaneWith(drag.view, drag.x, drag.y), [bx, by] = this.toPlaneWith(drag.view, e.offsetX, e.offsetY);
@@ -525,14 +525,13 @@ class LatentMap {
     this.resizeObserver.observe(this.root);
   }
 
-  setCallbacks(setStateValue, setTriggerValue) {
+  setCallbacks(setStateValue) {
     this.setStateValue = setStateValue;
-    this.setTriggerValue = setTriggerValue;
   }
 
-  send(kind, name, value) {
+  send(name, value) {
     this.stats.sent += 1;
-    (kind === "trigger" ? this.setTriggerValue : this.setStateValue)(name, value);
+    this.setStateValue(name, value);
   }
 
   layerShown() {
@@ -630,7 +629,7 @@ class LatentMap {
       if (!data.serverImages || !failed.every(([side]) => data.serverImages[side])) {
         if (!this.askedServer) {
           this.askedServer = true;
-          this.send("state", "serverDecode", failed.map(([side]) => side));
+          this.send("serverDecode", failed.map(([side]) => side));
         }
       }
       this.notice.textContent = "Decoding in the browser is off (" + failed.map(([s, d]) => `${s}: ${d.error}`).join("; ") +
@@ -658,10 +657,15 @@ class LatentMap {
     if (!this.data) return;
     const width = this.root.clientWidth || 900;
     const n = this.data.models.length;
-    const panelWidth = Math.min(190, Math.max(130, width * 0.16));
-    const perRow = n <= 2 ? n : 2;
-    const mapWidth = Math.max(220, Math.floor((width - panelWidth - 16 - 12 * perRow) / perRow));
-    const mapHeight = Math.round(Math.min(mapWidth * 0.82, Math.max(260, window.innerHeight * 0.5)));
+    // Narrow screens (a phone, a half window): maps one under the other, the decoded images in a
+    // row below them; otherwise the decoded images beside the maps, so both are seen together.
+    const narrow = width < 760;
+    this.row.classList.toggle("vlm-narrow", narrow);
+    const panelWidth = narrow ? width : Math.min(190, Math.max(130, width * 0.16));
+    const perRow = narrow ? 1 : Math.min(n, 2);
+    const available = narrow ? width : width - panelWidth - 16;
+    const mapWidth = Math.max(200, Math.floor((available - 12 * (perRow - 1)) / perRow));
+    const mapHeight = Math.round(Math.min(mapWidth * 0.82, Math.max(240, window.innerHeight * 0.5)));
     for (const map of this.maps.values()) {
       if (map.width !== mapWidth || map.height !== mapHeight) {
         map.resize(mapWidth, mapHeight);
@@ -672,7 +676,7 @@ class LatentMap {
         }
       }
     }
-    this.panel.style.width = `${panelWidth}px`;
+    this.panel.style.width = narrow ? "auto" : `${panelWidth}px`;
   }
 
   buildLegend(data) {
@@ -826,7 +830,7 @@ class LatentMap {
         input.setAttribute("aria-label", `${group.prefix}z${i + 1}`);
         const label = el("span", "vlm-slider-value", cell, fmt(values[i]));
         input.addEventListener("input", (e) => {
-          const t0 = e.timeStamp;
+          const t0 = this.mark(e);
           values[i] = parseFloat(input.value);
           label.textContent = fmt(values[i]);
           this.hover = null;
@@ -844,7 +848,7 @@ class LatentMap {
   sendSliders() {
     const out = {};
     for (const group of this.sliders.values()) for (const side of group.sides) out[side] = Array.from(group.values);
-    this.send("state", "z", out);
+    this.send("z", out);
   }
 
   sliderPoint(side) {
@@ -891,14 +895,28 @@ class LatentMap {
   }
 
   clickPoint(index, shift) {
-    if (shift) this.send("trigger", "end", index);
-    else this.send("state", "picked", index);
+    // State values, not triggers: the page's callbacks read them from the session state. A count
+    // makes two shift-clicks on the same point two changes.
+    if (shift) {
+      this.shiftClicks = (this.shiftClicks || 0) + 1;
+      this.send("end", { index, count: this.shiftClicks });
+    } else this.send("picked", index);
+  }
+
+  mark(event) {
+    // The handler's start (what the frame's work is timed from) and how long the event waited for
+    // it (Chromium delivers pointer moves aligned to frames), recorded beside each frame.
+    const now = performance.now();
+    this.eventWait = event ? Math.max(0, now - event.timeStamp) : 0;
+    return now;
   }
 
   record(reason, t0) {
     const frames = this.stats.frames;
-    frames.push({ reason, ms: performance.now() - t0, decodeMs: this.decodeMs || 0 });
+    const ms = performance.now() - t0;
+    frames.push({ reason, ms, sinceEvent: ms + (this.eventWait || 0), decodeMs: this.decodeMs || 0 });
     this.decodeMs = 0;
+    this.eventWait = 0;
     if (frames.length > STATS_LIMIT) frames.splice(0, frames.length - STATS_LIMIT);
   }
 
@@ -940,7 +958,7 @@ class LatentMap {
         this.hover = { side: model.side, x, y, z: map.toLatent(x, y), cell };
         for (const m of this.maps.values()) m.drawOverlay();
         this.highlightGridCell(this.hover);
-        this.redrawDecoded(e.timeStamp, "grid");
+        this.redrawDecoded(this.mark(e), "grid");
       });
       over.addEventListener("pointerleave", () => this.hoverAt(null));
       image.addEventListener("load", () => this.sizeGridOverlay(view));
@@ -1007,13 +1025,13 @@ function sides(data) {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const { data, parentElement, setStateValue } = component;
   let map = INSTANCES.get(parentElement);
   if (!map) {
     map = new LatentMap(parentElement);
     INSTANCES.set(parentElement, map);
   }
-  map.setCallbacks(setStateValue, setTriggerValue);
+  map.setCallbacks(setStateValue);
   map.update(data).catch((err) => map.fail(`The latent map failed: ${err.message}`));
   // No cleanup: the map lives as long as its element (Streamlit calls this again with new data
   // for the same element, and the map keeps its pan, zoom and decoders).

@@ -12,8 +12,9 @@ TITLE = "Latent space"
 
 
 def grid_ui() -> tuple[int, str, float, float]:
-    """The manifold grid's settings: they act on this tab only, so they live here."""
-    c1, c2, c3 = st.columns([2, 2, 3])
+    """The manifold grid's settings: they act on this tab only, so they live here (folded away, so
+    the map and its decoded images fill the first screen)."""
+    c1, c2, c3 = st.expander("Manifold grid: size, spacing, range").columns([2, 2, 3])
     n = c1.slider("Grid size n (n × n images)", 5, 30, key="grid_n")
     spacing = c2.radio("Grid spacing", vc.explore.GRID_SPACINGS, key="grid_spacing", horizontal=True,
                        format_func={"quantile": "Gaussian quantiles", "range": "range of the codes"}.get,

@@ -195,6 +195,7 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     page.wait_for_function(f"[...{MAP}.instance.maps.values()].every(m => m.points && m.model.title.includes('mnist'))")
     box = map_box(page, 0)
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_function(f"{MAP}.instance.data.picked !== null")
     wait_idle(page)
     ends = []
     for fx in (0.35, 0.65):
@@ -203,6 +204,8 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
         px = page.evaluate(f"{MAP}.instance.maps.get('A').toPx(...Array.from({MAP}.instance.maps.get('A').points.slice(2 * {index}, 2 * {index} + 2)))")
         page.mouse.click(box["x"] + px[0], box["y"] + px[1])
         page.keyboard.up("Shift")
+        # The page's rerun sends the new end back to the map.
+        page.wait_for_function(f"{MAP}.instance.data.ends[1] === {index}")
         wait_idle(page)
         ends.append(index)
     page.get_by_role("tab", name="Interpolation").click()
