@@ -61,13 +61,17 @@ def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str) -> Slot:
         return Slot(side, entry, error=f"Cannot load {entry.name}: {exc}")
 
 
-def default_model(entries: list[vc.ModelEntry], dataset: str, side: str, wanted: str | None) -> int:
+def default_model(entries: list[vc.ModelEntry], dataset: str, side: str, wanted: str | None,
+                  taken: tuple[str, ...] = ()) -> int:
     """The model a side opens on: the URL's, else the shipped one for that side (A: standard VAE,
-    B: MMD-VAE), else the first of the right objective, else the first that loads."""
-    objective = "standard" if side == "A" else "mmd"
+    B: MMD-VAE), else one of the right objective, else any that loads; a model already shown on
+    another side comes last, so C and D open on something new."""
+    objective = "mmd" if side == "B" else "standard"
+    shipped = {"A": f"{dataset}-vae", "B": f"{dataset}-mmd"}.get(side)
     ranked = [lambda e: wanted is not None and e.name == wanted,
-              lambda e: e.source == "pretrained" and e.name == f"{dataset}-{'vae' if side == 'A' else 'mmd'}",
-              lambda e: e.dataset == dataset and e.objective == objective and not e.error,
+              lambda e: e.source == "pretrained" and e.name == shipped,
+              lambda e: e.dataset == dataset and e.objective == objective and not e.error and str(e.path) not in taken,
+              lambda e: e.dataset == dataset and not e.error and str(e.path) not in taken,
               lambda e: e.dataset == dataset and not e.error]
     for good in ranked:
         for i, e in enumerate(entries):

@@ -11,7 +11,8 @@ import sys
 
 import vae_core as vc
 
-SIDES = ("A", "B")  # the models compared side by side
+SIDES = ("A", "B", "C", "D")  # up to four models compared side by side
+DEFAULT_MODELS = 2  # the shipped standard VAE and MMD-VAE
 # Tableau 10, the palette vae_core's raster scatter uses too, so PNG snapshots and the page agree.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")

@@ -7,7 +7,7 @@ import vae_core as vc
 
 from . import cache, state
 from .comparison import Slot, default_model, open_slot
-from .settings import SIDES
+from .settings import DEFAULT_MODELS, SIDES
 from .text import plain
 
 
@@ -24,8 +24,19 @@ def model_key(side: str, dataset: str) -> str:
     return f"model_{side}_{dataset}"
 
 
+def count_ui() -> int:
+    """How many models to compare (1 to 4; a shared URL's `n` first)."""
+    if "n_models" not in st.session_state:
+        wanted = st.query_params.get("n")
+        st.session_state["n_models"] = int(wanted) if wanted in {str(k) for k in range(1, len(SIDES) + 1)} \
+            else DEFAULT_MODELS
+    return st.sidebar.radio("Models side by side", list(range(1, len(SIDES) + 1)), key="n_models", horizontal=True,
+                            help="Every view shows each model on the same inputs.")
+
+
 def models_ui(dataset: str) -> list[Slot]:
     """A picker per side over every model found (shipped and trained here), then load them."""
+    sides = SIDES[:count_ui()]
     every = st.sidebar.checkbox("List models of every dataset", key="all_models",
                                 help="Models trained on another dataset are listed but cannot be shown.")
     entries = vc.list_models(dataset=None if every else dataset)
@@ -34,7 +45,7 @@ def models_ui(dataset: str) -> list[Slot]:
     labels = {str(e.path.resolve()): e.label + ("" if e.dataset in ("", dataset) else f" [{e.dataset}]")
               for e in entries}
     chosen: list[vc.ModelEntry | None] = []
-    for side in SIDES:
+    for side in sides:
         if not entries:
             chosen.append(None)
             continue
@@ -42,32 +53,43 @@ def models_ui(dataset: str) -> list[Slot]:
         state.keep_choice(key, list(labels))
         # The default only for a fresh picker: a choice set from the page (Open as model A) must
         # not meet a second default, which Streamlit reports as a conflict.
+        taken = tuple(str(e.path) for e in chosen if e is not None)
         index = 0 if key in st.session_state else default_model(entries, dataset, side,
-                                                                st.query_params.get(side.lower()))
+                                                                st.query_params.get(side.lower()), taken)
         path = st.sidebar.selectbox(f"Model {side}", list(labels), key=key, format_func=labels.get, index=index)
         chosen.append(next(e for e in entries if str(e.path.resolve()) == path))
-    return [open_slot(side, entry, dataset) for side, entry in zip(SIDES, chosen)]
+    return [open_slot(side, entry, dataset) for side, entry in zip(sides, chosen)]
 
 
-def key_figures(bundle: vc.Bundle) -> list[tuple[str, str]]:
-    """The headline numbers of a model folder's metrics.json, where present."""
+def key_figures(bundle: vc.Bundle) -> dict[str, str]:
+    """The headline numbers of a model folder's metrics.json, where present (name -> shown value)."""
     m, ev = bundle.metrics, bundle.metrics.get("evaluation") or {}
-    rows = []
+    rows = {}
     if isinstance(ev.get("test"), dict) and "neg_elbo" in ev["test"]:
-        rows.append(("test −ELBO", f"{ev['test']['neg_elbo']:.1f} nats"))
+        rows["test −ELBO (nats)"] = f"{ev['test']['neg_elbo']:.1f}"
     elif isinstance(m.get("final_test"), dict) and m["final_test"].get("total") is not None:
-        rows.append(("test loss (training objective)", f"{m['final_test']['total']:.1f}"))
+        rows["test loss (objective)"] = f"{m['final_test']['total']:.1f}"
     if isinstance(ev.get("iw_nll"), dict):
-        rows.append((f"−log p(x), IW k={ev['iw_nll'].get('k')}", f"{ev['iw_nll']['nll']:.1f} nats"))
+        rows["−log p(x), IW (nats)"] = f"{ev['iw_nll']['nll']:.1f}"
     if isinstance(ev.get("quadrature_nll"), dict):
-        rows.append(("−log p(x), quadrature", f"{ev['quadrature_nll']['nll']:.1f} nats"))
+        rows["−log p(x), quadrature"] = f"{ev['quadrature_nll']['nll']:.1f}"
     if isinstance(ev.get("knn_accuracy"), dict):
-        rows.append((f"{ev['knn_accuracy'].get('k', 5)}-NN accuracy", f"{ev['knn_accuracy']['accuracy']:.1%}"))
-    rows.append(("latent dimension", str(bundle.model_config.latent_dim)))
+        rows[f"{ev['knn_accuracy'].get('k', 5)}-NN accuracy"] = f"{ev['knn_accuracy']['accuracy']:.1%}"
+    rows["latent dimension"] = str(bundle.model_config.latent_dim)
     epochs = m.get("epochs", bundle.train_config.epochs)
     total = m.get("epochs_total", epochs)
-    rows.append(("epochs", f"{total:g}" + (f" (last stage {epochs:g})" if total != epochs else "")))
+    rows["epochs"] = f"{total:g}"
     return rows
+
+
+def figures_table(slots: list[Slot]) -> str:
+    """One table, a column per model: the same figures side by side, so they compare like with like."""
+    shown = [s for s in slots if s.ok]
+    figures = {s.side: key_figures(s.bundle) for s in shown}
+    names = list(dict.fromkeys(name for f in figures.values() for name in f))
+    head = "| | " + " | ".join(f"**{s.side}**" for s in shown) + " |\n|---|" + "---:|" * len(shown)
+    rows = [f"| {name} | " + " | ".join(figures[s.side].get(name, "–") for s in shown) + " |" for name in names]
+    return "\n".join([head, *rows])
 
 
 def figures_ui(slots: list[Slot], dataset: str) -> None:
@@ -76,9 +98,9 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
     for slot in slots:
         if not slot.ok:
             st.sidebar.error(plain(slot.error))
-            continue
-        lines = "\n".join(f"- {k}: **{v}**" for k, v in key_figures(slot.bundle))
-        st.sidebar.markdown(f"**{plain(slot.title)}**\n{lines}")
+    if any(s.ok for s in slots):
+        st.sidebar.markdown("  \n".join(f"**{plain(s.title)}**" for s in slots if s.ok))
+        st.sidebar.markdown(figures_table(slots))
     missing = [vc.PRETRAINED_DIR / name / "config.json" for name in (f"{dataset}-vae", f"{dataset}-mmd")
                if not (vc.PRETRAINED_DIR / name / "config.json").exists()]
     if missing:
@@ -87,5 +109,7 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
 
 
 def mirror_to_url(dataset: str, slots: list[Slot]) -> None:
-    """Keep the URL reproducing the view: the dataset and both models."""
-    st.query_params.update({"dataset": dataset, **{s.side.lower(): s.entry.name for s in slots if s.entry}})
+    """Keep the URL reproducing the view: the dataset and the models (sent only when it changes)."""
+    wanted = {"dataset": dataset, "n": str(len(slots)), **{s.side.lower(): s.entry.name for s in slots if s.entry}}
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)

@@ -122,6 +122,8 @@ VARS: dict[str, Var] = {v.key: v for v in (
     # The latent point the sliders decode, per model side (its length is that model's dimension).
     Var("z_A", [], MODELS),
     Var("z_B", [], MODELS),
+    Var("z_C", [], MODELS),
+    Var("z_D", [], MODELS),
     # The training form's dataset follows the page's.
     Var("t_dataset", lambda ctx: ctx.dataset, DATASET),
     # Retries of reading the data files (a new number is a new attempt, past the cache).

@@ -101,7 +101,7 @@ def test_page_draws_both_models(models):
         assert m["axisNames"] == ["z1", "z2"] and "Gaussian quantiles" in m["grid"]["caption"]
     assert data["sliders"][0]["sides"] == ["A", "B"] and data["sliders"][0]["z"] == [0.0, 0.0]
     side = " ".join(m.value for m in at.sidebar.markdown)
-    assert "tiny-vae" in side and "latent dimension: **2**" in side and "epochs: **1**" in side
+    assert "A: tiny-vae (VAE)" in side and "| latent dimension | 2 | 2 |" in side and "| epochs | 1 | 1 |" in side
     assert any(c.value.startswith("Device: CPU") or c.value.startswith("Device: GPU") for c in at.sidebar.caption)
 
 
@@ -296,6 +296,23 @@ def test_missing_dataset_gives_one_clear_message(models, tmp_path, monkeypatch):
     assert mapped_sides(at) == ["A", "B"]
     assert sum(c.endswith("samples (seed 0)") for c in captions(at)) == 2
     assert at.button(key="data_retry") and at.button(key="data_download")
+
+
+def test_up_to_four_models_side_by_side(models):
+    """Four models: each view shows all four on the same inputs; the URL says how many."""
+    at = run_app()
+    at.sidebar.radio(key="n_models").set_value(4).run()
+    assert not at.exception and not errors(at)
+    assert mapped_sides(at) == ["A", "B", "C", "D"]
+    assert [b.label for b in at.sidebar.selectbox if b.label.startswith("Model")] == [f"Model {s}" for s in "ABCD"]
+    caps = captions(at)
+    assert sum(c.endswith("samples (seed 0)") for c in caps) == 4 and sum(c.endswith("reconstructions") for c in caps) == 4
+    assert sum(m.value.endswith("10 steps, linear") for m in at.markdown) == 4
+    assert at.query_params["n"] in ("4", ["4"])
+    side = " ".join(m.value for m in at.sidebar.markdown)
+    assert "| | **A** | **B** | **C** | **D** |" in side
+    at.sidebar.radio(key="n_models").set_value(1).run()
+    assert not at.exception and mapped_sides(at) == ["A"]
 
 
 def test_a_person_s_order_of_clicks(models):

@@ -932,6 +932,7 @@ class LatentMap {
       if (!model.grid) continue;
       const grid = model.grid;
       const box = el("div", "vlm-grid", this.gridsBox);
+      box.style.flexBasis = data.models.length > 2 ? "calc(50% - 16px)" : "300px"; // two per row for 3 or 4
       el("div", "vlm-title", box, `${model.side}: ${grid.n}×${grid.n} manifold grid`);
       const frame = el("div", "vlm-grid-frame", box);
       const image = el("img", "vlm-grid-image", frame);

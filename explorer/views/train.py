@@ -180,8 +180,9 @@ def draw_numbers(v: jobs.JobView) -> None:
 
 def open_buttons(page: Page, v: jobs.JobView) -> None:
     """Show the new model at once, as model A or B (switching the page to its dataset)."""
-    cols = st.columns(len(SIDES) + 2)
-    for col, side in zip(cols, SIDES):
+    sides = [s.side for s in page.slots]
+    cols = st.columns(len(sides) + 2)
+    for col, side in zip(cols, sides):
         col.button(f"Open as model {side}", key=f"t_open_{side}", on_click=open_as, args=(side, v))
 
 
