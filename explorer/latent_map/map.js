@@ -570,9 +570,11 @@ class LatentMap {
     this.buildSliders(data, previous);
     this.buildGrids(data);
     this.layout();
-    if (data.atlas && data.atlas.url !== this.atlasUrl) this.loadAtlas(data.atlas.url);
     await this.loadDecoders(data);
     this.redrawDecoded(performance.now(), "update");
+    // The test images for hover previews last: 10,000 of them are a large picture, and the map and
+    // its decoders come first.
+    if (data.atlas && data.atlas.url !== this.atlasUrl) this.loadAtlas(data.atlas.url);
   }
 
   async loadPoints(map, model) {
