@@ -314,10 +314,12 @@ def main(argv: list[str] | None = None) -> int:
             dep.stop()
             return 0
 
-        def on_term(signum, frame):
-            raise KeyboardInterrupt  # leave the wait below the same way Ctrl-C does
+        def on_stop(signum, frame):
+            raise KeyboardInterrupt  # leave the wait below, then stop everything in order
 
-        signal.signal(signal.SIGTERM, on_term)
+        # SIGINT too: a shell without job control starts background commands with it ignored.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_stop)
         try:
             dep.start()
             ports = ", ".join(f"{r.name} :{r.port}" for r in dep.replicas)
