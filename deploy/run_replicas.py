@@ -104,6 +104,9 @@ class Replica:
     port: int
     log: Path
     cpus: tuple[int, ...] | None = None
+    # torch threads when not pinned: the host's cores shared out, so that trainings in several
+    # replicas do not each spin a thread per core on the same cores.
+    threads: int = 1
     proc: subprocess.Popen | None = None
 
     @property
@@ -120,6 +123,8 @@ class Replica:
             # torch sizes its thread pool to them instead of spinning threads on a shared core.
             cmd = ["taskset", "-c", ",".join(map(str, self.cpus))] + cmd
             env["OMP_NUM_THREADS"] = str(len(self.cpus))
+        else:
+            env.setdefault("OMP_NUM_THREADS", str(self.threads))
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=logf,
                                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -146,8 +151,9 @@ class Deployment:
         self.startup_timeout = startup_timeout
         self.app = app
         ports = [replica_port + i for i in range(replicas)] if replica_port else _free_ports(replicas)
+        threads = max(1, (os.cpu_count() or 1) // replicas)
         self.replicas = [Replica(f"r{i + 1}", ports[i], self.state_dir / f"r{i + 1}.log",
-                                 tuple(cpus[i]) if cpus else None) for i in range(replicas)]
+                                 tuple(cpus[i]) if cpus else None, threads) for i in range(replicas)]
         self.nginx: subprocess.Popen | None = None
         self._env: dict = {}
 
