@@ -125,7 +125,8 @@ async def ramp(url: str, servers: dict[str, int], rss_pids: list[int], args, log
                                           args=bench_load.CHROMIUM_ARGS)
         sessions: list[Session] = []
         open_errors: list[str] = []
-        opening = asyncio.Semaphore(4)  # page loads are heavy; a few at a time
+        # A page load is seconds of browser CPU: one at a time per client CPU, or they all time out.
+        opening = asyncio.Semaphore(len(os.sched_getaffinity(0)))
 
         async def add() -> None:
             async with opening:
@@ -245,7 +246,7 @@ def main() -> int:
     ap.add_argument("--think", type=float, default=1.0, help="mean seconds between a session's steps")
     ap.add_argument("--goal", type=float, default=250, help="p95 goal in ms")
     ap.add_argument("--server-cpus", default="0", help="CPUs of the single replica (default 0)")
-    ap.add_argument("--timeout", type=float, default=60, help="seconds any one wait may take")
+    ap.add_argument("--timeout", type=float, default=120, help="seconds any one wait may take")
     ap.add_argument("--models-dir", type=Path, help="models directory (default: two tiny models, as bench_load)")
     args = ap.parse_args()
     args.levels = [int(x) for x in args.levels.split(",")]
