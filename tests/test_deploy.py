@@ -46,7 +46,7 @@ def _load(name: str, path: Path):
 run_replicas = _load("run_replicas", ROOT / "deploy" / "run_replicas.py")
 bench_load = _load("bench_load", ROOT / "bench" / "bench_load.py")
 pa = _load("page_actions", ROOT / "bench" / "page_actions.py")
-SHIPPED = sorted(["deploy-a", "deploy-b"])
+SHARED_TAGS = ["deploy-a", "deploy-b"]  # the models every replica lists
 
 
 def needs_nginx_and_chromium() -> None:
@@ -62,7 +62,7 @@ def needs_nginx_and_chromium() -> None:
 @pytest.fixture(scope="module")
 def shared_models(tmp_path_factory, data_dir) -> Path:
     root = tmp_path_factory.mktemp("deploy-models")
-    for tag, objective in zip(SHIPPED, ("standard", "mmd")):
+    for tag, objective in zip(SHARED_TAGS, ("standard", "mmd")):
         save_untrained_model(root / tag, objective=objective, hidden=(32,), data_dir=data_dir)
     return root
 
@@ -154,7 +154,9 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
             await page1.get_by_role("tab", name="Latent space").click()
             assert await pa.round_trip(page1, step=-1) > 0
 
-            # The holder dies (SIGKILL) while a training of this session runs there.
+            # The holder dies (SIGKILL) while a training of this session runs there. (Its progress
+            # fragment reruns every second, which makes Streamlit rerun the page on reconnect: see
+            # the xfail test below for a page without one.)
             await pa.start_training(page1, "deploy-lost")
             dep.kill(names.index(holder))
             await _connection_lost(page1)
@@ -163,17 +165,16 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
             # The reopened WebSocket reached the survivor: a new session drew the page (it knows
             # no training of this browser's), the browser is pinned there, and works.
             survivor = next(n for n in names if n != holder)
-            await pa.wait_drawn(page1)
             no_job = page1.get_by_role("tabpanel", name="Train a model").get_by_text(
                 "No training started from this page yet.")
             await no_job.wait_for(timeout=60_000)
-            await pa.wait_idle(page1)
+            await pa.wait_drawn(page1)
             await page1.screenshot(path=str(ARTIFACTS / "deploy-failover-redrawn.png"))
             assert await _pinned(ctx1) == survivor
             await page1.get_by_role("tab", name="Latent space").click()
             assert await pa.round_trip(page1) > 0
             assert await pa.image_loaded(page1) == 140
-            if second == holder:  # it moved too
+            if second == holder:  # it moved too (its last run was a slider step's: rerun on reconnect)
                 await _connection_lost(page2)
                 await pa.wait_usable(page2)
             assert await pa.round_trip(page2, step=-1) > 0
@@ -194,9 +195,9 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
 
     # The shared models directory is as it was: no temporary folder, nothing of the lost or the
     # cancelled training, and each model loads.
-    assert sorted(p.name for p in shared_models.iterdir()) == SHIPPED
-    assert [e.name for e in vc.list_models(user_dir=shared_models) if e.source == "user"] == SHIPPED
-    for tag in SHIPPED:
+    assert sorted(p.name for p in shared_models.iterdir()) == SHARED_TAGS
+    assert [e.name for e in vc.list_models(user_dir=shared_models) if e.source == "user"] == SHARED_TAGS
+    for tag in SHARED_TAGS:
         assert vc.load_bundle(shared_models / tag).latents["mu"].shape == (10_000, 2)
 
 
