@@ -255,19 +255,22 @@ def main() -> int:
     if not os.path.exists(bench_load.CHROMIUM):
         print(f"{bench_load.CHROMIUM} not found (apt-get install -y chromium)", file=sys.stderr)
         return 2
-    models = args.models_dir or bench_load.tiny_models(Path(tempfile.mkdtemp(prefix="bench-capacity-")),
-                                                       args.data_dir)
-    print(f"{os.cpu_count()} CPUs; the page opens on the shipped models when pretrained/ has them")
-    for name in args.setups.split(","):
-        try:
-            rows = run_setup(name, args, models, print_row)
-        except run_replicas.DeployError as exc:
-            print(f"   skipped: {exc}")
-            continue
-        summary(rows, args)
-        print(f"   load averages at the end {_loadavg()}; above ~{os.cpu_count()} the CPUs were shared with "
-              "other work")
+    with tempfile.TemporaryDirectory(prefix="bench-capacity-") as work:
+        models = args.models_dir or bench_load.tiny_models(Path(work), args.data_dir)
+        print(f"{os.cpu_count()} CPUs; the page opens on the shipped models when pretrained/ has them")
+        for name in args.setups.split(","):
+            run_and_report(name, args, models)
     return 0
+
+
+def run_and_report(name: str, args, models: Path) -> None:
+    try:
+        rows = run_setup(name, args, models, print_row)
+    except run_replicas.DeployError as exc:
+        print(f"   skipped: {exc}")
+        return
+    summary(rows, args)
+    print(f"   load averages at the end {_loadavg()}; above ~{os.cpu_count()} the CPUs were shared with other work")
 
 
 if __name__ == "__main__":
