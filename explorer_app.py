@@ -10,7 +10,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from explorer import cache, data, identity, settings, sidebar, state  # noqa: E402
+from explorer import cache, data, identity, replica, settings, sidebar, state  # noqa: E402
 from explorer.page import Page  # noqa: E402
 from explorer.views import interpolation, latent, samples, train  # noqa: E402
 
@@ -33,6 +33,8 @@ def main() -> None:
     sidebar.mirror_to_url(dataset, slots)
 
     st.title(f"VAE Explorer · {page.info.title}")
+    replica.moved_replica_notice()
+    replica.rerun_after_reconnect()
     if data_error:
         data.draw_missing(dataset, data_dir, data_error)
     for tab, view in zip(st.tabs([v.TITLE for v in VIEWS]), VIEWS):

@@ -29,69 +29,82 @@ async def wait_idle(page, timeout_ms: float = 30_000) -> None:
 
 
 async def wait_drawn(page, timeout_ms: float = 90_000) -> None:
-    """The page is drawn: its title is shown, a decoded image is there, and no run is in progress."""
+    """The page is drawn: its title is shown, its latent map has its codes, no run is in progress."""
     expect = _expect()
     await expect(page.get_by_role("heading", name=TITLE)).to_be_visible(timeout=timeout_ms)
-    await expect(decoded_image(page)).to_be_attached(timeout=timeout_ms)  # its tab may be hidden
+    await page.wait_for_function("window.__vaeLatentMap && window.__vaeLatentMap.ready && "
+                                 "[...window.__vaeLatentMap.instance.maps.values()].every(m => m.points)",
+                                 timeout=timeout_ms)
     await wait_idle(page, timeout_ms)
 
 
 async def wait_usable(page, timeout_ms: float = 60_000) -> None:
     """Connected again after a lost connection: Streamlit disables every widget until then."""
-    await _expect()(_z1(page)).to_be_enabled(timeout=timeout_ms)
+    await _expect()(page.get_by_role("combobox", name="Dataset")).to_be_enabled(timeout=timeout_ms)
     await wait_idle(page, timeout_ms)
 
 
-def _z1(page):
-    return page.get_by_test_id("stSlider").get_by_role("slider", name="z1")
-
-
-def decoded_image(page):
-    """The <img> the latent point decodes into for model A."""
+def samples_image(page):
+    """The <img> of model A's row of prior samples (Samples tab)."""
     return page.get_by_test_id("stImageContainer").filter(
-        has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^A: z = "))).locator("img")
+        has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^A: .*: samples \(seed"))).locator("img")
+
+
+SAMPLES_WIDTH = 10 * 28 + 9 * 2  # ten 28-pixel samples with 2-pixel gaps: the picture's natural width
 
 
 async def round_trip(page, step: int = 1, timeout_ms: float = 30_000) -> float:
-    """One server round trip that changes an image: a keyboard step of the z1 slider (released at
-    once, so one rerun) until model A's decoded image is another one. Returns milliseconds from
-    the key press to the new image's URL in the page."""
-    img = decoded_image(page)
+    """One server round trip that changes an image: "New samples" (the server decodes new prior draws
+    and sends the picture) until model A's samples picture is another one. Returns milliseconds from
+    the click to the new picture's URL in the page. (Moving through the latent map costs the server
+    nothing: it decodes in the browser.) `step` is kept for callers that alternate directions."""
+    await page.get_by_role("tab", name="Samples").click(timeout=timeout_ms)
+    img = samples_image(page)
     before = await img.get_attribute("src", timeout=timeout_ms)
-    await _z1(page).focus(timeout=timeout_ms)
     t = time.perf_counter()
-    await page.keyboard.press("ArrowRight" if step > 0 else "ArrowLeft")
+    await page.get_by_role("button", name="New samples").click(timeout=timeout_ms)
     await _expect()(img).not_to_have_attribute("src", before, timeout=timeout_ms)
     return (time.perf_counter() - t) * 1000
 
 
 async def image_loaded(page, timeout_ms: float = 30_000) -> int:
-    """The decoded image's pixel width once the browser has fetched it (its /media/ URL answered)."""
-    handle = await decoded_image(page).element_handle(timeout=timeout_ms)
+    """The samples picture's pixel width once the browser has fetched it (its /media/ URL answered)."""
+    handle = await samples_image(page).element_handle(timeout=timeout_ms)
     await page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=handle, timeout=timeout_ms)
     return await handle.evaluate("i => i.naturalWidth")
 
 
-async def open_training_tab(page) -> None:
-    await page.get_by_role("tab", name="Train a model").click()
+async def open_training_tab(page, timeout_ms: float = 30_000) -> None:
+    """Select the Train tab (again, if a rerun that was on its way redrew the tabs meanwhile)."""
+    tab = page.get_by_role("tab", name="Train", exact=True)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        await tab.click(timeout=timeout_ms)
+        await wait_idle(page, timeout_ms)
+        if await tab.get_attribute("aria-selected") == "true" or time.monotonic() > deadline:
+            return
+        await page.wait_for_timeout(200)
 
 
 async def start_training(page, tag: str, timeout_ms: float = 30_000) -> None:
-    """Fill the Train tab's form for a slow training under `tag`, submit, wait for its progress bar."""
+    """Fill the Train tab for a slow training under `tag`, press Train, wait for its progress bar."""
     await open_training_tab(page)
-    form = page.get_by_test_id("stForm")
-    if not await form.get_by_label(next(reversed(SLOW_TRAINING))).is_visible():  # still open from before?
-        await form.get_by_test_id("stExpander").get_by_text("Advanced").click()
+    panel = page.get_by_role("tabpanel", name="Train")
+    if not await panel.get_by_label(next(reversed(SLOW_TRAINING))).is_visible():  # still open from before?
+        await panel.get_by_test_id("stExpander").get_by_text("Advanced").click()
     for label, value in SLOW_TRAINING.items():
-        await form.get_by_label(label).fill(value)
-    await form.get_by_label("Tag (the new model's name)").fill(tag)
-    await form.get_by_role("button", name="Train").click()
+        field = panel.get_by_label(label, exact=True)
+        await field.fill(value)
+        await field.press("Tab")
+    await panel.get_by_label("Tag (the new model's name)").fill(tag)
+    await panel.get_by_label("Tag (the new model's name)").press("Tab")
+    await panel.get_by_role("button", name="Train", exact=True).click()
     await _expect()(page.get_by_test_id("stProgress").filter(has_text=tag)).to_be_visible(timeout=timeout_ms)
 
 
 async def cancel_training(page, timeout_ms: float = 30_000) -> str:
     """Cancel this session's training; returns the message the page ends with."""
-    await page.get_by_role("button", name="Cancel").click()
+    await page.get_by_role("button", name="Cancel", exact=True).click()
     done = page.get_by_test_id("stAlert").filter(has_text="cancelled")
     await _expect()(done).to_be_visible(timeout=timeout_ms)
     return await done.inner_text()
@@ -100,8 +113,8 @@ async def cancel_training(page, timeout_ms: float = 30_000) -> str:
 async def training_slots_in_use(page, timeout_ms: float = 30_000) -> int:
     """How many trainings the server behind this page runs (0 when it shows no count)."""
     await open_training_tab(page)
-    panel = page.get_by_role("tabpanel", name="Train a model")
-    await _expect()(panel.get_by_test_id("stForm")).to_be_visible(timeout=timeout_ms)
+    panel = page.get_by_role("tabpanel", name="Train")
+    await _expect()(panel.get_by_role("button", name="Train", exact=True)).to_be_visible(timeout=timeout_ms)
     caption = panel.get_by_text(re.compile(r"^\d+ of \d+ training slots in use"))
     if not await caption.count():
         return 0

@@ -128,6 +128,8 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("t_dataset", lambda ctx: ctx.dataset, DATASET),
     # Retries of reading the data files (a new number is a new attempt, past the cache).
     Var("data_attempt", 0, SESSION),
+    # The replica (behind nginx) this session's page arrived pinned to (explorer/replica.py).
+    Var("arrived_replica", None, SESSION),
     # Names this browser when it sends no cookie (explorer/identity.py).
     Var("owner", lambda ctx: uuid.uuid4().hex, SESSION),
     # The finished training this session has already announced (so it reruns the page once).

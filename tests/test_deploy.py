@@ -134,7 +134,7 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
             holder = await _pinned(ctx1)
             assert holder in names
             assert await pa.round_trip(page1) > 0
-            assert await pa.image_loaded(page1) == 140
+            assert await pa.image_loaded(page1) == pa.SAMPLES_WIDTH
 
             # A training from this page runs on the replica that holds the session: that replica
             # counts it (on this page), the other one (its own page, opened directly) does not.
@@ -154,9 +154,9 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
             await page1.get_by_role("tab", name="Latent space").click()
             assert await pa.round_trip(page1, step=-1) > 0
 
-            # The holder dies (SIGKILL) while a training of this session runs there. (Its progress
-            # fragment reruns every second, which makes Streamlit rerun the page on reconnect: see
-            # the xfail test below for a page without one.)
+            # The holder dies (SIGKILL) while a training of this session runs there. (The page keeps a
+            # run_every fragment, which makes Streamlit rerun the page on reconnect: see the last
+            # test of this group for a session idle since a full run.)
             await pa.start_training(page1, "deploy-lost")
             dep.kill(names.index(holder))
             await _connection_lost(page1)
@@ -165,20 +165,24 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
             # The reopened WebSocket reached the survivor: a new session drew the page (it knows
             # no training of this browser's), the browser is pinned there, and works.
             survivor = next(n for n in names if n != holder)
-            no_job = page1.get_by_role("tabpanel", name="Train a model").get_by_text(
-                "No training started from this page yet.")
-            await no_job.wait_for(timeout=60_000)
             await pa.wait_drawn(page1)
+            await pa.open_training_tab(page1)  # the new session opens on the first tab
+            no_job = page1.get_by_role("tabpanel", name="Train").get_by_text(
+                "No training started from this browser yet.")
+            await no_job.wait_for(timeout=60_000)
+            # The page says what happened: the move, and what was lost.
+            moved = page1.get_by_test_id("stAlert").filter(has_text="another one took over")
+            await moved.wait_for(state="attached", timeout=30_000)
             await page1.screenshot(path=str(ARTIFACTS / "deploy-failover-redrawn.png"))
             assert await _pinned(ctx1) == survivor
             await page1.get_by_role("tab", name="Latent space").click()
             assert await pa.round_trip(page1) > 0
-            assert await pa.image_loaded(page1) == 140
+            assert await pa.image_loaded(page1) == pa.SAMPLES_WIDTH
             if second == holder:  # it moved too (its last run was a slider step's: rerun on reconnect)
                 await _connection_lost(page2)
                 await pa.wait_usable(page2)
             assert await pa.round_trip(page2, step=-1) > 0
-            assert await pa.image_loaded(page2) == 140
+            assert await pa.image_loaded(page2) == pa.SAMPLES_WIDTH
             assert await _pinned(ctx2) == survivor
             assert not errors, errors
             return holder, second, survivor
@@ -220,11 +224,6 @@ async def _idle_session_after_failover(dep, index: int) -> float:
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason=(
-    "Streamlit 1.67's frontend asks a server it reconnects to for a full rerun only when the page has a "
-    "run_every fragment or its last run was a fragment run; otherwise the new replica holds an empty session "
-    "and drops the sliders' fragment reruns ('The fragment with id ... does not exist anymore' in its log). "
-    "The page's fix: an always-present st.fragment(run_every=...)."))
 def test_a_session_idle_since_a_full_run_works_after_failover(deployment):
     for i, r in enumerate(deployment.replicas):
         if not r.alive():  # the test above killed one
