@@ -63,6 +63,22 @@ def test_a_collapse_to_seconds_per_step_is_left_within_a_few_steps():
     assert sum(0.5 for n in used if n == 2) < 0.08 * 60.0
 
 
+def test_a_noisy_machine_does_not_make_it_probe_an_expensive_count_more_often():
+    # one thread's steps swing between 20 and 40 ms (other programs come and go), which is drift
+    # enough to ask for a probe each time; a step at 2 threads takes a whole second
+    gov = ThreadGovernor((1, 2))
+    used, t, i = [], 0.0, 0
+    while t < 120.0:
+        n = gov.threads
+        step = 1.0 if n == 2 else (0.02 if (i // 10) % 2 else 0.04)
+        used.append(n)
+        t += step
+        i += 1
+        gov.observe(step)
+    assert used[-1] == 1
+    assert sum(1.0 for n in used if n == 2) <= 0.06 * 120.0
+
+
 def test_follows_a_neighbour_that_comes_and_goes():
     gov = ThreadGovernor((1, 2), max_hold=20.0)
     before = simulate(gov, QUIET, 20.0)

@@ -1,6 +1,7 @@
 """The one place that picks the device and sets CPU numerics and the CPU thread count."""
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections import deque
@@ -67,8 +68,22 @@ def describe_device(device: torch.device | None = None) -> str:
 # tests/test_runtime.py checks this property of torch. Threads started while a training runs at
 # one thread start with one; each training gives its thread BASE_THREADS back when it ends.
 #
-# Measured with bench/bench_contention.py (steps/s of the 784-512-512-512-2 MLP at batch 128):
-# see the table in the README's "Shared CPU" section.
+# Why the thread count and not OpenMP's spin: steps/s of the 784-512-512-512-2 MLP at batch 128 on
+# two quiet physical cores (an idle 16-core machine under `taskset`, torch 2.11, load average ~1,
+# MNIST-shaped random images; best of 2 runs of 3 s each, quiet and beside a one-core busy loop):
+#
+#   2 threads (torch's default)          98.5 quiet    1.5 beside the busy loop (0.02x)
+#   1 thread                             64.6         58.3
+#   2 threads, OMP_WAIT_POLICY=PASSIVE   72.3         46.8
+#   2 threads, GOMP_SPINCOUNT=1000       74.0         42.9
+#   2 threads, GOMP_SPINCOUNT=10000      64.1         18.1
+#   2 threads, GOMP_SPINCOUNT=100000     74.3          3.0
+#
+# Every shorter spin cost 25-35 % quiet, and none kept 2 threads anywhere near 1 thread beside the
+# busy loop, so vae_core leaves the spin (and OMP_WAIT_POLICY) to the user and moves the thread
+# count: fed these step times, the governor keeps 0.99x of 2 threads quiet and 0.57x of the quiet
+# rate (0.96x of 1 thread) beside the busy loop over a 30 s training (tests/test_runtime.py runs
+# it on such timings). bench/bench_contention.py measures it side by side with the fixed settings.
 
 THREADS_ENV = "VAE_THREADS"  # "auto" (default): the governor; a number: that many threads, fixed
 BASE_THREADS = torch.get_num_threads()  # torch's count when vae_core was imported (OMP_NUM_THREADS, cores)
@@ -91,19 +106,24 @@ class ThreadGovernor:
 
     Feed it each step's duration with `observe`; it answers the count to use for the next step.
     A window is the last `window` steps, or as few as `min_window` once they add up to
-    `window_seconds` (slow steps: a collapsed count must not take 8 of them to be noticed).
-    Cycle: hold the current count while keeping the last window of durations; when the hold time
-    has passed, or their median has moved by more than `drift` from the median the last decision
-    was based on (a neighbour came or went), probe: switch to a neighbouring count, skip `settle`
-    steps, take the median of a window, and keep the probe's count only if it is faster by more
-    than `margin`. A probe is cut short once it has taken `abort` x the time its window would take
-    at the reference rate. After a probe that changed nothing the hold doubles (up to `max_hold`)
-    and is at least the probe's own time / `probe_share`, so probing costs at most a few percent;
-    after a switch it starts again from `min_hold`. The first probe follows the first window, so a
-    training that starts beside a busy neighbour leaves the slow count within about 20 steps.
-    It starts at the fewest threads (the count that cannot collapse) and climbs from there: on a
-    quiet machine that costs one window at 1 thread, ~0.1 s; starting at the most threads beside a
-    busy neighbour cost seconds per step until the first probe (measured: 2 threads, 0.5-1 s/step).
+    `window_seconds` (a collapsed count must not take 8 slow steps to be noticed).
+
+    Cycle: hold the current count, keeping its last window of durations; then probe: switch to a
+    neighbouring count, skip `settle` steps, take the median of a window, and keep that count only
+    if it is faster by more than `margin`. A probe is cut short once it has taken `abort` x the
+    time its window would take at the current rate. The next probe comes when the hold has passed,
+    or sooner when the window's median has moved by more than `drift` from the one the last
+    decision was based on (a neighbour came or went). Either way the time since the last decision
+    must be at least 1 / `probe_share` x what probing that count lost last time (its time beyond
+    what the same steps take at the current rate), so probing costs at most a few percent however
+    noisy the machine: beside a busy neighbour one step at 2 threads can take seconds. After a
+    probe that changed nothing the hold doubles, from `min_hold` up to `max_hold`; after a switch
+    that has a further count the same way, that one is tried after one window.
+
+    It starts at the fewest threads, the count that cannot collapse, and climbs from there: on a
+    quiet machine that costs one window at 1 thread (~0.1 s); starting at 2 threads beside a busy
+    neighbour costs seconds per step until the first probe (measured 0.5-1 s per step on the
+    shared 2-core workstation at a load average of 9, 0.67 s on two quiet cores of a 16-core one).
     """
 
     def __init__(self, choices, *, start: int | None = None, window: int = 8, min_window: int = 3,
@@ -121,12 +141,13 @@ class ThreadGovernor:
         self.probes = 0  # probes started (for tests and the benchmark)
         self.switches = 0  # probes that changed the count
         self._skip = 1  # the first step pays one-off costs (allocations, imports)
-        self._recent: list[float] = []  # durations at the current count since the last change
-        self._held = 0.0  # seconds spent at the current count since the last decision
+        self._recent: list[float] = []  # the last window of durations at the current count
+        self._held = 0.0  # seconds since the last decision
         self._hold = 0.0  # the first probe comes as soon as one window is measured
         self._ref: float | None = None  # median step time at the current count, when last decided
-        self._probe: dict | None = None  # {"from", "spent", "times"} while probing
-        self._down = True  # which neighbour the next probe tries, when there are two
+        self._loss: dict[int, float] = {}  # count -> seconds its last probe lost (or the expected loss)
+        self._probe: dict | None = None  # {"from", "spent", "steps", "times", "skip"} while probing
+        self._down = True  # the way the next probe goes, when there are counts both ways
 
     def observe(self, seconds: float) -> int:
         """Record one step's duration; return the thread count for the next step."""
@@ -150,7 +171,8 @@ class ThreadGovernor:
         if self._ref is None:
             self._ref = now
         moved = not (self._ref / (1 + self.drift) <= now <= self._ref * (1 + self.drift))
-        if self._held >= self._hold or moved:
+        affordable = self._held >= self._loss.get(self._next_target(), 0.0) / self.probe_share
+        if affordable and (moved or self._held >= self._hold):
             self._ref = now
             self._start_probe()
 
@@ -161,26 +183,34 @@ class ThreadGovernor:
         """How long a window of steps of this duration takes."""
         return min(self.window * step, max(self.min_window * step, self.window_seconds))
 
-    def _start_probe(self) -> None:
+    def _budget(self) -> float:
+        """A probe running longer than this (at the current reference) is cut short."""
+        return self.abort * (self.settle * self._ref + self._window_time(self._ref))
+
+    def _next_target(self) -> int:
         i = self.choices.index(self.threads)
         below = self.choices[i - 1] if i > 0 else None
         above = self.choices[i + 1] if i + 1 < len(self.choices) else None
-        target = (below if self._down else above) or below or above
-        self._down = target == below
+        return (below if self._down else above) or below or above
+
+    def _start_probe(self) -> None:
+        target = self._next_target()
+        self._down = target < self.threads
         self.probes += 1
-        self._probe = {"from": self.threads, "spent": 0.0, "times": [], "skip": self.settle}
+        self._probe = {"from": self.threads, "spent": 0.0, "steps": 0, "times": [], "skip": self.settle}
         self.threads = target
 
     def _observe_probe(self, seconds: float) -> None:
         p = self._probe
         p["spent"] += seconds
+        p["steps"] += 1
         if p["skip"]:
             p["skip"] -= 1
         else:
             p["times"].append(seconds)
         if self._full(p["times"]):
             faster = _median(p["times"]) < self._ref * (1 - self.margin)
-        elif p["spent"] > self.abort * (self.settle * self._ref + self._window_time(self._ref)):
+        elif p["spent"] > self._budget():
             faster = False  # clearly slower: stop paying for it
         else:
             return
@@ -188,25 +218,26 @@ class ThreadGovernor:
 
     def _end_probe(self, faster: bool) -> None:
         p, self._probe = self._probe, None
-        if faster:
-            self.switches += 1
-            old, self._ref = self._ref, _median(p["times"])
-            i = self.choices.index(self.threads)
-            if 0 < i < len(self.choices) - 1:
-                self._hold = 0.0  # better this way: try the next count that way after one window
-            else:  # the next probe goes back to the old count, and what that costs is known
-                back = max(old, min(self.abort * (self.settle * self._ref + self._window_time(self._ref)),
-                                    self.settle * old + self._window_time(old)))
-                self._hold = max(self.min_hold, back / self.probe_share)
-            self._skip = 0  # already running at this count
-        else:
-            self.threads = p["from"]
-            self._down = not self._down  # a switch keeps climbing the same way; a loss turns round
-            self._hold = min(self.max_hold, max(self.min_hold, 2 * self._hold))
-            self._skip = self.settle
-            self._hold = max(self._hold, p["spent"] / self.probe_share)
+        old_ref = self._ref
+        self._loss[self.threads] = max(0.0, p["spent"] - p["steps"] * old_ref)
         self._held = 0.0
         self._recent = []
+        if faster:
+            self.switches += 1
+            self._ref = _median(p["times"])
+            self._skip = 0  # already running at this count
+            # Probing the old count again will lose about this: its steps are slower by the difference.
+            steps = self.settle + max(self.min_window, min(self.window, math.ceil(self.window_seconds / old_ref)))
+            spent = min(steps * old_ref, self._budget() + old_ref)
+            self._loss[p["from"]] = max(0.0, spent - spent / old_ref * self._ref)
+            i = self.choices.index(self.threads)
+            further = 0 < i < len(self.choices) - 1  # a count beyond this one, the same way
+            self._hold = 0.0 if further else self.min_hold
+        else:
+            self.threads = p["from"]
+            self._skip = self.settle
+            self._down = not self._down  # a loss turns round; a switch keeps climbing the same way
+            self._hold = min(self.max_hold, max(self.min_hold, 2 * self._hold))
 
 
 def _median(values) -> float:
