@@ -15,7 +15,7 @@ program that comes and goes) shows up as a spread between runs rather than as a 
 
 Columns: quiet and contended steps/s (best, and every run in brackets), contended / quiet (goal
 ≥ 0.4), quiet / the best quiet of that setting over all configurations (goal ≥ 0.95), and for the
-page settings the median time of the main thread's decodes (its responsiveness).
+page settings the median time of the main thread's decodes, quiet / contended (the better run).
 
     python bench/bench_contention.py                 # five configurations, about 5 minutes
     python bench/bench_contention.py --seconds 3 --modes cli --configs default one governor
@@ -226,7 +226,8 @@ def main() -> None:
                              + f" of steps; {sum(r['probes'] for r in rows)} probes, "
                              f"{sum(r['switches'] for r in rows)} switches")
             print(line)
-    print(f"\nload average {loadavg()} at the end (above ~{len(os.sched_getaffinity(0))} means other programs shared the CPU)")
+    cores = len(os.sched_getaffinity(0))
+    print(f"\nload average {loadavg()} at the end (above ~{cores} means other programs shared the CPU)")
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 
 

@@ -81,9 +81,14 @@ def describe_device(device: torch.device | None = None) -> str:
 #
 # Every shorter spin cost 25-35 % quiet, and none kept 2 threads anywhere near 1 thread beside the
 # busy loop, so vae_core leaves the spin (and OMP_WAIT_POLICY) to the user and moves the thread
-# count: fed these step times, the governor keeps 0.99x of 2 threads quiet and 0.57x of the quiet
-# rate (0.96x of 1 thread) beside the busy loop over a 30 s training (tests/test_runtime.py runs
-# it on such timings). bench/bench_contention.py measures it side by side with the fixed settings.
+# count. The governor on the same kind of two quiet cores (another start of that machine; 4 s runs,
+# best of 2): 2 threads 79.0 quiet, 1.5 beside the busy loop; 1 thread 54.4, 57.6; the governor
+# 79.9 quiet (1.01x of 2 threads) and 43.7 beside the busy loop (0.55x of its quiet rate; most of
+# the gap to 1 thread is the one 0.67 s step of its first probe at 2 threads, which a 4 s run
+# cannot amortise: fed the step times above, it keeps 0.99x quiet and 0.96x of 1 thread beside the
+# busy loop over 30 s). On the shared 2-core workstation (load average 3-8 from other users'
+# programs all along, so never quiet) it ran at 1 thread for 90-99 % of the steps, within noise of the
+# fixed 1 thread. bench/bench_contention.py measures it side by side with the fixed settings.
 
 THREADS_ENV = "VAE_THREADS"  # "auto" (default): the governor; a number: that many threads, fixed
 BASE_THREADS = torch.get_num_threads()  # torch's count when vae_core was imported (OMP_NUM_THREADS, cores)
