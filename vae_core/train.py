@@ -19,7 +19,7 @@ from .config import ConfigError, ModelConfig, TrainConfig
 from .data import Split, binarize, fixed_binarization, load_split, to_float
 from .models import VAE, build_model
 from .objectives import loss as objective_loss
-from .runtime import configure_cpu_numerics, pick_device
+from .runtime import Pacer, configure_cpu_numerics, pick_device
 
 COMPLETED, CANCELLED, DIVERGED = "completed", "cancelled", "diverged"
 
@@ -34,6 +34,7 @@ class Progress:
     elapsed: float  # seconds
     train: dict[str, float]  # mean loss parts since the last report
     test: dict[str, float] | None = None  # loss parts on the test subset (epoch ends only)
+    rate: float | None = None  # steps/s over the last few seconds (runtime.Pacer)
 
     @property
     def fraction(self) -> float:
@@ -41,7 +42,9 @@ class Progress:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the rate so far."""
+        """Seconds left at the recent rate (a slowdown shows within seconds), else at the rate so far."""
+        if self.rate:
+            return (self.total_steps - self.step) / self.rate
         return self.elapsed * (1 - self.fraction) / self.fraction if self.fraction > 0 else None
 
 
@@ -146,6 +149,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     status, message = COMPLETED, ""
     step = 0
     start = last_report = time.perf_counter()
+    pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
 
     def report(test: dict | None = None) -> None:
         nonlocal sums, count, last_report, pending
@@ -161,7 +165,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
             pending = (_copy_state(model), step)
         sums, count, last_report = {}, 0, time.perf_counter()
         if callback is not None:
-            callback(Progress(step, total_steps, step / steps_per_epoch, elapsed, means, test))
+            callback(Progress(step, total_steps, step / steps_per_epoch, elapsed, means, test, rate=pacer.rate()))
 
     while step < total_steps and status == COMPLETED:
         order = torch.randperm(n, generator=g_order).to(device)
@@ -193,6 +197,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
             parts.total.backward()
             opt.step()
             step += 1
+            pacer.tick(step)
             count += 1
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
@@ -211,6 +216,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         report()
     if not message:
         message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {time.perf_counter() - start:.1f} s"
+    pacer.close()
     model.eval()
     return TrainResult(model, model_cfg, train_cfg, status, message, step, step / steps_per_epoch,
                        time.perf_counter() - start, history)
