@@ -37,9 +37,12 @@ def main() -> None:
     replica.rerun_after_reconnect()
     if data_error:
         data.draw_missing(dataset, data_dir, data_error)
-    for tab, view in zip(st.tabs([v.TITLE for v in VIEWS]), VIEWS):
-        with tab:
-            view.draw(page)
+    # Only the open tab runs and is sent (a tab switch is a rerun); the URL remembers the tab.
+    tabs = st.tabs([v.TITLE for v in VIEWS], key="tab", on_change="rerun", bind="query-params")
+    for tab, view in zip(tabs, VIEWS):
+        if tab.open:
+            with tab:
+                view.draw(page)
 
 
 main()

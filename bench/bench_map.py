@@ -131,7 +131,7 @@ def interactions(browser, base: str, dataset: str) -> dict:
     page.mouse.up()
     page.mouse.move(5, 5)
     zoom = page.evaluate(f"{MAP}.frames.filter(f => f.reason === 'zoom').map(f => f.ms)")
-    pan = page.evaluate(f"{MAP}.frames.filter(f => f.reason === 'hover').map(f => f.ms)")
+    pan = page.evaluate(f"{MAP}.frames.filter(f => f.reason === 'pan').map(f => f.ms)")
     out["pan_zoom_ms"] = zoom + pan
     out["page_errors"] = []
     ctx.close()

@@ -109,7 +109,11 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
 
 
 def mirror_to_url(dataset: str, slots: list[Slot]) -> None:
-    """Keep the URL reproducing the view: the dataset and the models (sent only when it changes)."""
+    """Keep the URL reproducing the view: the dataset and the models (changed only when they change;
+    the open tab is Streamlit's own parameter)."""
     wanted = {"dataset": dataset, "n": str(len(slots)), **{s.side.lower(): s.entry.name for s in slots if s.entry}}
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
+    current = st.query_params.to_dict()
+    for key in [k for k in current if k in {s.lower() for s in SIDES} and k not in wanted]:
+        del st.query_params[key]
+    if any(current.get(k) != v for k, v in wanted.items()):
+        st.query_params.update(wanted)

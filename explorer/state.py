@@ -124,8 +124,20 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("z_B", [], MODELS),
     Var("z_C", [], MODELS),
     Var("z_D", [], MODELS),
-    # The training form's dataset follows the page's.
+    # The training form (kept while another tab is open); its dataset follows the page's.
     Var("t_dataset", lambda ctx: ctx.dataset, DATASET),
+    Var("t_objective", "standard", SESSION, _choice("standard", "mmd")),
+    Var("t_arch", "mlp", SESSION, _choice("mlp", "conv")),
+    Var("t_latent_dim", 2, SESSION),
+    Var("t_epochs", 10, SESSION),
+    Var("t_batch", 128, SESSION),
+    Var("t_lr", 1e-3, SESSION),
+    Var("t_beta", 1.0, SESSION),
+    Var("t_lambda", 1000.0, SESSION),
+    Var("t_tag", "", SESSION),
+    Var("t_subset", 0, SESSION),
+    Var("t_eval", 2000, SESSION),
+    Var("t_seed", 0, SESSION),
     # Retries of reading the data files (a new number is a new attempt, past the cache).
     Var("data_attempt", 0, SESSION),
     # The replica (behind nginx) this session's page arrived pinned to (explorer/replica.py).
@@ -160,6 +172,9 @@ def sync(ctx: Context, ss=None) -> None:
             fixed = var.repair(ss[var.key], ctx, current)
             if fixed != ss[var.key]:
                 ss[var.key] = fixed
+        # Written back every run: Streamlit forgets the state of a widget that a run does not draw
+        # (a closed tab's), unless the script itself set it.
+        ss[var.key] = ss[var.key]
 
 
 def get(key: str):

@@ -62,3 +62,9 @@ def static_file(url: str) -> bytes:
     root = Path(__file__).resolve().parent.parent
     assert url.startswith("app/static/cache/"), url
     return (root / url[len("app/"):]).read_bytes()
+
+
+def open_tab(at: AppTest, title: str) -> AppTest:
+    """Select a tab, as a click does: only the open tab's content runs (and is there to test)."""
+    at.session_state["tab"] = title
+    return at.run()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import latent_map, mapped_sides, static_file
+from helpers import latent_map, mapped_sides, open_tab, static_file
 
 import vae_core as vc
 
@@ -160,6 +160,7 @@ def test_server_decodes_when_the_browser_cannot(models, monkeypatch):
 def test_interpolation(models):
     at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
     labels = vc.load_split("mnist", "test").labels.numpy()
+    open_tab(at, "Interpolation")
     at.selectbox(key="interp_a_class").set_value(3).run()
     at.selectbox(key="interp_a_index").set_value(int(np.flatnonzero(labels == 3)[4]))
     at.selectbox(key="interp_b_class").set_value(8)
@@ -173,9 +174,12 @@ def test_interpolation(models):
     strips = [m.value for m in at.markdown if "6 steps, spherical (slerp)" in m.value]
     assert len(strips) == 2
     assert [c for c in caps if c.startswith("t = ")][:6] == [f"t = {t:.2f}" for t in np.linspace(0, 1, 6)]
+    open_tab(at, "Latent space")
     for m in latent_map(at)["models"]:
         assert len(m["path"]) == 6 and len(m["path"][0]) == 2  # the path drawn on each map
     assert latent_map(at)["ends"] == [int(i0), int(i1)]
+    open_tab(at, "Interpolation")
+    assert at.slider(key="interp_steps").value == 6  # kept while another tab was open
     at.button(key="interp_random").click().run()
     assert not at.exception
     starts = [c for c in captions(at) if c.startswith("start: test #")]
@@ -183,7 +187,7 @@ def test_interpolation(models):
 
 
 def test_samples_new_seed(models):
-    at = run_app()
+    at = open_tab(run_app(), "Samples")
     assert "samples (seed 0)" in " ".join(captions(at))
     at.button(key="new_samples").click().run()
     assert "samples (seed 1)" in " ".join(captions(at))
@@ -191,6 +195,8 @@ def test_samples_new_seed(models):
 
 
 def fill_form(at: AppTest, **values) -> AppTest:
+    if at.session_state["tab"] != "Train":
+        open_tab(at, "Train")
     keys = {"epochs": "t_epochs", "batch": "t_batch", "lr": "t_lr", "subset": "t_subset", "eval": "t_eval",
             "latent_dim": "t_latent_dim"}
     for name, value in values.items():
@@ -215,7 +221,7 @@ def test_training_in_the_page(models):
     assert any(o.startswith("made-here · VAE") for o in options)  # selectable at once
     assert "t_curve" in {c.key for c in at.get("plotly_chart")}
     choose(at, "B", models / "made-here")
-    assert not errors(at) and mapped_sides(at) == ["A", "B"]
+    assert not errors(at) and mapped_sides(open_tab(at, "Latent space")) == ["A", "B"]
 
 
 @pytest.mark.parametrize("values, message", [
@@ -248,7 +254,7 @@ def test_every_form_error_is_shown_at_once(models):
 
 
 def test_an_empty_tag_is_named_for_the_user(models):
-    at = run_app()
+    at = open_tab(run_app(), "Train")
     assert any("It will be saved as `mnist-vae-mlp-d2-1`" in c.value for c in at.caption)
     fill_form(at, epochs=1, batch=64, subset=256, eval=100)
     assert not errors(at)
@@ -294,7 +300,7 @@ def test_missing_dataset_gives_one_clear_message(models, tmp_path, monkeypatch):
     assert notes[0].startswith("**The MNIST test images are not on this machine.**")
     assert not errors(at)
     assert mapped_sides(at) == ["A", "B"]
-    assert sum(c.endswith("samples (seed 0)") for c in captions(at)) == 2
+    assert sum(c.endswith("samples (seed 0)") for c in captions(open_tab(at, "Samples"))) == 2
     assert at.button(key="data_retry") and at.button(key="data_download")
 
 
@@ -305,14 +311,14 @@ def test_up_to_four_models_side_by_side(models):
     assert not at.exception and not errors(at)
     assert mapped_sides(at) == ["A", "B", "C", "D"]
     assert [b.label for b in at.sidebar.selectbox if b.label.startswith("Model")] == [f"Model {s}" for s in "ABCD"]
-    caps = captions(at)
+    caps = captions(open_tab(at, "Samples"))
     assert sum(c.endswith("samples (seed 0)") for c in caps) == 4 and sum(c.endswith("reconstructions") for c in caps) == 4
-    assert sum(m.value.endswith("10 steps, linear") for m in at.markdown) == 4
+    assert sum(m.value.endswith("10 steps, linear") for m in open_tab(at, "Interpolation").markdown) == 4
     assert at.query_params["n"] in ("4", ["4"])
     side = " ".join(m.value for m in at.sidebar.markdown)
     assert "| | **A** | **B** | **C** | **D** |" in side
     at.sidebar.radio(key="n_models").set_value(1).run()
-    assert not at.exception and mapped_sides(at) == ["A"]
+    assert not at.exception and mapped_sides(open_tab(at, "Latent space")) == ["A"]
 
 
 def test_a_person_s_order_of_clicks(models):
@@ -320,32 +326,41 @@ def test_a_person_s_order_of_clicks(models):
     dataset, then any button; then back, with a point picked, the sliders moved far out, and
     every tab's controls used. No exception, no error box, and nothing of MNIST left in Fashion."""
     at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    open_tab(at, "Interpolation")
     at.selectbox(key="interp_a_class").set_value(7).run()
     at.session_state["picked"] = 9999  # as a click on the map leaves it
     at.session_state["z_A"] = at.session_state["z_B"] = [3.0, -3.4]  # as a slider's release leaves it
-    at.run()
+    open_tab(at, "Latent space")
     assert not at.exception and not errors(at)
     assert latent_map(at)["models"][0]["pickedCode"] is not None
     at.sidebar.selectbox(key="dataset").set_value("fashion").run()
     assert not at.exception
+    open_tab(at, "Samples")
     at.button(key="new_samples").click().run()
     at.button(key="new_test_images").click().run()
+    open_tab(at, "Interpolation")
     at.button(key="interp_random").click().run()
     assert not at.exception
-    assert at.session_state["picked"] is None and latent_map(at)["picked"] is None
-    assert latent_map(at)["sliders"][0]["z"] == [0.0, 0.0]  # another dataset, other models: the point is reset
-    assert at.selectbox(key="interp_a_class").value in range(10)
     fashion = vc.DATASETS["fashion"].classes
+    assert at.selectbox(key="interp_a_class").value in range(10)
     assert at.selectbox(key="interp_a_class").format_func(at.selectbox(key="interp_a_class").value) in fashion
+    assert at.session_state["picked"] is None
+    open_tab(at, "Latent space")
+    assert latent_map(at)["picked"] is None
+    assert latent_map(at)["sliders"][0]["z"] == [0.0, 0.0]  # another dataset, other models: the point is reset
+    open_tab(at, "Train")
     assert at.selectbox(key="t_dataset").value == "fashion"
     at.sidebar.selectbox(key="dataset").set_value("mnist").run()
     assert not at.exception
+    open_tab(at, "Interpolation")
     at.slider(key="interp_steps").set_value(30).run()
     at.radio(key="interp_method").set_value("slerp").run()
+    assert sum(c.startswith("t = ") for c in captions(at)) == 60  # 30 frames for each model
+    open_tab(at, "Samples")
     at.slider(key="row_n").set_value(25).run()
+    open_tab(at, "Latent space")
     at.slider(key="grid_n").set_value(7).run()
     at.radio(key="grid_spacing").set_value("range").run()
     assert not at.exception and not errors(at)
-    assert sum(c.startswith("t = ") for c in captions(at)) == 60  # 30 frames for each model
     grid = latent_map(at)["models"][0]["grid"]
     assert grid["n"] == 7 and "evenly spaced over the codes" in grid["caption"]

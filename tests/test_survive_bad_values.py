@@ -26,7 +26,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from helpers import assert_no_traceback, mapped_sides, save_untrained_model  # noqa: E402
+from helpers import assert_no_traceback, mapped_sides, open_tab, save_untrained_model  # noqa: E402
 
 import vae_core as vc
 from vae_core import CheckpointError, ConfigError, ModelConfig, TrainConfig, jobs, tag_path
@@ -197,7 +197,7 @@ FORM_CASES = [
 
 
 def test_the_form_refuses_every_bad_value_in_one_session(models):
-    at = run_app()
+    at = open_tab(run_app(), "Train")
     before = tree(models)
     for values, message in FORM_CASES:
         values = {"tag": "fresh", **values}
@@ -230,7 +230,7 @@ def test_model_of_the_other_dataset_is_named_not_drawn(models):
     shown = [e.value for e in at.error]
     assert any("f-vae was trained on Fashion-MNIST, not MNIST" in e for e in shown), shown
     assert mapped_sides(at) == ["B"]
-    captions = [img.caption for el in at.image for img in el.proto.imgs]
+    captions = [img.caption for el in open_tab(at, "Samples").image for img in el.proto.imgs]
     assert not any(c.startswith("A: ") for c in captions) and any(c.startswith("B: ") for c in captions)
     # Switching the dataset makes the same model drawable, and the MNIST one is then named.
     at.sidebar.selectbox(key="dataset").set_value("fashion").run()

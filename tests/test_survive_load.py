@@ -27,7 +27,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from helpers import latent_map, save_untrained_model  # noqa: E402
+from helpers import latent_map, open_tab, save_untrained_model  # noqa: E402
 
 import vae_core as vc
 from vae_core import CheckpointError, ModelConfig, TrainConfig, jobs, load_bundle, save_bundle
@@ -121,14 +121,15 @@ def test_many_page_sessions_share_the_models(models, monkeypatch):
         for at in sessions:
             move_point(at, rng)
     for at in sessions:
+        open_tab(at, "Interpolation")
         at.slider(key="interp_steps").set_value(int(rng.integers(3, 12))).run()
         at.button(key="interp_random").click().run()
     for i, at in enumerate(sessions):
         assert not at.exception, (i, at.exception)
         assert not [e.value for e in at.error], i
-        # Each session keeps its own point, and sends it to its own map.
-        assert latent_map(at)["sliders"][0]["z"] == pytest.approx(at.session_state["z_A"]), i
         assert sum("steps, linear" in m.value for m in at.markdown) == 2, i
+        # Each session keeps its own point, and sends it to its own map.
+        assert latent_map(open_tab(at, "Latent space"))["sliders"][0]["z"] == pytest.approx(at.session_state["z_A"]), i
     # Five more sessions, about 30 reruns, and each folder was still loaded once: shared, not per session.
     assert Counter(loads) == once
     grown = rss_mb() - warm
@@ -276,6 +277,8 @@ def test_concurrent_saves_never_interfere(tmp_path):
 
 
 def fill_and_train(at: AppTest, tag: str, **values) -> AppTest:
+    if at.session_state["tab"] != "Train":
+        open_tab(at, "Train")
     at.text_input(key="t_tag").input(tag)
     for key, value in values.items():
         at.number_input(key=key).set_value(value)

@@ -30,6 +30,8 @@ import vae_core as vc
 from vae_core import ModelConfig, TrainConfig, jobs, list_models, load_bundle, save_bundle
 from vae_core.objectives import LossParts
 
+from helpers import open_tab
+
 train_module = importlib.import_module("vae_core.train")  # `vae_core.train` the name is the function
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "explorer_app.py")
@@ -133,6 +135,7 @@ def test_divergence_on_the_page_is_an_error_message_and_the_model_is_listed(isol
     nan_after(3, monkeypatch)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
+    open_tab(at, "Train")
     at.text_input(key="t_tag").input("page-nan")
     at.number_input(key="t_epochs").set_value(1)
     at.number_input(key="t_batch").set_value(32)

@@ -7,6 +7,7 @@
 // slider's release (the point, so the rest of the page can use it).
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
+const VIEWS = new Map(); // model version -> its pan and zoom, kept when the tab is closed and opened again
 const STATS_LIMIT = 2000;
 
 function statsSink() {
@@ -158,7 +159,16 @@ class ModelMap {
     this.drawBase();
   }
 
+  saveView() {
+    VIEWS.set(this.model.key, { ...this.view });
+  }
+
   resetView() {
+    const kept = VIEWS.get(this.model.key);
+    if (kept && !this.view) {
+      this.view = { ...kept };
+      return;
+    }
     const e = this.model.extent; // [x0, x1, y0, y1] from the server: the codes and the grid
     this.view = { x0: e[0], x1: e[1], y0: e[2], y1: e[3] };
     this.fitAspect();
@@ -171,6 +181,7 @@ class ModelMap {
     const sx = (v.x1 - v.x0) / w, sy = (v.y1 - v.y0) / h, s = Math.max(sx, sy);
     const cx = (v.x0 + v.x1) / 2, cy = (v.y0 + v.y1) / 2;
     this.view = { x0: cx - (s * w) / 2, x1: cx + (s * w) / 2, y0: cy - (s * h) / 2, y1: cy + (s * h) / 2 };
+    this.saveView();
   }
 
   toPx(x, y) {
@@ -434,10 +445,15 @@ class ModelMap {
     canvas.addEventListener("pointermove", (e) => {
       const t0 = this.owner.mark(e);
       if (drag && (drag.moved || Math.hypot(e.offsetX - drag.x, e.offsetY - drag.y) > 3)) {
+        // Panning: the map follows the pointer; decoding waits until the pointer is let go.
         drag.moved = true;
         const [ax, ay] = this.toPlaneWith(drag.view, drag.x, drag.y), [bx, by] = this.toPlaneWith(drag.view, e.offsetX, e.offsetY);
         this.view = { x0: drag.view.x0 + ax - bx, x1: drag.view.x1 + ax - bx, y0: drag.view.y0 + ay - by, y1: drag.view.y1 + ay - by };
         this.drawBase();
+        this.drawOverlay();
+        this.saveView();
+        this.owner.record("pan", t0);
+        return;
       }
       this.owner.hoverAt(this, e.offsetX, e.offsetY, t0);
     });
@@ -457,11 +473,14 @@ class ModelMap {
       const [x, y] = this.toPlane(e.offsetX, e.offsetY);
       const k = Math.exp(e.deltaY * 0.0015), v = this.view;
       this.view = { x0: x + (v.x0 - x) * k, x1: x + (v.x1 - x) * k, y0: y + (v.y0 - y) * k, y1: y + (v.y1 - y) * k };
+      this.saveView();
       this.drawBase();
       this.drawOverlay();
       this.owner.record("zoom", t0);
     }, { passive: false });
     canvas.addEventListener("dblclick", () => {
+      VIEWS.delete(this.model.key);
+      this.view = null;
       this.resetView();
       this.drawBase();
       this.drawOverlay();
@@ -541,6 +560,7 @@ class LatentMap {
   // --- data from the server -----------------------------------------------------------------
 
   async update(data) {
+    this.stats.timeline = this.stats.timeline || { mounted: performance.now() };
     const previous = this.data;
     this.data = data;
     const sides = data.models.map((m) => m.side);
@@ -582,6 +602,7 @@ class LatentMap {
       const buffer = await fetchBytes(model.points);
       const n = model.count;
       map.setPoints(new Float32Array(buffer, 0, 2 * n), new Uint16Array(buffer, 8 * n, n));
+      this.stats.timeline.points = performance.now();
       map.drawOverlay();
     } catch (err) {
       this.fail(`The test codes of ${model.title} could not be loaded (${err.message}).`);
@@ -642,6 +663,7 @@ class LatentMap {
       if (!this.failed) this.notice.style.display = "none";
     }
     this.stats.ready = true;
+    this.stats.timeline.decoders = this.stats.timeline.decoders || performance.now();
     this.root.dataset.ready = "1";
     this.root.dataset.mode = this.stats.mode;
   }

@@ -60,22 +60,21 @@ def form_fragment(page: Page) -> None:
                               format_func={"standard": "standard VAE", "mmd": "MMD-VAE"}.get),
         "arch": c3.selectbox("Architecture", ("mlp", "conv"), key="t_arch",
                              format_func={"mlp": "MLP (3 × 512)", "conv": "convolutional"}.get),
-        "latent_dim": c4.number_input("Latent dimension", value=2, step=1, key="t_latent_dim"),
-        "epochs": c1.number_input("Epochs", value=10, step=1, key="t_epochs"),
-        "batch_size": c2.number_input("Batch size", value=128, step=16, key="t_batch"),
-        "lr": c3.number_input("Learning rate", value=1e-3, step=1e-4, format="%.2e", key="t_lr"),
+        "latent_dim": c4.number_input("Latent dimension", step=1, key="t_latent_dim"),
+        "epochs": c1.number_input("Epochs", step=1, key="t_epochs"),
+        "batch_size": c2.number_input("Batch size", step=16, key="t_batch"),
+        "lr": c3.number_input("Learning rate", step=1e-4, format="%.2e", key="t_lr"),
     }
     if values["objective"] == "standard":
-        values["beta"] = c4.number_input("β: weight of the KL term", value=1.0, step=0.1, key="t_beta")
+        values["beta"] = c4.number_input("β: weight of the KL term", step=0.1, key="t_beta")
     else:
-        values["mmd_lambda"] = c4.number_input("λ: weight of the MMD term", value=1000.0, step=100.0,
-                                               key="t_lambda")
+        values["mmd_lambda"] = c4.number_input("λ: weight of the MMD term", step=100.0, key="t_lambda")
     tag = c1.text_input("Tag (the new model's name)", key="t_tag", placeholder="leave empty for a name")
     with st.expander("Advanced"):
         a1, a2, a3 = st.columns(3)
-        values["train_subset"] = a1.number_input("Training images (0: all)", value=0, step=100, key="t_subset")
-        values["eval_subset"] = a2.number_input("Test images scored per epoch", value=2000, step=500, key="t_eval")
-        values["seed"] = a3.number_input("Seed", value=0, step=1, key="t_seed")
+        values["train_subset"] = a1.number_input("Training images (0: all)", step=100, key="t_subset")
+        values["eval_subset"] = a2.number_input("Test images scored per epoch", step=500, key="t_eval")
+        values["seed"] = a3.number_input("Seed", step=1, key="t_seed")
     values["train_subset"] = values["train_subset"] or None
     tag = tag.strip() or auto_tag(values)
     if not st.session_state.get("t_tag", "").strip():

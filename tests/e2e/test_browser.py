@@ -158,6 +158,13 @@ def test_the_server_decodes_when_the_browser_cannot(streamlit_server, page):
     assert not page.page_errors, page.page_errors
 
 
+def click_tab(page, name: str) -> None:
+    """Open a tab as a person does, with the pointer first moved off any tooltip it left open."""
+    page.mouse.move(5, 5)
+    page.get_by_role("tab", name=name, exact=True).click()
+    wait_idle(page)
+
+
 def choose_option(page, label: str, option: str) -> None:
     """Pick an option in a Streamlit selectbox by its label, as a person does."""
     page.get_by_role("combobox", name=label).first.click()
@@ -176,23 +183,23 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     reloaded page, open a d = 8 model: no error box, no JavaScript error, state that follows."""
     open_page(page, streamlit_server)
     # The order that used to crash the page.
-    page.get_by_role("tab", name="Interpolation").click()
+    click_tab(page, "Interpolation")
     choose_option(page, "Start class", "7")
     choose_option(page, "Dataset", "Fashion-MNIST")
     expect(page.get_by_role("heading", name="VAE Explorer · Fashion-MNIST")).to_be_visible()
-    page.get_by_role("tab", name="Samples").click()
+    click_tab(page, "Samples")
     page.get_by_role("button", name="New samples").click()
     wait_idle(page)
     page.get_by_role("button", name="New test images").click()
     wait_idle(page)
-    page.get_by_role("tab", name="Interpolation").click()
+    click_tab(page, "Interpolation")
     expect(page.get_by_role("combobox", name="Start class")).to_have_value(re.compile(r"T-shirt/top"))
     page.get_by_role("button", name="Random pair").click()
     wait_idle(page)
     # Back to MNIST: pick a point and two interpolation ends on the map.
     choose_option(page, "Dataset", "MNIST")
-    page.get_by_role("tab", name="Latent space").click()
-    page.wait_for_function(f"[...{MAP}.instance.maps.values()].every(m => m.points && m.model.title.includes('mnist'))")
+    click_tab(page, "Latent space")
+    page.wait_for_function(f"{MAP} && [...{MAP}.instance.maps.values()].every(m => m.points && m.model.title.includes('mnist'))")
     box = map_box(page, 0)
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     page.wait_for_function(f"{MAP}.instance.data.picked !== null")
@@ -208,12 +215,12 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
         page.wait_for_function(f"{MAP}.instance.data.ends[1] === {index}")
         wait_idle(page)
         ends.append(index)
-    page.get_by_role("tab", name="Interpolation").click()
+    click_tab(page, "Interpolation")
     expect(page.get_by_text(f"start: test #{ends[0]}", exact=False)).to_be_visible()
     expect(page.get_by_text(f"end: test #{ends[1]}", exact=False)).to_be_visible()
 
     # A training that is still running when the page is reloaded is found again and cancelled.
-    page.get_by_role("tab", name="Train").click()
+    click_tab(page, "Train")
     fill(page, "Epochs", "50")
     fill(page, "Batch size", "16")
     fill(page, "Tag (the new model's name)", "walk-long")
@@ -224,7 +231,7 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     expect(page.get_by_test_id("stProgress").first).to_be_visible(timeout=30_000)
     page.reload()
     wait_idle(page, 90_000)
-    page.get_by_role("tab", name="Train").click()
+    click_tab(page, "Train")
     expect(page.get_by_test_id("stProgress").first).to_contain_text("walk-long")
     page.get_by_role("button", name="Cancel", exact=True).click()
     expect(page.get_by_text("nothing was saved")).to_be_visible(timeout=30_000)
@@ -234,8 +241,8 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     page.get_by_role("combobox", name="Model B").click()
     page.get_by_role("option", name=re.compile(r"^tiny-d8 · MMD-VAE")).click()
     wait_idle(page)
-    page.get_by_role("tab", name="Latent space").click()
-    page.wait_for_function(f"{MAP}.instance.maps.get('B') && {MAP}.instance.maps.get('B').points && "
+    click_tab(page, "Latent space")
+    page.wait_for_function(f"{MAP} && {MAP}.instance.maps.get('B') && {MAP}.instance.maps.get('B').points && "
                            f"{MAP}.instance.maps.get('B').model.plane.mean.length === 8")
     assert re.match(r"PC1 \(\d+% of the variance\)", page.evaluate(f"{MAP}.instance.maps.get('B').model.axisNames[0]"))
     expect(page.get_by_role("slider", name=re.compile(r"^B: z\d$"))).to_have_count(8)
