@@ -33,6 +33,28 @@ from .explore import (
     reconstruct,
     tile,
 )
+from .geometry import (
+    GeometryError,
+    active_units,
+    aggregate_log_density,
+    curve_length,
+    decoded_class_layer,
+    elbo_surgery,
+    elbo_surgery_from_posteriors,
+    encode_posteriors,
+    geodesic,
+    hole_layer,
+    hole_prior_samples,
+    hole_share,
+    lattice,
+    log_magnification,
+    magnification,
+    mmd_to_prior,
+    posterior_ellipse,
+    scott_bandwidth,
+    stretch_layer,
+    unit_activity,
+)
 from .models import VAE, build_model
 from .objectives import LossParts, gaussian_kl, mmd, mmd_vae_loss, standard_vae_loss
 from .runtime import describe_device, pick_device
@@ -46,4 +68,8 @@ __all__ = [
     "interpolate", "interpolation_path", "manifold_grid", "pca_2d", "png_bytes", "prior_samples", "reconstruct",
     "tile", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
     "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED", "Progress", "TrainResult", "train",
+    "GeometryError", "active_units", "aggregate_log_density", "curve_length", "decoded_class_layer", "elbo_surgery",
+    "elbo_surgery_from_posteriors", "encode_posteriors", "geodesic", "hole_layer", "hole_prior_samples", "hole_share",
+    "lattice", "log_magnification", "magnification", "mmd_to_prior", "posterior_ellipse", "scott_bandwidth",
+    "stretch_layer", "unit_activity",
 ]
