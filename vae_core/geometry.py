@@ -66,6 +66,12 @@ def _has_standard_normal_prior(model: VAE) -> bool:
     return getattr(model, "prior", None) is None
 
 
+@torch.no_grad()
+def _log_prior_cpu(model: VAE, z: torch.Tensor) -> torch.Tensor:
+    """`_log_prior` for points held anywhere, evaluated on the model's device: (B,) float64 on the CPU."""
+    return _log_prior(model, z.to(model.device, torch.float64)).double().cpu()
+
+
 # ---- small helpers ---------------------------------------------------------------------------------------
 
 def _latent_points(model: VAE, z, *, dtype=torch.float32) -> torch.Tensor:
@@ -324,7 +330,7 @@ def _expected_kl(model: VAE, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Te
     Monte Carlo over the draws z (S, N, D) with their log q(z|x) (S, N)."""
     if _has_standard_normal_prior(model):
         return gaussian_kl(mu, logvar).mean().item(), 0.0
-    terms = (log_q_zx - _log_prior(model, z.flatten(0, 1).float()).double().view_as(log_q_zx)).flatten()
+    terms = (log_q_zx - _log_prior_cpu(model, z.flatten(0, 1)).view_as(log_q_zx)).flatten()
     return terms.mean().item(), (terms.std() / math.sqrt(len(terms))).item()
 
 
@@ -341,7 +347,7 @@ def _ledger_monte_carlo(model: VAE, mu: torch.Tensor, logvar: torch.Tensor, samp
     log_q_zx = log_normal(z, mu, logvar)  # (S, N)
     flat = z.flatten(0, 1)  # (S·N, D)
     log_q_z = _log_mixture(flat, mu, logvar.exp()).view_as(log_q_zx)
-    log_p_z = _log_prior(model, flat.to(torch.float32)).double().view_as(log_q_zx)
+    log_p_z = _log_prior_cpu(model, flat).view_as(log_q_zx)
     info, marginal = (log_q_zx - log_q_z).flatten(), (log_q_z - log_p_z).flatten()
     expected, expected_err = _expected_kl(model, mu, logvar, z, log_q_zx)
     root = math.sqrt(len(info))
@@ -372,7 +378,7 @@ def _grid_entropy_terms(model: VAE, mu: torch.Tensor, var: torch.Tensor, xs: tor
     area = (xs[1] - xs[0]).item() * (ys[1] - ys[0]).item()
     log_q = _log_mixture(zz, mu, var)
     q = log_q.exp()
-    log_p = _log_prior(model, zz.float()).double()
+    log_p = _log_prior_cpu(model, zz)
     return (-(q * log_q).sum() * area).item(), ((q * log_p).sum() * area).item(), (q.sum() * area).item()
 
 
@@ -523,19 +529,20 @@ def decoded_class_layer(model: VAE, classifier, z) -> tuple[np.ndarray, np.ndarr
     """
     model.eval()
     points = _latent_points(model, z)
+    clf_device = next(classifier.parameters()).device
     classes, confidence = [], []
     for i in range(0, len(points), DECODE_BATCH):
-        probs = torch.softmax(classifier(_mean_image(model, points[i:i + DECODE_BATCH])).float(), dim=1)
+        images = _mean_image(model, points[i:i + DECODE_BATCH]).to(clf_device)
+        probs = torch.softmax(classifier(images).float(), dim=1)
         top = probs.max(1)
         classes.append(top.indices.cpu())
         confidence.append(top.values.cpu())
     return torch.cat(classes).numpy().astype(np.int64), torch.cat(confidence).numpy()
 
 
-@torch.inference_mode()
 def log_prior_density(model: VAE, z) -> np.ndarray:
     """log p(z) under the model's prior at each point: (N,) float64."""
-    return _log_prior(model, _latent_points(model, z, dtype=torch.float64)).double().cpu().numpy()
+    return _log_prior_cpu(model, _latent_points(model, z, dtype=torch.float64)).numpy()
 
 
 def hole_layer(model: VAE, mu, logvar, z) -> np.ndarray:
