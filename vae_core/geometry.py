@@ -153,10 +153,20 @@ def scott_bandwidth(codes) -> np.ndarray:
 def _log_mixture(z: torch.Tensor, mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     """log (1/N) Σᵢ N(z; muᵢ, diag varᵢ) for every query point, float64: z (M, D), mu/var (N, D) -> (M,).
 
-    The (query, component) log-densities are built one latent dimension at a time from the differences
-    z − muᵢ (no expansion of the square, so no cancellation when a posterior is narrow); queries go in
-    chunks of DENSITY_PAIRS / N.
+    Query points that form a full axis-aligned grid in D = 2 (what `lattice` makes for a 2-D model, and
+    the quadrature grid) take the separable path, `_log_mixture_grid`; any other set the direct one.
     """
+    grid = _as_grid(z) if z.shape[1] == 2 else None
+    if grid is None:
+        return _log_mixture_direct(z, mu, var)
+    xs, ys, ix, iy = grid
+    return _log_mixture_grid(xs, ys, mu, var)[ix, iy]
+
+
+def _log_mixture_direct(z: torch.Tensor, mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """The (query, posterior) log-densities built one latent dimension at a time from the differences
+    z − muᵢ (no expanded square, so no cancellation for narrow posteriors), then a log-sum-exp over the
+    posteriors; queries go in chunks of DENSITY_PAIRS / N. z (M, D) -> (M,)."""
     n, d = mu.shape
     inv = 1.0 / var  # (N, D)
     const = -0.5 * (var.log().sum(1) + d * LOG_2PI) - math.log(n)  # (N,)
@@ -170,6 +180,38 @@ def _log_mixture(z: torch.Tensor, mu: torch.Tensor, var: torch.Tensor) -> torch.
             log_terms.addcmul_(diff * diff, inv[:, k].expand_as(diff), value=-0.5)
         out.append(torch.logsumexp(log_terms, dim=1))
     return torch.cat(out) if out else torch.zeros(0, dtype=z.dtype)
+
+
+def _as_grid(z: torch.Tensor):
+    """(xs, ys, ix, iy) when the 2-D points are exactly all of xs × ys (in any order, z = (xs[ix], ys[iy])),
+    else None."""
+    xs, ix = torch.unique(z[:, 0], return_inverse=True)
+    ys, iy = torch.unique(z[:, 1], return_inverse=True)
+    if len(xs) * len(ys) != len(z) or len(torch.unique(ix * len(ys) + iy)) != len(z):
+        return None
+    return xs, ys, ix, iy
+
+
+def _log_mixture_grid(xs: torch.Tensor, ys: torch.Tensor, mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+    """log q on the grid xs × ys for D = 2: (A, B), exact to float64 rounding.
+
+    A diagonal Gaussian factorises over the two axes, so Σᵢ N(x; muᵢ₀, varᵢ₀) N(y; muᵢ₁, varᵢ₁) is one
+    matrix product of the per-axis factors (N·(A + B) exponentials instead of N·A·B). Each factor is
+    scaled by its column's largest value first; grid points where the scaled sum still underflows (deep
+    holes between narrow posteriors) are recomputed directly.
+    """
+    n = len(mu)
+    const = -0.5 * (var.log().sum(1) + 2 * LOG_2PI) - math.log(n)  # (N,)
+    log_a = const[:, None] - 0.5 * (xs[None, :] - mu[:, :1]).pow(2) / var[:, :1]  # (N, A)
+    log_b = -0.5 * (ys[None, :] - mu[:, 1:]).pow(2) / var[:, 1:]  # (N, B)
+    top_a, top_b = log_a.max(0).values, log_b.max(0).values  # (A,), (B,)
+    total = (log_a - top_a).exp().T @ (log_b - top_b).exp()  # (A, B)
+    out = top_a[:, None] + top_b[None, :] + total.log()
+    lost = total < 1e-200  # products this small may have lost terms to underflow
+    if lost.any():
+        ia, ib = lost.nonzero(as_tuple=True)
+        out[ia, ib] = _log_mixture_direct(torch.stack([xs[ia], ys[ib]], 1), mu, var)
+    return out
 
 
 def _component_variances(mu: torch.Tensor, logvar: torch.Tensor | None, bandwidth) -> torch.Tensor:
