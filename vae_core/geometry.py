@@ -265,9 +265,9 @@ def _refined(path: torch.Tensor, refine: int) -> torch.Tensor:
 
 
 def geodesic(model: VAE, z0, z1, *, steps: int = 16, refine: int = 4, max_iter: int = 100) -> np.ndarray:
-    """A shortest path in the decoder's metric from z0 to z1: (steps, D), the ends fixed.
+    """Geodesic: the path between two codes along which the decoded image changes least and most evenly.
 
-    The path along which the decoded image changes as little and as evenly as possible. It minimises
+    A shortest path in the decoder's metric from z0 to z1: (steps, D), the ends fixed. It minimises
     the discrete curve energy Σ‖f(zᵢ₊₁) − f(zᵢ)‖² of the decoded means over the interior points, started
     from the straight line (L-BFGS with a strong-Wolfe line search, so the energy never rises): for a
     fixed number of points the energy's minimiser is the evenly paced shortest path (Arvanitidis et al.
@@ -645,10 +645,10 @@ def hole_share(model: VAE, mu, logvar, *, ratio: float = 10.0, radius: float = 2
 
 
 def posterior_ellipse(mu, logvar, *, n_sigma: float, mean=None, axes=None, points: int = 64) -> np.ndarray:
-    """The n-σ ellipse of one image's posterior q(z|x) in the map's plane: a closed polyline (points, 2).
+    """Encoder uncertainty: where the encoder could put this image's code, as an n-σ ellipse of q(z|x).
 
-    The encoder's uncertainty about where this image belongs: in the plane, the 1σ ellipse holds 39 % of
-    q(z|x)'s mass and the 2σ one 86 %. For D > 2 pass the map's plane (`mean`, `axes` from
+    A closed polyline (points, 2) in the map's plane; there the 1σ ellipse holds 39 % of q(z|x)'s mass
+    and the 2σ one 86 %. For D > 2 pass the map's plane (`mean`, `axes` from
     `explore.pca_2d`): the centre is projected and the covariance diag(exp(logvar)) becomes A Σ Aᵀ.
     A deterministic encoder has no ellipse: `logvar=None` raises GeometryError.
     """
