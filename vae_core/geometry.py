@@ -271,10 +271,10 @@ def geodesic(model: VAE, z0, z1, *, steps: int = 16, refine: int = 4, max_iter: 
     the discrete curve energy Σ‖f(zᵢ₊₁) − f(zᵢ)‖² of the decoded means over the interior points, started
     from the straight line (L-BFGS with a strong-Wolfe line search, so the energy never rises): for a
     fixed number of points the energy's minimiser is the evenly paced shortest path (Arvanitidis et al.
-    2018, section 3). The energy is taken with every segment split into `refine` pieces (scaled by
-    `refine`, so it equals the plain energy on an evenly paced path): with 16 bare points the optimiser
-    would otherwise hop across a class boundary between two points, whose images are then close while
-    the segment between them is not. Returns the straight line if no step lowers its energy.
+    2018, section 3). The energy is taken with every segment split into `refine` pieces (times `refine`,
+    so it equals the plain energy where the decoder is linear along a segment): with 16 bare points the
+    optimiser would otherwise hop across a class boundary between two points, whose images are then close
+    while the segment between them is not. Returns the straight line if no step lowers its energy.
     """
     if steps < 3:
         raise GeometryError(f"a geodesic needs at least 3 points (one free); got steps={steps}")
