@@ -195,8 +195,8 @@ def _as_grid(z: torch.Tensor):
 def _log_mixture_grid(xs: torch.Tensor, ys: torch.Tensor, mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
     """log q on the grid xs × ys for D = 2: (A, B), exact to float64 rounding.
 
-    A diagonal Gaussian factorises over the two axes, so Σᵢ N(x; muᵢ₀, varᵢ₀) N(y; muᵢ₁, varᵢ₁) is one
-    matrix product of the per-axis factors (N·(A + B) exponentials instead of N·A·B). Each factor is
+    A diagonal Gaussian factorises over the two axes, so Σᵢ N(x; muᵢ₀, varᵢ₀) N(y; muᵢ₁, varᵢ₁) is
+    one matrix product of the per-axis factors (N·(A + B) exponentials instead of N·A·B). Each factor is
     scaled by its column's largest value first; grid points where the scaled sum still underflows (deep
     holes between narrow posteriors) are recomputed directly.
     """
