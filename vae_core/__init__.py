@@ -35,6 +35,28 @@ from .explore import (
     tile,
 )
 from .export import DecoderExport, UnsupportedDecoderError, decoder_export, export_to_folder
+from .geometry import (
+    GeometryError,
+    active_units,
+    aggregate_log_density,
+    curve_length,
+    decoded_class_layer,
+    elbo_surgery,
+    elbo_surgery_from_posteriors,
+    encode_posteriors,
+    geodesic,
+    hole_layer,
+    hole_prior_samples,
+    hole_share,
+    lattice,
+    log_magnification,
+    magnification,
+    mmd_to_prior,
+    posterior_ellipse,
+    scott_bandwidth,
+    stretch_layer,
+    unit_activity,
+)
 from .models import VAE, build_model
 from .objectives import LossParts, gaussian_kl, mmd, mmd_vae_loss, standard_vae_loss
 from .runtime import describe_device, pick_device
@@ -49,4 +71,8 @@ __all__ = [
     "prior_samples", "reconstruct", "tile", "DecoderExport", "UnsupportedDecoderError", "decoder_export",
     "export_to_folder", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
     "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED", "Progress", "TrainResult", "train",
+    "GeometryError", "active_units", "aggregate_log_density", "curve_length", "decoded_class_layer", "elbo_surgery",
+    "elbo_surgery_from_posteriors", "encode_posteriors", "geodesic", "hole_layer", "hole_prior_samples", "hole_share",
+    "lattice", "log_magnification", "magnification", "mmd_to_prior", "posterior_ellipse", "scott_bandwidth",
+    "stretch_layer", "unit_activity",
 ]

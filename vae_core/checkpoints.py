@@ -48,7 +48,7 @@ class Bundle:
     train_config: TrainConfig
     path: Path
     metrics: dict = field(default_factory=dict)
-    latents: dict | None = None  # {"mu": (N, D) float32, "labels": (N,) int64} of the test split
+    latents: dict | None = None  # {"mu": (N, D) float32, "labels": (N,) int64[, "logvar": (N, D) float32]}
     library_version: str = ""
 
     @property
@@ -220,8 +220,10 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
         })
         _write_json(tmp / METRICS_FILE, metrics or {})
         if latents is not None:
-            np.savez_compressed(tmp / LATENTS_FILE, mu=np.asarray(latents["mu"], np.float32),
-                                labels=np.asarray(latents["labels"], np.int64))
+            arrays = {"mu": np.asarray(latents["mu"], np.float32), "labels": np.asarray(latents["labels"], np.int64)}
+            if latents.get("logvar") is not None:  # q(z|x)'s log-variances: the geometry layers need them
+                arrays["logvar"] = np.asarray(latents["logvar"], np.float32)
+            np.savez_compressed(tmp / LATENTS_FILE, **arrays)
         for f in tmp.iterdir():  # the data reaches the disk before the rename makes it visible
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -327,16 +329,24 @@ def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool 
 
 
 def _read_latents(file: Path, latent_dim: int) -> dict | None:
+    """The test split's codes: mu and labels, and logvar when the file carries it (optional, same shape as mu)."""
     if not file.exists():
         return None
     try:
         with np.load(file, allow_pickle=False) as npz:
             mu, labels = npz["mu"], npz["labels"]
+            logvar = npz["logvar"] if "logvar" in npz.files else None
     except Exception as exc:
         raise CheckpointError(f"{file}: cannot be read ({type(exc).__name__}: {exc})") from None
     if mu.ndim != 2 or mu.shape[1] != latent_dim or labels.shape != (mu.shape[0],):
         raise CheckpointError(f"{file}: shapes {mu.shape} / {labels.shape} do not fit latent dimension {latent_dim}")
-    return {"mu": mu.astype(np.float32), "labels": labels.astype(np.int64)}
+    latents = {"mu": mu.astype(np.float32), "labels": labels.astype(np.int64)}
+    if logvar is not None:
+        if logvar.shape != mu.shape or not np.issubdtype(logvar.dtype, np.floating):
+            raise CheckpointError(f"{file}: logvar has shape {logvar.shape} ({logvar.dtype}); it must be "
+                                  f"floating point of mu's shape {mu.shape}")
+        latents["logvar"] = logvar.astype(np.float32)
+    return latents
 
 
 @dataclass(frozen=True)
