@@ -3,11 +3,9 @@
 The page and the CLI use only the names below; each module has one job
 (see README.md for the map).
 """
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .checkpoints import (
     Bundle,
-    CheckpointError,
     ModelEntry,
     PRETRAINED_DIR,
     list_models,
@@ -17,9 +15,9 @@ from .checkpoints import (
     tag_path,
     validate_tag,
 )
-from .config import ConfigError, ModelConfig, TrainConfig
-from .data import DATASETS, DatasetError, Split, dataset_info, load_split, resolve_data_dir
-from .errors import VaeCoreError
+from .config import ModelConfig, TrainConfig
+from .data import DATASETS, Split, dataset_info, load_split, resolve_data_dir
+from .errors import CheckpointError, ConfigError, DatasetError, VaeCoreError
 from .evaluate import evaluate_model, iw_log_likelihood, knn_accuracy, neg_elbo, quadrature_log_likelihood
 from .explore import (
     decode,

@@ -10,7 +10,8 @@ from . import __version__
 from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, save_bundle, tag_path, update_metrics
 from .config import ACTIVATIONS, ARCHS, DATASETS, ELBO_ESTIMATORS, MMD_RECONS, OPTIMIZERS, SCHEDULES, \
     ConfigError, ModelConfig, TrainConfig
-from .data import DatasetError, load_split
+from .data import load_split
+from .errors import VaeCoreError
 from .evaluate import evaluate_model
 from .explore import encode_means, manifold_grid, png_bytes
 from .runtime import describe_device, pick_device
@@ -207,7 +208,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DatasetError, CheckpointError, ValueError, RuntimeError) as exc:
+    except VaeCoreError as exc:  # expected failures; anything else is a bug and keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._version import __version__
 from .config import ConfigError, ModelConfig, TrainConfig
-from .errors import VaeCoreError
+from .errors import CheckpointError
 from .models import VAE
 
 FORMAT_VERSION = 1
@@ -33,10 +34,6 @@ CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, LATENTS_FILE = "config.json", "weights.
 ENV_MODELS_DIR = "VAE_MODELS_DIR"
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class CheckpointError(VaeCoreError, RuntimeError):
-    """A model folder that cannot be saved or loaded as asked; the message names the file."""
 
 
 @dataclass
@@ -193,10 +190,17 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
     Writing into pretrained/ needs `allow_pretrained=True` (only the release script does).
     `overwrite=False` never replaces a folder that exists, even one that appears while this
     save writes (the final rename fails instead): raises CheckpointError, the other folder untouched.
+    A write that fails (a full disk) raises CheckpointError and leaves any previous folder whole.
     """
-    from . import __version__
+    try:
+        return _write_bundle(Path(path), model, train_config, metrics=metrics, latents=latents, half=half,
+                             allow_pretrained=allow_pretrained, overwrite=overwrite)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: could not be written ({exc}); any earlier model there is unchanged") from exc
 
-    path = Path(path)
+
+def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics, latents, half, allow_pretrained,
+                  overwrite) -> Path:
     if _is_pretrained(path) and not allow_pretrained:
         raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}; "
                               "choose a tag for the user models directory")

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .errors import VaeCoreError
+from .errors import ConfigError
 
 OBJECTIVES = ("standard", "mmd")
 ARCHS = ("mlp", "conv")
@@ -24,10 +24,6 @@ DEVICES = ("auto", "cpu", "cuda")
 
 MAX_EPOCHS = 1000
 MAX_LATENT_DIM = 256
-
-
-class ConfigError(VaeCoreError, ValueError):
-    """A configuration value or key that cannot be used; the message says which."""
 
 
 def _choice(name: str, value, choices) -> None:

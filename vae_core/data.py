@@ -22,13 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import VaeCoreError
+from .errors import DatasetError
 
 ENV_DATA_DIR = "VAE_DATA_DIR"
-
-
-class DatasetError(VaeCoreError, RuntimeError):
-    """A dataset file is missing, damaged or inconsistent; the message names the file."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import Split, fixed_binarization
+from .errors import ConfigError
 from .explore import encode_means
 from .models import VAE
 from .objectives import bernoulli_log_likelihood, gaussian_kl, log_normal, log_standard_normal, mmd
@@ -31,7 +32,7 @@ def proposal(model: VAE, x: torch.Tensor, scale: float | None = None) -> tuple[t
     mu, logvar = model.encode(x)
     if logvar is None:
         if scale is None:
-            raise ValueError("a deterministic encoder needs a proposal scale")
+            raise ConfigError("a deterministic encoder needs a proposal scale")
         logvar = torch.full_like(mu, 2 * math.log(scale))
     return mu, logvar
 
@@ -88,7 +89,7 @@ def quadrature_log_likelihood(model: VAE, x: torch.Tensor, *, grid: int = 400, l
     x·l − Σ softplus(l) with l the decoded logits.
     """
     if model.latent_dim != 2:
-        raise ValueError("quadrature is only practical for a 2-D latent space")
+        raise ConfigError("quadrature is only practical for a 2-D latent space")
     model.eval()
     axis = torch.linspace(-limit, limit, grid, dtype=torch.float64)
     step = (axis[1] - axis[0]).item()

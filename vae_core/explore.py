@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .data import to_float
+from .errors import ConfigError
 from .models import VAE
 
 ENCODE_BATCH = 5000
@@ -48,7 +49,7 @@ def decode(model: VAE, z) -> np.ndarray:
     if z.dim() == 1:
         z = z.unsqueeze(0)
     if z.shape[1] != model.latent_dim:
-        raise ValueError(f"latent points have {z.shape[1]} coordinates; the model has {model.latent_dim}")
+        raise ConfigError(f"latent points have {z.shape[1]} coordinates; the model has {model.latent_dim}")
     return _as_numpy_images(model.decode(z))
 
 
@@ -66,22 +67,22 @@ def grid_axis(n: int, *, spacing: str = "quantile", codes: np.ndarray | None = N
     'range': evenly from min to max of the codes along `dim` (or `limits` as coordinates).
     """
     if n < 1:
-        raise ValueError(f"grid size must be ≥ 1; got {n}")
+        raise ConfigError(f"grid size must be ≥ 1; got {n}")
     if spacing == "quantile":
         lo, hi = limits or (0.05, 0.95)
         if not 0 < lo < hi < 1:
-            raise ValueError(f"quantile limits must satisfy 0 < lo < hi < 1; got {lo}, {hi}")
+            raise ConfigError(f"quantile limits must satisfy 0 < lo < hi < 1; got {lo}, {hi}")
         return normal_quantiles(n, lo, hi)
     if spacing == "range":
         if limits is None:
             if codes is None or len(codes) == 0:
-                raise ValueError("range spacing needs the codes (or explicit limits)")
+                raise ConfigError("range spacing needs the codes (or explicit limits)")
             limits = (float(codes[:, dim].min()), float(codes[:, dim].max()))
         lo, hi = limits
         if not lo < hi:
-            raise ValueError(f"range limits must satisfy lo < hi; got {lo}, {hi}")
+            raise ConfigError(f"range limits must satisfy lo < hi; got {lo}, {hi}")
         return np.linspace(lo, hi, n)
-    raise ValueError(f"spacing must be one of {GRID_SPACINGS}; got {spacing!r}")
+    raise ConfigError(f"spacing must be one of {GRID_SPACINGS}; got {spacing!r}")
 
 
 def grid_points(xs: np.ndarray, ys: np.ndarray, *, latent_dim: int = 2, dims: tuple[int, int] = (0, 1),
@@ -111,7 +112,7 @@ def manifold_grid(model: VAE, n: int = 20, *, spacing: str = "quantile", codes: 
 def interpolation_path(z0: np.ndarray, z1: np.ndarray, steps: int, method: str = "linear") -> np.ndarray:
     """Points from z0 to z1: linear z = (1 − t) z0 + t z1, or spherical (slerp): (steps, D)."""
     if steps < 2:
-        raise ValueError(f"an interpolation needs at least 2 steps; got {steps}")
+        raise ConfigError(f"an interpolation needs at least 2 steps; got {steps}")
     z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     if method == "linear":
@@ -122,7 +123,7 @@ def interpolation_path(z0: np.ndarray, z1: np.ndarray, steps: int, method: str =
         if omega < 1e-6:  # nearly parallel: slerp degenerates to lerp
             return ((1 - t) * z0 + t * z1).astype(np.float32)
         return ((np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)).astype(np.float32)
-    raise ValueError(f"method must be 'linear' or 'slerp'; got {method!r}")
+    raise ConfigError(f"method must be 'linear' or 'slerp'; got {method!r}")
 
 
 def interpolate(model: VAE, image0, image1, *, steps: int = 10, method: str = "linear"
