@@ -69,3 +69,21 @@ def test_config_round_trips_through_a_dict():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="unknown"):
         ModelConfig.from_dict({**cfg.to_dict(), "extra": 1})
+
+
+def test_reparameterize_is_the_one_sampler():
+    from pathlib import Path
+
+    from vae_core.densities import reparameterize
+
+    mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
+    torch.manual_seed(1)
+    a = VAE.reparameterize(mu, logvar)
+    torch.manual_seed(1)
+    torch.testing.assert_close(a, reparameterize(mu, logvar))
+    many = reparameterize(mu, logvar, samples=5, generator=torch.Generator().manual_seed(0))
+    assert many.shape == (5, 4, 3)
+    torch.testing.assert_close(many, reparameterize(mu, logvar, samples=5, generator=torch.Generator().manual_seed(0)))
+    root = Path(__file__).resolve().parent.parent / "vae_core"
+    inlined = [p.name for p in root.rglob("*.py") if p.name != "densities.py" and "exp(0.5 * logvar) *" in p.read_text()]
+    assert inlined == []

@@ -15,10 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from .data import Split, fixed_binarization
+from .densities import gaussian_kl, log_normal, log_standard_normal, reparameterize
 from .errors import ConfigError
 from .explore import encode_means
 from .models import VAE
-from .objectives import bernoulli_log_likelihood, gaussian_kl, log_normal, log_standard_normal, mmd
+from .objectives import bernoulli_log_likelihood, mmd
 
 PROPOSAL_SCALES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 
@@ -48,7 +49,7 @@ def neg_elbo(model: VAE, x: torch.Tensor, *, scale: float | None = None, samples
         xb = _device_x(model, x[i:i + batch_size])
         mu, logvar = proposal(model, xb, scale)
         for _ in range(samples):
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+            z = reparameterize(mu, logvar)
             rec_sum -= bernoulli_log_likelihood(model.decode(z), xb).sum().item() / samples
         kl_sum += gaussian_kl(mu, logvar).sum().item()
     n = len(x)
@@ -70,8 +71,7 @@ def iw_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 1000, scale: floa
         s_chunk = max(1, max_decodes // len(xb))
         for s in range(0, k, s_chunk):
             m = min(s_chunk, k - s)
-            eps = torch.randn((m, *mu.shape), generator=g, device=model.device)
-            z = mu + torch.exp(0.5 * logvar) * eps  # (m, B, D)
+            z = reparameterize(mu, logvar, samples=m, generator=g)  # (m, B, D)
             logits = model.decode(z.flatten(0, 1))
             log_px = bernoulli_log_likelihood(logits, xb.expand(m, *xb.shape).flatten(0, 1)).view(m, -1)
             log_w = (log_px + log_standard_normal(z) - log_normal(z, mu, logvar)).double()

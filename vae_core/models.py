@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .densities import reparameterize
 
 PIXELS = 28 * 28
 
@@ -120,8 +121,8 @@ class VAE(nn.Module):
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + sigma * eps, eps ~ N(0, I): the sample stays differentiable in (mu, logvar)."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        """z = mu + sigma * eps, eps ~ N(0, I) (`vae_core.densities.reparameterize`, the one sampler)."""
+        return reparameterize(mu, logvar)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits of p(x|z), (B, 1, 28, 28)."""
@@ -129,7 +130,7 @@ class VAE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> VAEOutput:
         mu, logvar = self.encode(x)
-        z = mu if logvar is None else self.reparameterize(mu, logvar)
+        z = mu if logvar is None else reparameterize(mu, logvar)
         return VAEOutput(self.decode(z), mu, logvar, z)
 
 

@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import TrainConfig
+from .densities import gaussian_kl, log_normal, log_standard_normal, reparameterize
 from .models import VAE
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 class LossParts(NamedTuple):
@@ -31,22 +30,6 @@ class LossParts(NamedTuple):
 def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """log p(x|z) = sum_i x_i log s(l_i) + (1 − x_i) log(1 − s(l_i)), per example: (B,)."""
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) = ½ Σ (mu² + exp(logvar) − 1 − logvar), Appendix B of
-    Kingma & Welling (2013). Per example: (B,)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
-
-
-def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag(exp(logvar))), summed over the last dimension."""
-    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
-
-
-def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I), summed over the last dimension."""
-    return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
 
 
 def gaussian_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -77,7 +60,7 @@ def mmd(a: torch.Tensor, b: torch.Tensor, *, unbiased: bool = False) -> torch.Te
 def log_weights(model: VAE, x: torch.Tensor, samples: int) -> torch.Tensor:
     """log p(x|z) + log p(z) − log q(z|x) for `samples` draws z ~ q(z|x): (samples, B)."""
     mu, logvar = model.encode(x)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn((samples, *mu.shape), device=mu.device, dtype=mu.dtype)
+    z = reparameterize(mu, logvar, samples=samples)  # (S, B, D)
     logits = model.decode(z.flatten(0, 1))  # (S*B, 1, 28, 28)
     x_rep = x.expand(samples, *x.shape).flatten(0, 1)
     log_px_z = bernoulli_log_likelihood(logits, x_rep).view(samples, -1)
@@ -93,8 +76,7 @@ def standard_vae_loss(model: VAE, x: torch.Tensor, *, beta: float = 1.0, samples
     iwae:     −log (1/K) Σ_k w_k, the importance-weighted bound of Burda et al. (2015), K = samples.
     """
     mu, logvar = model.encode(x)
-    eps = torch.randn((samples, *mu.shape), device=mu.device, dtype=mu.dtype)
-    z = mu + torch.exp(0.5 * logvar) * eps  # (L, B, D)
+    z = reparameterize(mu, logvar, samples=samples)  # (L, B, D)
     logits = model.decode(z.flatten(0, 1))
     x_rep = x.expand(samples, *x.shape).flatten(0, 1)
     log_px_z = bernoulli_log_likelihood(logits, x_rep).view(samples, -1)  # (L, B)
