@@ -80,7 +80,7 @@ def tiny_models(root: Path, data_dir: str) -> Path:
         if (root / tag).exists():
             continue
         cfg = vc.TrainConfig(epochs=1, batch_size=128, train_subset=512, eval_subset=200)
-        result = vc.train(vc.ModelConfig(objective=objective, hidden=(64,)), cfg, data_dir=data_dir)
+        result = vc.fit(vc.ModelConfig(objective=objective, hidden=(64,)), cfg, data_dir=data_dir)
         vc.save_bundle(root / tag, result.model, cfg, metrics={"epochs": 1},
                        latents={"mu": vc.encode_means(result.model, test.images), "labels": test.labels.numpy()})
     return root

@@ -38,6 +38,22 @@ def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "st
                    latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})
 
 
+def patch_objective(monkeypatch, wrap) -> None:
+    """Route every training step's loss through `wrap(real_loss, model, x, step)`: the objectives
+    the loop builds (vae_core.train.make_objective) get their `loss` wrapped."""
+    import vae_core.train as train_module
+
+    real_make = train_module.make_objective
+
+    def make(*args, **kwargs):
+        objective = real_make(*args, **kwargs)
+        real_loss = objective.loss
+        objective.loss = lambda model, x, step=0: wrap(real_loss, model, x, step)
+        return objective
+
+    monkeypatch.setattr(train_module, "make_objective", make)
+
+
 SHAPE_CLASSES = ("square", "circle", "triangle")
 
 

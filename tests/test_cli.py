@@ -126,11 +126,11 @@ def test_init_from_continues_training_and_counts_epochs_across_stages(isolated_m
             "--quiet"]
     assert main(base + ["--tag", "stage-1", "--epochs", "2"]) == 0
     assert main(base + ["--tag", "stage-2", "--epochs", "1", "--init-from", "stage-1",
-                        "--estimator", "iwae", "--samples", "4"]) == 0
+                        "--objective", "iwae", "--samples", "4"]) == 0
     first, second = load_bundle(isolated_models_dir / "stage-1"), load_bundle(isolated_models_dir / "stage-2")
     assert first.metrics["epochs_total"] == 2 and second.metrics["epochs_total"] == 3
     assert second.metrics["init_from"]["train"]["epochs"] == 2
-    assert second.train_config.estimator == "iwae"
+    assert second.model_config.objective == "iwae" and first.model_config.objective == "standard"
     # The second stage started from the first one's weights, not from scratch.
     assert second.metrics["history"][0]["total"] < first.metrics["history"][0]["total"]
     # A model of another architecture cannot be continued.

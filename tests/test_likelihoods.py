@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy import integrate
 
-from vae_core.likelihoods import LIKELIHOODS
+from vae_core import LIKELIHOODS, ModelConfig, build_model, decode
 from vae_core.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian, cb_log_normalizer, cb_mean
 
 LAMBDAS = [1e-4, 0.01, 0.2, 0.4, 0.49, 0.4999, 0.5 - 1e-7, 0.5, 0.5 + 1e-6, 0.5001, 0.51, 0.7, 0.99, 1 - 1e-4]
@@ -103,3 +103,18 @@ def test_mean_image_is_in_the_unit_interval_and_rises_with_the_logit(name):
     m = lik.mean(logits).flatten()
     assert (m >= 0).all() and (m <= 1).all() and (torch.diff(m) > 0).all()
     assert m[2].item() == pytest.approx(0.5)
+
+
+def test_decode_shows_each_likelihoods_mean():
+    """What `decode` hands the page is exactly the likelihood's mean of the decoder's output; for
+    Bernoulli that is sigmoid, as the shipped models always showed."""
+    z = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    for name in LIKELIHOODS:
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(hidden=(16,), likelihood=name, image_shape=(3, 16, 16))).eval()
+        with torch.no_grad():
+            expected = model.likelihood.mean(model.decode(torch.as_tensor(z))).permute(0, 2, 3, 1).numpy()
+        got = decode(model, z)
+        assert got.shape == (4, 16, 16, 3)
+        np.testing.assert_array_equal(got, expected)
+    assert Bernoulli.binarized and not ContinuousBernoulli.binarized and not Gaussian.binarized

@@ -1,5 +1,5 @@
 """Your own data: the dataset records, the .npz and image-folder readers, their one-line messages for
-bad input."""
+bad input, and the fingerprint that ties a model to its data."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from PIL import Image
 from helpers import SHAPE_CLASSES, coloured_shapes, write_image_folder  # noqa: E402
 
 import vae_core as vc
-from vae_core import DatasetError
+from vae_core import CheckpointError, DatasetError, TrainConfig, load_bundle
 from vae_core.data import resolve_dataset
 
 N_TRAIN, N_TEST = 240, 60
@@ -176,6 +176,8 @@ def test_pickled_npz_and_garbage_are_refused(tmp_path):
         resolve_dataset(tmp_path / "data.txt")
     with pytest.raises(DatasetError, match="nothing-here.npz: no such file or folder"):
         resolve_dataset(tmp_path / "nothing-here.npz")
+    # A path is a valid setting; whether it exists is the dataset's business.
+    assert TrainConfig(dataset="../mnist").dataset == "../mnist"
     with pytest.raises(DatasetError, match="no such file or folder"):
         vc.load_split("../no-such-dataset", "train")
 
@@ -231,3 +233,13 @@ def test_folder_without_classes_or_of_huge_images(tmp_path):
     Image.new("L", (20, 20)).save(solo / "a.png")
     with pytest.raises(DatasetError, match="too few images for a test split"):
         resolve_dataset(tmp_path / "solo")
+
+
+def test_shipped_models_fit_their_dataset_only():
+    entries = {e.name: e for e in vc.list_models() if e.source == "pretrained"}
+    mnist, fashion = vc.DATASETS["mnist"], vc.DATASETS["fashion"]
+    assert entries["mnist-vae"].fits(mnist) and not entries["mnist-vae"].fits(fashion)
+    assert entries["fashion-mmd"].dataset_mismatch(mnist) == "fashion-mmd was trained on Fashion-MNIST, not MNIST"
+    bundle = load_bundle(vc.PRETRAINED_DIR / "mnist-mmd", with_latents=False, dataset=mnist)
+    with pytest.raises(CheckpointError, match="mnist-mmd was trained on MNIST, not Fashion-MNIST"):
+        bundle.check_dataset(fashion)

@@ -28,7 +28,7 @@ from .config import ConfigError, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VaeCoreError
 from .explore import encode_means
-from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, train
+from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, fit
 
 RUNNING, FAILED = "running", "failed"
 SAVING = "saving"
@@ -130,8 +130,8 @@ class TrainJob:
 
     def _run(self, train_split, test_split) -> None:
         try:
-            result = train(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
-                           callback=self._on_progress, should_stop=self._stop.is_set)
+            result = fit(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
+                         callback=self._on_progress, should_stop=self._stop.is_set)
             if result.status == CANCELLED:
                 self._set(result.status, result.message + "; nothing was saved")
                 return
