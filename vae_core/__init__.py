@@ -36,6 +36,7 @@ from .likelihoods import LIKELIHOODS, Likelihood
 from .models import VAE, build_model
 from .objectives import OBJECTIVES, LossParts, Objective, gaussian_kl, make_objective, mmd
 from .priors import PRIORS, Prior
+from .runs import SHIPPED_EVALUATION, finish_run
 from .runtime import describe_device, pick_device
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, fit
 
@@ -48,6 +49,6 @@ __all__ = [
     "quadrature_log_likelihood", "decode", "encode_means", "interpolate", "interpolation_path", "manifold_grid",
     "pca_2d", "png_bytes", "prior_samples", "reconstruct", "tile", "LIKELIHOODS", "Likelihood", "VAE", "build_model",
     "OBJECTIVES", "LossParts", "Objective", "gaussian_kl", "make_objective", "mmd", "PRIORS", "Prior",
-    "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED",
+    "SHIPPED_EVALUATION", "finish_run", "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED",
     "Progress", "TrainResult", "fit",
 ]

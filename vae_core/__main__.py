@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from ._version import __version__
-from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, save_bundle, tag_path, update_metrics
+from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, tag_path, update_metrics
 from .config import ConfigError, ModelConfig, TrainConfig, settings
 from .data import DATASETS, dataset_title, load_split, resolve_dataset
 from .errors import VaeCoreError
@@ -72,6 +72,7 @@ class _StopOnInterrupt:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
+    from .runs import finish_run
     from .train import CANCELLED, COMPLETED, check_fits, fit
 
     model_values, train_values = _setting_values(args, "model"), _setting_values(args, "train")
@@ -110,26 +111,25 @@ def cmd_train(args) -> int:
                      model=init.model.train() if init is not None else None)
     bar.close()
     print(result.message, file=sys.stderr)
-    if result.status == CANCELLED and not args.keep_cancelled:
+    extra = {}
+    before = (init.metrics.get("epochs_total") or init.metrics.get("epochs") or 0) if init is not None else 0
+    extra["epochs_total"] = before + result.epochs  # across a chain of --init-from stages
+    if init is not None:
+        extra["init_from"] = {"path": str(init.path), "train": init.train_config.to_dict(),
+                              "train_seconds": init.metrics.get("train_seconds")}
+    saved = finish_run(result, out, test_split=test_split, train_split=train_split, evaluate=args.evaluate,
+                       keep_cancelled=args.keep_cancelled, half=args.half, overwrite=True,
+                       allow_pretrained=args.release, extra_metrics=extra,
+                       progress=None if args.quiet else lambda m: print(f"… {m}", file=sys.stderr))
+    if saved is None:
         print("cancelled; nothing was saved (pass --keep-cancelled to keep the last weights)", file=sys.stderr)
         return 130
-    if args.half:  # measure and cache exactly the weights that ship
-        for tensor in result.model.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.copy_(tensor.half().float())
-    codes = encode_means(result.model, test_split.images)
-    metrics = {"status": result.status, "message": result.message, "train_seconds": round(result.seconds, 2),
-               "steps": result.steps, "epochs": result.epochs,
-               "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
-               "history": result.history}
-    before = (init.metrics.get("epochs_total") or init.metrics.get("epochs") or 0) if init is not None else 0
-    metrics["epochs_total"] = before + result.epochs  # across a chain of --init-from stages
-    if init is not None:
-        metrics["init_from"] = {"path": str(init.path), "train": init.train_config.to_dict(),
-                                "train_seconds": init.metrics.get("train_seconds")}
-    save_bundle(out, result.model, train_cfg, metrics=metrics, half=args.half, data=dataset,
-                latents={"mu": codes, "labels": test_split.labels.numpy()}, allow_pretrained=args.release)
     print(f"saved {out}" + (f" (marked {result.status})" if result.status != COMPLETED else ""), file=sys.stderr)
+    if args.evaluate:
+        e = load_bundle(saved, with_latents=False).metrics["evaluation"]
+        print(f"test −ELBO {e['test']['neg_elbo']:.2f} nats (KL {e['test']['kl']:.2f}), IW NLL "
+              f"{e['iw_nll']['nll']:.2f} (k={e['iw_nll']['k']}, {e['iw_nll']['n']} images), "
+              f"{e['knn_accuracy']['k']}-NN accuracy {e['knn_accuracy']['accuracy']:.3f}", file=sys.stderr)
     return 0 if result.status == COMPLETED else 3
 
 
@@ -222,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="explicit output folder (instead of --tag)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     t.add_argument("--init-from", help="start from this model's weights (same network; the objective may differ)")
+    t.add_argument("--evaluate", action="store_true",
+                   help="when done, run the evaluation the shipped models carry (test −ELBO on the whole test set, "
+                        "IW NLL with k=1000 on 1,000 images, 5-NN accuracy) and store it in metrics.json")
     t.add_argument("--keep-cancelled", action="store_true",
                    help="on Ctrl-C, save the last weights (marked cancelled) instead of nothing")
     t.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")

@@ -23,11 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoints import CheckpointError, save_bundle, tag_path
+from .checkpoints import CheckpointError, tag_path
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VaeCoreError
-from .explore import encode_means
+from .runs import finish_run
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, fit
 
 RUNNING, FAILED = "running", "failed"
@@ -138,18 +138,9 @@ class TrainJob:
             # Completed, or diverged: `train` then handed back the last weights whose loss was finite,
             # and they are saved like the CLI saves them, marked "diverged" in metrics.json.
             self._set(SAVING, "encoding the test set and saving")
-            codes = encode_means(result.model, test_split.images)
-            if self.path.exists():  # someone took the tag while we trained
-                self._set(FAILED, f"a model tagged {self.tag!r} was saved elsewhere while this one trained; "
-                                  "this run was not saved and the other model was left as it is")
-                return
-            metrics = {"status": result.status, "message": result.message,
-                       "train_seconds": round(result.seconds, 2), "steps": result.steps, "epochs": result.epochs,
-                       "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
-                       "history": result.history}
-            try:
-                save_bundle(self.path, result.model, self.train_config, metrics=metrics,
-                            latents={"mu": codes, "labels": test_split.labels.numpy()}, overwrite=False)
+            try:  # refuses a tag someone took while we trained, before and at the final rename
+                finish_run(result, self.path, test_split=test_split, train_split=train_split, overwrite=False,
+                           progress=lambda m: self._set(SAVING, m))
             except CheckpointError:
                 if not self.path.exists():
                     raise
