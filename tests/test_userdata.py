@@ -1,5 +1,7 @@
 """Your own data: the dataset records, the .npz and image-folder readers, their one-line messages for
-bad input, and the fingerprint that ties a model to its data."""
+bad input, the fingerprint that ties a model to its data, and end-to-end CLI runs on a dataset the
+test makes (coloured shapes, 32×32 RGB, as .npz and as an image folder) and on scikit-learn's
+bundled 8×8 digits."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +12,9 @@ from PIL import Image
 from helpers import SHAPE_CLASSES, coloured_shapes, write_image_folder  # noqa: E402
 
 import vae_core as vc
-from vae_core import CheckpointError, DatasetError, TrainConfig, load_bundle
-from vae_core.data import resolve_dataset
+from vae_core import jobs
+from vae_core import CheckpointError, ConfigError, DatasetError, TrainConfig, load_bundle, resolve_dataset
+from vae_core.__main__ import main
 
 N_TRAIN, N_TEST = 240, 60
 
@@ -153,11 +156,14 @@ BAD_NPZ = ["5-D array", "labels of another length", "splits of other sizes", "la
 
 
 @pytest.mark.parametrize("case", BAD_NPZ)
-def test_bad_npz_is_one_message_naming_the_file(tmp_path, case):
+def test_bad_npz_is_one_message_naming_the_file(tmp_path, case, capsys):
     path, needle = _bad_npz_cases(tmp_path)[case]
     with pytest.raises(DatasetError) as err:
         resolve_dataset(path)
     assert str(err.value).startswith(f"{path}: ") and needle in str(err.value), str(err.value)
+    assert main(["train", "--dataset", str(path), "--quiet", "--tag", "never"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"error: {err.value}"]
 
 
 def test_pickled_npz_and_garbage_are_refused(tmp_path):
@@ -188,7 +194,7 @@ def _folder(tmp_path, n=30):
     return tmp_path / "imgs"
 
 
-def test_bad_folders_are_one_message_naming_the_file(tmp_path):
+def test_bad_folders_are_one_message_naming_the_file(tmp_path, capsys):
     root = _folder(tmp_path)
     (root / "empty-class").mkdir()
     with pytest.raises(DatasetError) as err:
@@ -201,6 +207,8 @@ def test_bad_folders_are_one_message_naming_the_file(tmp_path):
     with pytest.raises(DatasetError) as err:
         resolve_dataset(root)
     assert str(err.value).startswith(f"{note}: not an image file")
+    assert main(["train", "--dataset", str(root), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"error: {err.value}"]
     note.unlink()
 
     odd = root / "square" / "odd.png"
@@ -233,6 +241,98 @@ def test_folder_without_classes_or_of_huge_images(tmp_path):
     Image.new("L", (20, 20)).save(solo / "a.png")
     with pytest.raises(DatasetError, match="too few images for a test split"):
         resolve_dataset(tmp_path / "solo")
+
+
+def test_a_dataset_too_small_for_the_batch_names_the_file(shapes_npz, capsys):
+    assert main(["train", "--dataset", str(shapes_npz), "--batch-size", "512", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: batch_size 512 is larger than the {N_TRAIN} training images of {shapes_npz}"]
+    with pytest.raises(ConfigError, match=f"larger than the {N_TRAIN} training images of {shapes_npz}"):
+        jobs.JobRegistry().start(vc.ModelConfig.for_dataset(resolve_dataset(shapes_npz), hidden=(8,)),
+                                    TrainConfig(dataset=str(shapes_npz), batch_size=512), "too-small")
+
+
+# --- end to end through the CLI -------------------------------------------------------------------
+
+def test_cli_on_an_npz_of_colour_shapes(shapes_npz, isolated_models_dir, tmp_path, capsys):
+    assert main(["train", "--dataset", str(shapes_npz), "--arch", "conv", "--epochs", "2", "--batch-size", "32",
+                 "--eval-subset", "60", "--lr", "3e-3", "--tag", "shapes-conv", "--quiet"]) == 0
+    bundle = load_bundle(isolated_models_dir / "shapes-conv")
+    record = resolve_dataset(shapes_npz)
+    assert bundle.model_config.image_shape == (3, 32, 32) and bundle.model_config.likelihood == "cbernoulli"
+    assert bundle.dataset == str(shapes_npz) and bundle.data["title"] == "shapes.npz"
+    assert bundle.data["classes"] == list(SHAPE_CLASSES) and bundle.fingerprint == record.fingerprint
+    assert bundle.fits(record) and bundle.latents["mu"].shape == (N_TEST, 2)
+    tests = [r["total"] for r in bundle.metrics["history"] if r["split"] == "test"]
+    assert tests[-1] < tests[0]
+    assert not bundle.fits(vc.DATASETS["mnist"])
+    capsys.readouterr()
+    assert main(["evaluate", "shapes-conv", "--iw-k", "20", "--iw-n", "10", "--quadrature-grid", "30"]) == 0
+    metrics = __import__("json").loads(capsys.readouterr().out)
+    assert metrics["likelihood"] == "cbernoulli" and "binarization_seed" not in metrics
+    assert np.isfinite(metrics["test"]["neg_elbo"]) and np.isfinite(metrics["quadrature_nll"]["nll"])
+    assert 0 <= metrics["knn_accuracy"]["accuracy"] <= 1
+    png = tmp_path / "grid.png"
+    assert main(["grid", "shapes-conv", "--n", "4", "--out", str(png)]) == 0
+    with Image.open(png) as im:
+        assert im.size == (4 * 32, 4 * 32) and im.mode == "RGB"
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("shapes-conv"))
+    assert "shapes.npz" in line and "d=2" in line
+
+
+def test_cli_on_an_image_folder_with_a_gaussian_likelihood(shapes_folder, isolated_models_dir, capsys):
+    assert main(["train", "--dataset", str(shapes_folder), "--likelihood", "gaussian", "--hidden", "64",
+                 "--epochs", "2", "--batch-size", "32", "--eval-subset", "40", "--test-fraction", "0.25",
+                 "--tag", "shapes-folder", "--quiet"]) == 0
+    bundle = load_bundle(isolated_models_dir / "shapes-folder")
+    assert bundle.model_config.likelihood == "gaussian" and bundle.train_config.test_fraction == 0.25
+    assert bundle.fits(resolve_dataset(shapes_folder, test_fraction=0.25))
+    assert not bundle.fits(resolve_dataset(shapes_folder))  # the default split holds other test images
+    assert len(bundle.latents["mu"]) == len(resolve_dataset(shapes_folder, test_fraction=0.25).read("test"))
+    images = vc.prior_samples(bundle.model, 3)
+    assert images.shape == (3, 32, 32, 3) and 0 <= images.min() and images.max() <= 1
+
+
+def test_cli_on_scikit_learns_digits_with_the_shipped_evaluation(tmp_path, isolated_models_dir, capsys):
+    datasets = pytest.importorskip("sklearn.datasets")
+    digits = datasets.load_digits()  # 1,797 images, 8×8, intensities 0..16
+    images = (digits.images * (255 / 16)).round().astype(np.uint8)
+    write_image_folder(tmp_path / "digits", images, digits.target, tuple(str(d) for d in range(10)))
+    assert main(["train", "--dataset", str(tmp_path / "digits"), "--image-size", "16", "--hidden", "64",
+                 "--epochs", "3", "--batch-size", "64", "--eval-subset", "100", "--lr", "3e-3", "--evaluate",
+                 "--tag", "digits"]) == 0
+    err = capsys.readouterr().err
+    assert "resized 1797 of 1797 images to 16×16 (sizes found: 8×8: 1797)" in err
+    assert "evaluating: importance-weighted log-likelihood (k=1000" in err
+    bundle = load_bundle(isolated_models_dir / "digits")
+    assert bundle.model_config.image_shape == (1, 16, 16) and bundle.data["classes"] == [str(d) for d in range(10)]
+    evaluation = bundle.metrics["evaluation"]
+    n_test = len(bundle.latents["mu"])
+    assert evaluation["n_test"] == n_test and evaluation["iw_nll"]["k"] == 1000 and evaluation["iw_nll"]["n"] == n_test
+    assert evaluation["knn_accuracy"]["k"] == 5
+    assert evaluation["knn_accuracy"]["accuracy"] > 0.2  # ten digit classes, chance is 0.1
+    assert evaluation["iw_nll"]["nll"] <= evaluation["test"]["neg_elbo"] + 1.0
+
+
+def test_a_model_is_refused_over_changed_data(tmp_path, isolated_models_dir, capsys):
+    x, y = coloured_shapes(100, seed=7)
+    path = tmp_path / "mine.npz"
+    np.savez(path, x_train=x[:80], y_train=y[:80], x_test=x[80:], y_test=y[80:])
+    assert main(["train", "--dataset", str(path), "--hidden", "16", "--epochs", "1", "--batch-size", "40",
+                 "--eval-subset", "10", "--tag", "my-model", "--quiet"]) == 0
+    x[0, 0, 0] = 255 - x[0, 0, 0]
+    np.savez(path, x_train=x[:80], y_train=y[:80], x_test=x[80:], y_test=y[80:])
+    changed = resolve_dataset(path)
+    with pytest.raises(CheckpointError, match=r"my-model was trained on mine.npz, not mine.npz \(the same name, but "
+                                              r"other images"):
+        load_bundle(isolated_models_dir / "my-model", dataset=changed)
+    capsys.readouterr()
+    assert main(["evaluate", "my-model", "--iw-k", "0"]) == 2
+    assert "other images" in capsys.readouterr().err
+    entry = next(e for e in vc.list_models() if e.name == "my-model")
+    assert not entry.fits(changed) and "takes 3×32×32 images" in entry.dataset_mismatch(vc.DATASETS["mnist"])
 
 
 def test_shipped_models_fit_their_dataset_only():
