@@ -1,5 +1,12 @@
-"""Shared test helpers: page checks (no exception, no traceback text) and quick model fixtures."""
-from streamlit.testing.v1 import AppTest
+"""Shared test helpers: page checks (no exception, no traceback text), quick model fixtures, the
+objective patch point, and a small colour dataset. Importing it needs no streamlit (a GPU machine
+runs bench/cuda_registries_check.py with it)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 def page_text(at: AppTest) -> str:
