@@ -31,7 +31,7 @@ def assert_no_traceback(at: AppTest) -> None:
 
 
 def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "standard", hidden=(16,),
-                         data_dir=None) -> None:
+                         latent_dim: int = 2, arch: str = "mlp", data_dir=None) -> None:
     """A seeded, untrained model saved with its test-set codes, as the page saves models: a fixture
     that costs a second, for tests about the page and the files rather than about learning."""
     import torch
@@ -39,7 +39,8 @@ def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "st
     import vae_core as vc
 
     torch.manual_seed(0)
-    model = vc.build_model(vc.ModelConfig(objective=objective, hidden=tuple(hidden))).eval()
+    model = vc.build_model(vc.ModelConfig(objective=objective, hidden=tuple(hidden), latent_dim=latent_dim,
+                                          arch=arch)).eval()
     test = vc.load_split(dataset, "test", data_dir=data_dir)
     vc.save_bundle(folder, model, vc.TrainConfig(dataset=dataset, epochs=1), metrics={"epochs": 1},
                    latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})
@@ -98,3 +99,28 @@ def write_image_folder(root, images, labels, classes, *, ext: str = "png") -> No
         (root / name).mkdir(parents=True, exist_ok=True)
     for i, (image, label) in enumerate(zip(images, labels)):
         Image.fromarray(image).save(root / classes[label] / f"{i:05d}.{ext}")
+
+
+def latent_map(at: AppTest) -> dict | None:
+    """The data the page sent to its latent map component (None when no map is drawn)."""
+    import json
+
+    for element in at.get("bidi_component"):
+        if element.proto.component_name == "vae_latent_map":
+            return json.loads(element.proto.json)
+    return None
+
+
+def mapped_sides(at: AppTest) -> list[str]:
+    """The model sides drawn on the latent map."""
+    data = latent_map(at)
+    return [m["side"] for m in data["models"]] if data else []
+
+
+def static_file(url: str) -> bytes:
+    """A file the page published for the browser (app/static/cache/...)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert url.startswith("app/static/cache/"), url
+    return (root / url[len("app/"):]).read_bytes()

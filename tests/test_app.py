@@ -6,7 +6,6 @@ depend on the shipped models; one test checks the shipped ones when they are pre
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import shutil
@@ -16,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from helpers import latent_map, mapped_sides, static_file
 
 import vae_core as vc
 
@@ -50,28 +51,13 @@ def run_app() -> AppTest:
 
 def choose(at: AppTest, side: str, path: Path) -> AppTest:
     box = next(b for b in at.sidebar.selectbox if b.label == f"Model {side}")
-    box.set_value(str(path)).run()
+    box.set_value(str(path.resolve())).run()
     assert not at.exception, at.exception
     return at
 
 
 def captions(at: AppTest) -> list[str]:
     return [img.caption for el in at.image for img in el.proto.imgs]
-
-
-def charts(at: AppTest) -> dict[str, dict]:
-    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-
-
-def scatters(at: AppTest) -> list[dict]:
-    return [spec for spec in charts(at).values() if any(t["type"] == "scattergl" for t in spec["data"])]
-
-
-def array(a) -> np.ndarray:
-    """Plotly ≥ 6 writes numpy arrays as base64 'bdata'."""
-    if isinstance(a, dict) and "bdata" in a:
-        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"])
-    return np.asarray(a)
 
 
 def errors(at: AppTest) -> list[str]:
@@ -95,18 +81,22 @@ def test_page_draws_both_models(models):
     at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
     assert at.title[0].value == "VAE Explorer · MNIST"
     assert not errors(at)
-    plots = scatters(at)
-    assert len(plots) == 2
-    for spec in plots:
-        gl = [t for t in spec["data"] if t["type"] == "scattergl"]
-        assert [t["name"] for t in gl] == [str(d) for d in range(10)]
-        assert sum(len(array(t["x"])) for t in gl) == 10_000  # every test image
-        hover_index = np.concatenate([array(t["customdata"]).ravel() for t in gl])
-        assert sorted(hover_index.tolist()) == list(range(10_000))
-        assert {t["name"] for t in spec["data"]} >= {"sliders", "interpolation"}
-    caps = captions(at)
-    assert any(c.startswith("A: 20×20 manifold") for c in caps) and any(c.startswith("B: 20×20") for c in caps)
-    assert [b.label for b in at.get("download_button")] == ["Download PNG", "Download PNG"]
+    data = latent_map(at)
+    assert [m["side"] for m in data["models"]] == ["A", "B"]
+    assert data["classes"] == [str(d) for d in range(10)]
+    labels = vc.load_split("mnist", "test").labels.numpy()
+    for m, tag in zip(data["models"], ("tiny-vae", "tiny-mmd")):
+        # Every test code, in the map's plane, with its label: the file the browser fetches.
+        raw = static_file(m["points"])
+        xy = np.frombuffer(raw[:8 * 10_000], "<f4").reshape(-1, 2)
+        np.testing.assert_array_equal(np.frombuffer(raw[8 * 10_000:], "<u2"), labels)
+        np.testing.assert_allclose(xy, vc.load_bundle(models / tag).latents["mu"], atol=1e-6)
+        # The decoder the browser runs, exported from the very weights on disk.
+        spec = json.loads(static_file(m["decoder"]["spec"]))
+        assert spec["latent_dim"] == 2 and len(static_file(m["decoder"]["weights"])) > 0
+        assert m["grid"]["n"] == 20 and len(m["grid"]["xs"]) == 20 and static_file(m["grid"]["url"])[:4] == b"\x89PNG"
+        assert m["axisNames"] == ["z1", "z2"] and "Gaussian quantiles" in m["grid"]["caption"]
+    assert data["sliders"][0]["sides"] == ["A", "B"] and data["sliders"][0]["z"] == [0.0, 0.0]
     side = " ".join(m.value for m in at.sidebar.markdown)
     assert "tiny-vae" in side and "latent dimension: **2**" in side and "epochs: **1**" in side
     assert any(c.value.startswith("Device: CPU") or c.value.startswith("Device: GPU") for c in at.sidebar.caption)
@@ -121,7 +111,7 @@ def test_shipped_models_are_the_defaults():
     assert not errors(at) and not at.warning
     picked = [Path(b.value).name for b in at.sidebar.selectbox if b.label.startswith("Model")]
     assert picked == ["mnist-vae", "mnist-mmd"]
-    assert len(scatters(at)) == 2
+    assert mapped_sides(at) == ["A", "B"]
 
 
 def test_switching_dataset(models):
@@ -131,27 +121,44 @@ def test_switching_dataset(models):
     assert at.title[0].value == "VAE Explorer · Fashion-MNIST"
     options = [o for b in at.sidebar.selectbox if b.label == "Model A" for o in b.options]  # labels
     assert any(o.startswith("tiny-fashion") for o in options) and not any("tiny-mmd" in o for o in options)
-    names = [t["name"] for t in scatters(at)[0]["data"] if t["type"] == "scattergl"]
-    assert names == list(vc.DATASETS["fashion"].classes)
+    assert latent_map(at)["classes"] == list(vc.DATASETS["fashion"].classes)
 
 
-def test_sliders_decode_the_point_for_both_models(models):
+def test_a_released_slider_sets_the_point_of_both_models(models):
+    """The map sends the sliders' point on release (as the browser does); the page keeps it, sends it
+    back to the map, and a dataset switch forgets it."""
     at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
-    z1 = next(s for s in at.slider if s.label == "z1")
-    assert z1.min < 0.3 < z1.max
-    assert [c for c in captions(at) if "z = " in c] == ["A: z = (0.00, 0.00)", "B: z = (0.00, 0.00)"]
-    z1.set_value(0.3).run()
-    assert not at.exception
-    assert at.session_state["z"] == pytest.approx([0.3, 0.0])
-    assert [c for c in captions(at) if "z = " in c] == ["A: z = (0.30, 0.00)", "B: z = (0.30, 0.00)"]
-    star = next(t for t in scatters(at)[0]["data"] if t["name"] == "sliders")
-    assert array(star["x"])[0] == pytest.approx(0.3, abs=1e-6)
+    group = latent_map(at)["sliders"][0]
+    lo, hi = group["ranges"][0]
+    assert lo < 0 < hi and lo == -hi  # centred on the prior's centre
+    at.session_state["z_A"] = at.session_state["z_B"] = [0.3, -0.2]
+    at.run()
+    assert latent_map(at)["sliders"][0]["z"] == pytest.approx([0.3, -0.2])
+    at.session_state["z_A"] = [99.0, 0.0]  # outside the range: shown at the end of the slider
+    at.run()
+    assert latent_map(at)["sliders"][0]["z"] == pytest.approx([hi, 0.0])
+
+
+def test_server_decodes_when_the_browser_cannot(models, monkeypatch):
+    """A decoder the browser cannot run: the page says why, and sends the sliders' point decoded here."""
+    from vae_core import export
+
+    def refuse(model):
+        raise export.UnsupportedDecoderError("this decoder has a layer the browser cannot run")
+
+    monkeypatch.setattr(vc, "decoder_export", refuse)
+    at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    for m in latent_map(at)["models"]:
+        assert m["decoder"] is None and "cannot run" in m["decoderError"]
+    images = latent_map(at)["serverImages"]
+    assert sorted(images) == ["A", "B"] and all(v.startswith("data:image/png;base64,") for v in images.values())
 
 
 def test_interpolation(models):
     at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
-    at.selectbox(key="interp_a_class").set_value(3)
-    at.number_input(key="interp_a_pos").set_value(4)
+    labels = vc.load_split("mnist", "test").labels.numpy()
+    at.selectbox(key="interp_a_class").set_value(3).run()
+    at.selectbox(key="interp_a_index").set_value(int(np.flatnonzero(labels == 3)[4]))
     at.selectbox(key="interp_b_class").set_value(8)
     at.slider(key="interp_steps").set_value(6)
     at.radio(key="interp_method").set_value("slerp").run()
@@ -160,10 +167,12 @@ def test_interpolation(models):
     i0, i1 = np.flatnonzero(labels == 3)[4], np.flatnonzero(labels == 8)[0]
     caps = captions(at)
     assert f"start: test #{i0} (3)" in caps and f"end: test #{i1} (8)" in caps
-    assert sum("6 steps, slerp" in c for c in caps) == 2
-    for spec in scatters(at):
-        path = next(t for t in spec["data"] if t["name"] == "interpolation")
-        assert len(array(path["x"])) == 6
+    strips = [m.value for m in at.markdown if "6 steps, spherical (slerp)" in m.value]
+    assert len(strips) == 2
+    assert [c for c in caps if c.startswith("t = ")][:6] == [f"t = {t:.2f}" for t in np.linspace(0, 1, 6)]
+    for m in latent_map(at)["models"]:
+        assert len(m["path"]) == 6 and len(m["path"][0]) == 2  # the path drawn on each map
+    assert latent_map(at)["ends"] == [int(i0), int(i1)]
     at.button(key="interp_random").click().run()
     assert not at.exception
     starts = [c for c in captions(at) if c.startswith("start: test #")]
@@ -198,11 +207,12 @@ def test_training_in_the_page(models):
     wait_for(at, lambda a: any("saved as 'made-here'" in s.value for s in a.success))
     saved = vc.load_bundle(models / "made-here")
     assert saved.latents["mu"].shape == (10_000, 2) and saved.metrics["status"] == "completed"
+    at.run()  # the run the finished training asks for (the sidebar was drawn before it finished)
     options = [o for b in at.sidebar.selectbox if b.label == "Model B" for o in b.options]
     assert any(o.startswith("made-here · VAE") for o in options)  # selectable at once
     assert "t_curve" in {c.key for c in at.get("plotly_chart")}
     choose(at, "B", models / "made-here")
-    assert not errors(at) and len(scatters(at)) == 2
+    assert not errors(at) and mapped_sides(at) == ["A", "B"]
 
 
 @pytest.mark.parametrize("values, message", [
@@ -213,7 +223,6 @@ def test_training_in_the_page(models):
     ({"epochs": 100000}, "epochs must be at most"),
     ({"tag": "../escape"}, "invalid tag"),
     ({"tag": "a/b"}, "invalid tag"),
-    ({"tag": ""}, "invalid tag"),
     ({"tag": "tiny-vae"}, "already exists"),
 ])
 def test_bad_training_values_are_refused(models, values, message):
@@ -222,8 +231,25 @@ def test_bad_training_values_are_refused(models, values, message):
     before = sorted(p.name for p in models.iterdir())
     fill_form(at, **values)
     assert any(e.startswith("Not started") and message in e for e in errors(at)), errors(at)
-    assert "my_job" not in at.session_state
     assert sorted(p.name for p in models.iterdir()) == before
+
+
+def test_every_form_error_is_shown_at_once(models):
+    """lr 0, batch 0 and a bad tag in one submission: three reasons in one message, nothing started."""
+    at = run_app()
+    fill_form(at, tag="../x", lr=0.0, batch=0)
+    message = next(e for e in errors(at) if e.startswith("Not started"))
+    for reason in ("lr must be a finite number > 0", "batch_size must be a positive integer", "invalid tag"):
+        assert reason in message, message
+    assert "(no '/', '\\\\' or '..')" in message  # the backslash survives Markdown (escaped once)
+
+
+def test_an_empty_tag_is_named_for_the_user(models):
+    at = run_app()
+    assert any("It will be saved as `mnist-vae-mlp-d2-1`" in c.value for c in at.caption)
+    fill_form(at, epochs=1, batch=64, subset=256, eval=100)
+    assert not errors(at)
+    wait_for(at, lambda a: any("saved as 'mnist-vae-mlp-d2-1'" in s.value for s in a.success))
 
 
 def test_second_training_is_refused_and_cancel_stops(models):
@@ -244,24 +270,62 @@ def test_model_of_the_other_dataset_is_refused(models):
     choose(at, "A", models / "tiny-fashion")
     assert any("was trained on Fashion-MNIST, not MNIST" in e for e in errors(at))
     choose(at, "B", models / "tiny-mmd")
-    assert len(scatters(at)) == 1  # the other side still works
+    assert mapped_sides(at) == ["B"]  # the other side still works
 
 
 def test_damaged_model_is_named_and_the_other_side_works(models):
     (models / "tiny-vae" / "weights.pt").write_bytes(b"not a checkpoint")
     at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
     assert any("weights.pt" in e and "tiny-vae" in e for e in errors(at)), errors(at)
-    assert len(scatters(at)) == 1
-    assert any(c.startswith("B: 20×20 manifold") for c in captions(at))
+    assert mapped_sides(at) == ["B"]
+    assert latent_map(at)["models"][0]["grid"]["n"] == 20
 
 
 def test_missing_dataset_gives_one_clear_message(models, tmp_path, monkeypatch):
-    """No files and no reachable mirror: one message naming where the files go, no traceback."""
-    info = vc.DATASETS["mnist"]
-    monkeypatch.setitem(vc.DATASETS, "mnist", dataclasses.replace(info, mirrors=("http://127.0.0.1:9/",)))
+    """No files: one notice naming where the files go, no traceback, and the views that need no
+    data (the maps, sliders, grids and samples from the stored codes) still drawn."""
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "nodata"))
-    at = run_app()
-    assert len(errors(at)) >= 1
-    main = [e for e in errors(at) if "could not be read" in e]
-    assert len(main) == 1 and str(tmp_path / "nodata" / "MNIST" / "raw") in main[0]
-    assert not scatters(at)
+    at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    notes = [w.value for w in at.warning if "not on this machine" in w.value]
+    assert len(notes) == 1 and str(tmp_path / "nodata" / "MNIST" / "raw") in notes[0]
+    assert notes[0].startswith("**The MNIST test images are not on this machine.**")
+    assert not errors(at)
+    assert mapped_sides(at) == ["A", "B"]
+    assert sum(c.endswith("samples (seed 0)") for c in captions(at)) == 2
+    assert at.button(key="data_retry") and at.button(key="data_download")
+
+
+def test_a_person_s_order_of_clicks(models):
+    """The order that crashed the page: a class chosen on the Interpolation tab, then the other
+    dataset, then any button; then back, with a point picked, the sliders moved far out, and
+    every tab's controls used. No exception, no error box, and nothing of MNIST left in Fashion."""
+    at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    at.selectbox(key="interp_a_class").set_value(7).run()
+    at.session_state["picked"] = 9999  # as a click on the map leaves it
+    at.session_state["z_A"] = at.session_state["z_B"] = [3.0, -3.4]  # as a slider's release leaves it
+    at.run()
+    assert not at.exception and not errors(at)
+    assert latent_map(at)["models"][0]["pickedCode"] is not None
+    at.sidebar.selectbox(key="dataset").set_value("fashion").run()
+    assert not at.exception
+    at.button(key="new_samples").click().run()
+    at.button(key="new_test_images").click().run()
+    at.button(key="interp_random").click().run()
+    assert not at.exception
+    assert at.session_state["picked"] is None and latent_map(at)["picked"] is None
+    assert latent_map(at)["sliders"][0]["z"] == [0.0, 0.0]  # another dataset, other models: the point is reset
+    assert at.selectbox(key="interp_a_class").value in range(10)
+    fashion = vc.DATASETS["fashion"].classes
+    assert at.selectbox(key="interp_a_class").format_func(at.selectbox(key="interp_a_class").value) in fashion
+    assert at.selectbox(key="t_dataset").value == "fashion"
+    at.sidebar.selectbox(key="dataset").set_value("mnist").run()
+    assert not at.exception
+    at.slider(key="interp_steps").set_value(30).run()
+    at.radio(key="interp_method").set_value("slerp").run()
+    at.slider(key="row_n").set_value(25).run()
+    at.slider(key="grid_n").set_value(7).run()
+    at.radio(key="grid_spacing").set_value("range").run()
+    assert not at.exception and not errors(at)
+    assert sum(c.startswith("t = ") for c in captions(at)) == 60  # 30 frames for each model
+    grid = latent_map(at)["models"][0]["grid"]
+    assert grid["n"] == 7 and "evenly spaced over the codes" in grid["caption"]

@@ -11,7 +11,8 @@ from vae_core import (
     interpolate,
     interpolation_path,
     manifold_grid,
-    pca_2d,
+    latent_plane,
+    plane_points,
     png_bytes,
     prior_samples,
     reconstruct,
@@ -140,20 +141,40 @@ def test_reconstruct_shape(model2, mnist_test):
     assert out.shape == (4, 28, 28) and 0 <= out.min() and out.max() <= 1
 
 
-def test_pca_2d():
+def test_latent_plane_is_pca_with_variance_explained():
     rng = np.random.default_rng(0)
     # Variance mostly along two known directions of a 5-D space.
     basis = np.linalg.qr(rng.normal(size=(5, 5)))[0]
-    codes = rng.normal(size=(2000, 5)) * np.array([5.0, 2.0, 0.1, 0.1, 0.1]) @ basis.T + 3.0
-    proj, mean, axes = pca_2d(codes)
+    scales = np.array([5.0, 2.0, 0.1, 0.1, 0.1])
+    codes = rng.normal(size=(2000, 5)) * scales @ basis.T + 3.0
+    proj, mean, axes, explained = latent_plane(codes)
     assert proj.shape == (2000, 2) and mean.shape == (5,) and axes.shape == (2, 5)
     np.testing.assert_allclose(mean, codes.mean(0))
     np.testing.assert_allclose(axes @ axes.T, np.eye(2), atol=1e-9)
     assert abs(abs(axes[0] @ basis[:, 0]) - 1) < 1e-3 and abs(abs(axes[1] @ basis[:, 1]) - 1) < 1e-3
     assert proj[:, 0].var() > proj[:, 1].var()
+    # The share of variance along each axis: the projected variance over the total.
+    total = ((codes - codes.mean(0)) ** 2).sum()
+    np.testing.assert_allclose(explained, [(proj[:, i].astype(np.float64) ** 2).sum() / total for i in range(2)],
+                               rtol=1e-5)
+    np.testing.assert_allclose(explained, scales[:2] ** 2 / (scales ** 2).sum(), rtol=0.1)
     # d = 2: the codes themselves
     two = rng.normal(size=(10, 2))
-    np.testing.assert_allclose(pca_2d(two)[0], two, atol=1e-6)
+    plane = latent_plane(two)
+    np.testing.assert_allclose(plane.xy, two, atol=1e-6)
+    np.testing.assert_array_equal(plane.explained, [1.0, 1.0])
+
+
+def test_plane_points_walk_the_plane_through_the_mean():
+    mean = np.array([1.0, -2.0, 0.5])
+    axes = np.array([[0.0, 1.0, 0.0], [0.6, 0.0, 0.8]])
+    pts = plane_points(np.array([-1.0, 2.0]), np.array([0.0, 3.0]), mean=mean, axes=axes)
+    # Row-major with y decreasing down the rows, like grid_points.
+    expected = [mean + x * axes[0] + y * axes[1] for y in (3.0, 0.0) for x in (-1.0, 2.0)]
+    np.testing.assert_allclose(pts, expected, atol=1e-6)
+    # With the identity plane it is the plain 2-D grid.
+    np.testing.assert_allclose(plane_points(np.array([0.0, 1.0]), np.array([2.0, 3.0]), mean=np.zeros(2),
+                                            axes=np.eye(2)), grid_points(np.array([0.0, 1.0]), np.array([2.0, 3.0])))
 
 
 def test_tile_layout():

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import assert_no_traceback  # noqa: E402
+from helpers import assert_no_traceback, mapped_sides  # noqa: E402
 
 import vae_core as vc
 from vae_core import DatasetError, load_split
@@ -127,9 +127,9 @@ def test_damaged_file_on_the_page(damage, tmp_path, data_dir, monkeypatch):
     before = snapshot(root)
     at = run_page(monkeypatch, root)
     assert_no_traceback(at)
-    shown = [e.value for e in at.error if "could not be read" in e.value]
-    assert len(shown) == 1 and culprit in shown[0] and words in shown[0], [e.value for e in at.error]
-    assert not at.get("plotly_chart")
+    shown = [w.value for w in at.warning if "could not be read" in w.value]
+    assert len(shown) == 1 and culprit in shown[0] and words in shown[0], [w.value for w in at.warning]
+    assert mapped_sides(at) == ["A", "B"]  # the maps still drawn, from the models' stored codes
     assert snapshot(root) == before
 
 
@@ -143,9 +143,14 @@ def test_one_missing_file_and_no_network_on_the_page(tmp_path, data_dir, monkeyp
     before = snapshot(root)
     at = run_page(monkeypatch, root)
     assert_no_traceback(at)
-    shown = [e.value for e in at.error if "could not be read" in e.value]
-    assert len(shown) == 1, [e.value for e in at.error]
-    assert f"could not download MNIST file {IMAGES}" in shown[0] and str(root / "MNIST" / "raw") in shown[0]
+    shown = [w.value for w in at.warning if "not on this machine" in w.value]
+    assert len(shown) == 1, [w.value for w in at.warning]
+    assert f"`{IMAGES}`" in shown[0] and str(root / "MNIST" / "raw") in shown[0]
+    assert not any(name in shown[0] for name in set(FILES) - {IMAGES})  # only the missing file is named
+    at.button(key="data_download").click().run()  # the page downloads only when asked
+    assert_no_traceback(at)
+    failed = [e.value for e in at.error if e.value.startswith("The download failed")]
+    assert len(failed) == 1 and f"could not download MNIST file {IMAGES}" in failed[0]
     assert snapshot(root) == before
     assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(set(FILES) - {IMAGES})
 

@@ -26,12 +26,14 @@ from .explore import (
     interpolate,
     interpolation_path,
     manifold_grid,
-    pca_2d,
+    latent_plane,
+    plane_points,
     png_bytes,
     prior_samples,
     reconstruct,
     tile,
 )
+from .export import DecoderExport, UnsupportedDecoderError, decoder_export, export_to_folder
 from .likelihoods import LIKELIHOODS, Likelihood
 from .models import VAE, build_model
 from .objectives import OBJECTIVES, LossParts, Objective, gaussian_kl, make_objective, mmd
@@ -47,8 +49,9 @@ __all__ = [
     "DATASETS", "Dataset", "Split", "dataset_info", "dataset_title", "load_split", "resolve_data_dir",
     "resolve_dataset", "reparameterize", "evaluate_model", "iw_log_likelihood", "knn_accuracy", "neg_elbo",
     "quadrature_log_likelihood", "decode", "encode_means", "interpolate", "interpolation_path", "manifold_grid",
-    "pca_2d", "png_bytes", "prior_samples", "reconstruct", "tile", "LIKELIHOODS", "Likelihood", "VAE", "build_model",
-    "OBJECTIVES", "LossParts", "Objective", "gaussian_kl", "make_objective", "mmd", "PRIORS", "Prior",
+    "latent_plane", "plane_points", "png_bytes", "prior_samples", "reconstruct", "tile", "DecoderExport",
+    "UnsupportedDecoderError", "decoder_export", "export_to_folder", "LIKELIHOODS", "Likelihood", "VAE",
+    "build_model", "OBJECTIVES", "LossParts", "Objective", "gaussian_kl", "make_objective", "mmd", "PRIORS", "Prior",
     "SHIPPED_EVALUATION", "finish_run", "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED",
     "Progress", "TrainResult", "fit",
 ]

@@ -9,6 +9,7 @@ pixel the likelihood's mean E[x|z] (`model.mean_image`).
 from __future__ import annotations
 
 import io
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -172,20 +173,36 @@ def reconstruct(model: VAE, images) -> np.ndarray:
     return _as_numpy_images(model, model.decode(model.encode(x).mu))
 
 
-def pca_2d(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Project codes onto their two principal axes: (projected (N, 2), mean (D,), axes (2, D)).
+class LatentPlane(NamedTuple):
+    """The plane the page's map shows: for d = 2 the latent plane itself, for d > 2 the plane
+    through the codes' mean along their two principal axes (z = mean + x·axes[0] + y·axes[1])."""
 
-    For D = 2 the codes are returned as they are (identity axes), so the scatter's
-    coordinates are the latent coordinates themselves.
-    """
+    xy: np.ndarray  # (N, 2) float32: the codes' coordinates in the plane
+    mean: np.ndarray  # (D,)
+    axes: np.ndarray  # (2, D), orthonormal rows
+    explained: np.ndarray  # (2,): share of the codes' variance along each axis (1, 1 for d = 2)
+
+
+def latent_plane(codes: np.ndarray) -> LatentPlane:
+    """Project codes onto their two principal axes (PCA); for D = 2 the codes as they are
+    (identity axes, zero mean), so the map's coordinates are the latent coordinates."""
     codes = np.asarray(codes, np.float64)
     d = codes.shape[1]
     if d <= 2:
-        return codes.astype(np.float32), np.zeros(d), np.eye(d)
+        return LatentPlane(codes.astype(np.float32), np.zeros(d), np.eye(d), np.ones(d))
     mean = codes.mean(0)
-    _, _, vt = np.linalg.svd(codes - mean, full_matrices=False)
-    axes = vt[:2]
-    return ((codes - mean) @ axes.T).astype(np.float32), mean, axes
+    _, s, vt = np.linalg.svd(codes - mean, full_matrices=False)
+    explained = s[:2] ** 2 / max(float((s ** 2).sum()), 1e-300)
+    return LatentPlane(((codes - mean) @ vt[:2].T).astype(np.float32), mean, vt[:2], explained)
+
+
+def plane_points(xs: np.ndarray, ys: np.ndarray, *, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Latent points of a grid drawn in a plane, row-major with y decreasing down the rows (as
+    plotted): z = mean + x·axes[0] + y·axes[1], (len(xs)·len(ys), D) float32."""
+    gx, gy = np.meshgrid(np.asarray(xs, np.float64), np.asarray(ys, np.float64)[::-1])
+    axes = np.asarray(axes, np.float64)
+    pts = np.asarray(mean, np.float64)[None, :] + gx.reshape(-1, 1) * axes[0] + gy.reshape(-1, 1) * axes[1]
+    return pts.astype(np.float32)
 
 
 def tile(images: np.ndarray, ncols: int, *, pad: int = 0) -> np.ndarray:
@@ -227,7 +244,7 @@ CLASS_COLORS = np.array([
 
 def scatter_image(codes: np.ndarray, labels: np.ndarray, size: int = 512) -> np.ndarray:
     """A plain raster scatter of 2-D codes coloured by class (for snapshots, no plotting library)."""
-    xy = pca_2d(codes)[0]
+    xy = latent_plane(codes).xy
     lo, hi = xy.min(0), xy.max(0)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     pix = ((xy - lo) / span * (size - 3) + 1).astype(int)

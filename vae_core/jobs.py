@@ -13,7 +13,8 @@ of a small machine). Every job saves under its own tag: a tag taken on disk or b
 running job is refused at start, and the save itself never replaces a folder, so when
 another process saves the same tag first this job ends as failed, saying so, and the
 other model stays whole. No streamlit here: the registry is a plain object the page
-keeps in `st.cache_resource`.
+keeps in `st.cache_resource`. The owner is whatever the page says identifies a person
+across reloads (a browser cookie), so a reloaded page finds its running training again.
 """
 from __future__ import annotations
 
@@ -23,11 +24,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from .checkpoints import CheckpointError, tag_path
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VaeCoreError
+from .explore import prior_samples
+from .models import build_model
 from .runs import finish_run
+from .runtime import pick_device
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, fit
 
 RUNNING, FAILED = "running", "failed"
@@ -62,6 +69,8 @@ class JobView:
     history: tuple[dict, ...]  # rows as in TrainResult.history: split, step, epoch, elapsed, loss parts
     path: str | None  # the saved model folder, once saved (completed, or diverged with its last good weights)
     cancel_requested: bool
+    preview: np.ndarray | None = None  # prior samples decoded at the last epoch's end (n, 28, 28)
+    preview_epoch: float = 0.0
 
     @property
     def running(self) -> bool:
@@ -77,9 +86,11 @@ class TrainJob:
     train_config: TrainConfig
     tag: str
     path: Path
-    data_dir: str | None = None
     owner: str | None = None
     saved: bool = False
+    keep_on_cancel: bool = False  # a cancel saves the last good weights (marked cancelled) when set
+    preview: np.ndarray | None = None
+    preview_epoch: float = 0.0
     state: str = RUNNING
     message: str = "starting"
     progress: Progress | None = None
@@ -89,9 +100,24 @@ class TrainJob:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
+    _model: object = field(default=None, repr=False)  # the VAE being trained (read by the preview only)
 
-    def cancel(self) -> None:
-        """Ask the loop to stop at its next step; the job ends as 'cancelled' and nothing is saved."""
+    PREVIEW_SAMPLES = 16
+
+    def _preview_images(self) -> np.ndarray:
+        """Decode fixed prior draws with the weights as they are now (called between two steps,
+        from the training thread, so the weights are not changing underneath)."""
+        was_training = self._model.training
+        try:
+            return prior_samples(self._model, self.PREVIEW_SAMPLES, seed=0)
+        finally:
+            self._model.train(was_training)
+
+    def cancel(self, *, keep: bool = False) -> None:
+        """Ask the loop to stop at its next step; the job ends as 'cancelled'. With `keep`, the
+        weights trained so far are saved under the job's tag (marked cancelled), else nothing is."""
+        with self._lock:
+            self.keep_on_cancel = self.keep_on_cancel or keep
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -111,9 +137,13 @@ class TrainJob:
                 step=p.step if p else 0, total_steps=p.total_steps if p else 0, epoch=p.epoch if p else 0.0,
                 elapsed=elapsed, eta=p.eta if p and self.state == RUNNING else None,
                 history=tuple(self.history), path=str(self.path) if self.saved and self.state in FINISHED else None,
-                cancel_requested=self._stop.is_set())
+                cancel_requested=self._stop.is_set(), preview=self.preview, preview_epoch=self.preview_epoch)
 
     def _on_progress(self, p: Progress) -> None:
+        if p.test is not None and self._model is not None:  # an epoch's end: a live preview
+            preview = self._preview_images()
+            with self._lock:
+                self.preview, self.preview_epoch = preview, p.epoch
         with self._lock:
             self.progress = p
             for split, parts in (("train", p.train), ("test", p.test)):
@@ -130,17 +160,21 @@ class TrainJob:
 
     def _run(self, train_split, test_split) -> None:
         try:
+            torch.manual_seed(self.train_config.seed)  # seeded initial weights (fit() seeds its draws again)
+            self._model = build_model(self.model_config, pick_device(self.train_config.device))
             result = fit(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
-                         callback=self._on_progress, should_stop=self._stop.is_set)
-            if result.status == CANCELLED:
+                         callback=self._on_progress, should_stop=self._stop.is_set, model=self._model)
+            with self._lock:
+                keep = self.keep_on_cancel
+            if result.status == CANCELLED and not keep:
                 self._set(result.status, result.message + "; nothing was saved")
                 return
-            # Completed, or diverged: `train` then handed back the last weights whose loss was finite,
-            # and they are saved like the CLI saves them, marked "diverged" in metrics.json.
+            # Completed, diverged (`fit` then handed back the last weights whose loss was finite), or
+            # cancelled with "keep": saved like the CLI saves them, the status marked in metrics.json.
             self._set(SAVING, "encoding the test set and saving")
             try:  # refuses a tag someone took while we trained, before and at the final rename
                 finish_run(result, self.path, test_split=test_split, train_split=train_split, overwrite=False,
-                           progress=lambda m: self._set(SAVING, m))
+                           keep_cancelled=keep, progress=lambda m: self._set(SAVING, m))
             except CheckpointError:
                 if not self.path.exists():
                     raise
@@ -152,6 +186,9 @@ class TrainJob:
             if result.status == DIVERGED:
                 self._set(DIVERGED, f"{result.message} Those weights were saved as {self.tag!r} "
                                     "(marked diverged in its metrics).")
+            elif result.status == CANCELLED:
+                self._set(CANCELLED, f"{result.message}; the weights trained so far were saved as {self.tag!r} "
+                                     "(marked cancelled in its metrics)")
             else:
                 self._set(COMPLETED, f"{result.message}; saved as {self.tag!r}")
         except Exception as exc:  # a thread has nobody to raise to: the page shows the message
@@ -182,40 +219,28 @@ class JobRegistry:
         with self._lock:
             return [j for j in self._jobs if j.view().running]
 
-    def get(self, job_id: int) -> TrainJob | None:
-        with self._lock:
-            return next((j for j in self._jobs if j.id == job_id), None)
-
     def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *, owner: str | None = None,
               data_dir=None, models_root: Path | None = None) -> TrainJob:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
-        CheckpointError or DatasetError (nothing started) when the request cannot run."""
+        CheckpointError or DatasetError (nothing started) when the request cannot run.
+
+        The data is read (perhaps downloaded) outside the registry's lock, which every session's
+        once-a-second progress read needs; the checks run again under the lock just before the
+        thread starts, so two quick clicks still start one job."""
+        path = tag_path(tag, models_root)
         with self._lock:
-            running = [j for j in self._jobs if j.view().running]
-            mine = next((j for j in running if j.owner == owner), None)
-            if mine is not None:
-                v = mine.view()
-                raise JobError(f"your training is already running ({v.tag!r}, {v.fraction:.0%}); "
-                               "wait for it or cancel it first")
-            if len(running) >= self.max_running:
-                raise JobError(f"the server is busy: {len(running)} trainings are running, the most it runs at "
-                               "once; try again when one has finished")
-            path = tag_path(tag, models_root)
-            if path.exists():
-                raise CheckpointError(f"a model tagged {tag!r} already exists ({path}); choose another tag")
-            if any(j.path == path for j in running):
-                raise CheckpointError(f"a model tagged {tag!r} is being trained right now; choose another tag")
-            train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False)
-            test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False)
-            check_fits(train_config, len(train_split.subset(train_config.train_subset)))
-            if train_config.device == "cuda":
-                from .runtime import pick_device
-                try:
-                    pick_device("cuda")
-                except RuntimeError as exc:
-                    raise ConfigError(str(exc)) from None
-            job = TrainJob(next(self._ids), model_config, train_config, tag, path,
-                           data_dir=str(data_dir) if data_dir else None, owner=owner)
+            self._refuse(owner, path, tag)
+        train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False)
+        test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False)
+        check_fits(train_config, len(train_split.subset(train_config.train_subset)))
+        if train_config.device == "cuda":
+            try:
+                pick_device("cuda")
+            except RuntimeError as exc:
+                raise ConfigError(str(exc)) from None
+        with self._lock:
+            self._refuse(owner, path, tag)
+            job = TrainJob(next(self._ids), model_config, train_config, tag, path, owner=owner)
             job._thread = threading.Thread(target=job._run, args=(train_split, test_split),
                                            name=f"vae-train-{tag}", daemon=True)
             finished = [j for j in self._jobs if not j.view().running]
@@ -224,3 +249,19 @@ class JobRegistry:
             self._jobs.append(job)
             job._thread.start()
             return job
+
+    def _refuse(self, owner: str | None, path: Path, tag: str) -> None:
+        """Raise when this owner already trains, the server is full, or the tag is taken (hold the lock)."""
+        running = [j for j in self._jobs if j.view().running]
+        mine = next((j for j in running if j.owner == owner), None)
+        if mine is not None:
+            v = mine.view()
+            raise JobError(f"your training is already running ({v.tag!r}, {v.fraction:.0%}); "
+                           "wait for it or cancel it first")
+        if len(running) >= self.max_running:
+            raise JobError(f"the server is busy: {len(running)} trainings are running, the most it runs at "
+                           "once; try again when one has finished")
+        if path.exists():
+            raise CheckpointError(f"a model tagged {tag!r} already exists ({path}); choose another tag")
+        if any(j.path == path for j in running):
+            raise CheckpointError(f"a model tagged {tag!r} is being trained right now; choose another tag")

@@ -24,8 +24,13 @@ CHROMIUM, CHROMIUM_ARGS = bench_load.CHROMIUM, bench_load.CHROMIUM_ARGS
 
 @pytest.fixture(scope="session")
 def e2e_models_dir(tmp_path_factory, data_dir) -> Path:
-    """Two tiny real models (one epoch on 512 images) in a models directory of the server's own."""
-    return bench_load.tiny_models(tmp_path_factory.mktemp("e2e-models"), str(data_dir))
+    """Two tiny real models (one epoch on 512 images) and an untrained d = 8 one, in a models
+    directory of the server's own."""
+    from helpers import save_untrained_model
+
+    root = bench_load.tiny_models(tmp_path_factory.mktemp("e2e-models"), str(data_dir))
+    save_untrained_model(root / "tiny-d8", latent_dim=8, objective="mmd", data_dir=data_dir)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -1,121 +1,248 @@
 """The page in a real browser: `streamlit run` + headless Chromium (Playwright).
 
-What AppTest cannot see: the WebGL scatter and the images actually render, a keyboard
-slider move redraws the decoded point (and only it), a click on the scatter picks a
-test image. The screenshot lands in tests/artifacts/ and is copied to docs/ for the README.
+What AppTest cannot see: the latent map decodes under the pointer and while a slider is dragged,
+in the browser, without a message to the server; its images equal vae_core's; the ★ follows the
+sliders; a click pins a test image; the page falls back to the server when the browser cannot
+decode; and a person's own order of clicks (switch, come back, reload during a training, a d = 8
+model) leaves no error. Screenshots land in tests/artifacts/ (git-ignored).
 """
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect  # noqa: E402
 
+import vae_core as vc  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 pytestmark = pytest.mark.browser
+MAP = "window.__vaeLatentMap"
 
-
-
-def loaded_width(page, img) -> int:
-    """The decoded width of an <img>, once the browser has finished loading it (not before)."""
-    handle = img.element_handle()
-    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=handle)
-    return handle.evaluate("i => i.naturalWidth")
 
 def wait_idle(page, timeout: float = 30_000) -> None:
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning",
                                                            timeout=timeout)
 
 
-def image(page, caption: str):
-    """The <img> of the st.image whose caption starts with `caption`."""
-    return page.get_by_test_id("stImageContainer").filter(
-        has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile("^" + re.escape(caption)))
-    ).locator("img")
-
-
-def test_page_in_browser(streamlit_server, page):
-    t0 = time.monotonic()
-    page.goto(streamlit_server)
+def open_page(page, base: str) -> None:
+    page.goto(base)
     wait_idle(page, 90_000)  # the first run reads the test set and loads the models
-    expect(page.get_by_role("heading", name="VAE Explorer · MNIST")).to_be_visible()
+    page.wait_for_function(f"{MAP} && {MAP}.ready && {MAP}.instance.maps.size > 0 && "
+                           f"[...{MAP}.instance.maps.values()].every(m => m.points)", timeout=60_000)
 
-    # Two WebGL scatters with the ten classes in their legends.
-    plots = page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot')
-    expect(plots.first).to_be_visible()
-    expect(plots).to_have_count(2)
-    for i in range(2):
-        expect(plots.nth(i).locator("canvas").first).to_be_attached()
-        expect(plots.nth(i).locator(".legendtext")).to_contain_text([str(d) for d in range(10)])
 
-    # Both 20×20 grids decoded into 560-pixel PNGs.
-    for side in "AB":
-        grid = image(page, f"{side}: 20×20 manifold")
-        expect(grid).to_be_visible()
-        expect(grid).to_have_attribute("src", re.compile(r"/media/.+\.png$"))
-        assert loaded_width(page, grid) == 560
+class SentFrames:
+    """Counts the frames the page sends on its websocket (every message to the server)."""
 
-    # A keyboard step on z1 changes both decoded images; the grids are not sent again.
-    decoded = image(page, "A: z = ")
-    before = decoded.get_attribute("src")
-    grid_before = image(page, "A: 20×20 manifold").get_attribute("src")
-    thumb = page.get_by_test_id("stSlider").get_by_role("slider", name="z1")
-    thumb.focus()
-    for _ in range(5):
-        page.keyboard.press("ArrowRight")
-    expect(decoded).not_to_have_attribute("src", before)
-    expect(page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^A: z = \(0\.0?[1-9]|^A: z = \(0\.[1-9]"))).to_be_visible()
-    wait_idle(page)
-    assert image(page, "A: 20×20 manifold").get_attribute("src") == grid_before
-    assert loaded_width(page, decoded) == 140
+    def __init__(self, page):
+        self.count = 0
+        page.on("websocket", lambda ws: ws.on("framesent", self._sent))
 
-    # A click on a scatter point shows that test image with both reconstructions.
-    plots.first.scroll_into_view_if_needed()  # the slider's focus scrolled the page down
-    xy = plots.first.evaluate("""gd => {
-        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, t = gd._fullData[1];
-        const r = gd.getBoundingClientRect();
-        return [r.left + xa._offset + xa.l2p(t.x[0]), r.top + ya._offset + ya.l2p(t.y[0])];
-    }""")
-    page.mouse.click(*xy)
-    expect(page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^test #\d+: \d"))).to_be_visible()
-    expect(page.get_by_test_id("stImageCaption").filter(has_text="model B")).to_be_visible()
-    wait_idle(page)
+    def _sent(self, _frame):
+        self.count += 1
 
+
+def tile_pixels(page, side: str) -> list[int]:
+    """The decoded image of one model in the map's panel, as the canvas shows it (grey levels)."""
+    return page.evaluate("""side => {
+        const c = window.__vaeLatentMap.instance.tiles.get(side).canvas.canvas;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const out = [];
+        for (let i = 0; i < d.length; i += 4) out.push(d[i]);
+        return out;
+    }""", side)
+
+
+def map_box(page, i: int) -> dict:
+    return page.locator("canvas.vlm-over").nth(i).bounding_box()
+
+
+def screenshot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "explorer.png"
-    page.mouse.move(5, 5)  # no hover label in the picture
-    page.set_viewport_size({"width": 1400, "height": 2100})  # Streamlit scrolls inside: grow the window
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_the_latent_map_decodes_in_the_browser(streamlit_server, page):
+    sent = SentFrames(page)
+    open_page(page, streamlit_server)
+    expect(page.get_by_role("heading", name="VAE Explorer · MNIST")).to_be_visible()
+    assert page.evaluate(f"{MAP}.mode") == "browser"
+    expect(page.locator("canvas.vlm-over")).to_have_count(2)
+    expect(page.locator(".vlm-legend-item")).to_have_count(10)
+    expect(page.locator(".vlm-grid-image")).to_have_count(2)
+
+    # A hover sweep over map A: both models decode every point, and nothing goes to the server.
+    box = map_box(page, 0)
+    before = {s: tile_pixels(page, s) for s in "AB"}
+    decodes, frames = page.evaluate(f"{MAP}.decodes"), sent.count
+    for k in range(40):
+        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.6 * k / 39), box["y"] + box["height"] * (0.3 + 0.01 * k))
+    assert sent.count == frames, "hovering sent messages to the server"
+    assert page.evaluate(f"{MAP}.decodes") - decodes >= 2 * 40
+    after = {s: tile_pixels(page, s) for s in "AB"}
+    assert before["A"] != after["A"] and before["B"] != after["B"]
+    assert page.evaluate(f"{MAP}.instance.hoverPointFor({MAP}.instance.maps.get('B'))") is not None  # crosshair on B
+
+    # What the browser drew equals vae_core's decode of the same z (to the canvas's 8 bits).
+    z = page.evaluate(f"Array.from({MAP}.instance.hover.z)")
+    for side, name in (("A", "mnist-vae"), ("B", "mnist-mmd")):
+        expected = vc.decode(vc.load_bundle(vc.PRETRAINED_DIR / name).model, np.asarray(z, np.float32))[0]
+        drawn = np.asarray(tile_pixels(page, side), np.float64).reshape(112, 112)[::4, ::4]
+        assert np.abs(drawn - expected * 255).max() <= 1.0, side
+
+    # Dragging a slider: many decoded images before the release, one message at the release.
+    page.mouse.move(5, 5)
+    slider = page.get_by_role("slider", name="z1")
+    sbox = slider.bounding_box()
+    y = sbox["y"] + sbox["height"] / 2
+    page.evaluate(f"{MAP}.frames.length = 0")
+    frames = sent.count
+    page.mouse.move(sbox["x"] + sbox["width"] / 2, y)
+    page.mouse.down()
+    for k in range(30):
+        page.mouse.move(sbox["x"] + sbox["width"] * (0.5 + 0.4 * (k + 1) / 30), y)
+    assert sent.count == frames, "dragging sent messages before the release"
+    drawn = page.evaluate(f"{MAP}.frames.filter(f => f.reason === 'slider').length")
+    assert drawn >= 20, drawn
+    star_during = page.evaluate(f"{MAP}.instance.maps.get('A').starPx")
+    page.mouse.up()
+    page.wait_for_timeout(500)
+    assert sent.count > frames  # the release tells the server
     wait_idle(page)
-    page.wait_for_timeout(1500)  # plotly redraws after the resize
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 50_000
-    (ROOT / "docs").mkdir(exist_ok=True)
-    shutil.copyfile(shot, ROOT / "docs" / "screenshot.png")
+    # The ★ is where the sliders are, on both maps, also after the server's rerun.
+    for side in "AB":
+        star, expected = page.evaluate(f"""side => {{
+            const inst = {MAP}.instance, map = inst.maps.get(side);
+            return [map.starPx, map.toPx(...map.project(inst.sliderPoint(side)))];
+        }}""", side)
+        assert star == pytest.approx(expected, abs=0.5)
+    assert page.evaluate(f"{MAP}.instance.sliderPoint('A')[0]") > 0.5
+    assert star_during == pytest.approx(page.evaluate(f"{MAP}.instance.maps.get('A').starPx"), abs=0.5)
+
+    # A click on a point pins it: its test image and both reconstructions, and one message.
+    frames = sent.count
+    index = page.evaluate(f"{MAP}.instance.maps.get('A').nearest({box['width'] / 2}, {box['height'] / 2}, 40)")
+    assert index >= 0
+    px = page.evaluate(f"{MAP}.instance.maps.get('A').toPx(...Array.from({MAP}.instance.maps.get('A').points.slice(2 * {index}, 2 * {index} + 2)))")
+    page.mouse.click(box["x"] + px[0], box["y"] + px[1])
+    expect(page.locator(".vlm-pin .vlm-panel-heading")).to_have_text(f"Pinned: test #{index}")
+    assert sent.count == frames + 1
+    wait_idle(page)
+    page.mouse.move(5, 5)
+    screenshot(page, "latent-map")
     assert not page.page_errors, page.page_errors
-    print(f"\n[browser part took {time.monotonic() - t0:.1f} s]")
 
 
-def test_training_runs_in_the_background(streamlit_server, page):
-    """The progress fragment redraws by itself (no clicks) until the model is saved and listed."""
-    page.goto(streamlit_server)
+def test_the_server_decodes_when_the_browser_cannot(streamlit_server, page):
+    """The decoder's files cannot be fetched: the map says so once, and the sliders' point is
+    decoded on the server when a slider is released."""
+    page.route(re.compile(r".*/app/static/cache/.*\.json$"), lambda route: route.abort())
+    open_page(page, streamlit_server)
+    page.wait_for_function(f"{MAP}.mode === 'server'")
+    expect(page.locator(".vlm-notice")).to_contain_text("Decoding in the browser is off")
+    wait_idle(page)
+    # The server's picture of the sliders' point reaches the panel.
+    page.wait_for_function(f"""() => {{
+        const d = {MAP}.instance.data;
+        return d.serverImages && d.serverImages.A && d.serverImages.B;
+    }}""")
+    page.wait_for_timeout(500)
+    assert max(tile_pixels(page, "A")) > 0
+    assert not page.page_errors, page.page_errors
+
+
+def choose_option(page, label: str, option: str) -> None:
+    """Pick an option in a Streamlit selectbox by its label, as a person does."""
+    page.get_by_role("combobox", name=label).first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+    wait_idle(page)
+
+
+def fill(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True).first
+    box.fill(value)
+    box.press("Tab")
+
+
+def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir):
+    """Choose, switch, come back, click everything, reload during a training and cancel it from the
+    reloaded page, open a d = 8 model: no error box, no JavaScript error, state that follows."""
+    open_page(page, streamlit_server)
+    # The order that used to crash the page.
+    page.get_by_role("tab", name="Interpolation").click()
+    choose_option(page, "Start class", "7")
+    choose_option(page, "Dataset", "Fashion-MNIST")
+    expect(page.get_by_role("heading", name="VAE Explorer · Fashion-MNIST")).to_be_visible()
+    page.get_by_role("tab", name="Samples").click()
+    page.get_by_role("button", name="New samples").click()
+    wait_idle(page)
+    page.get_by_role("button", name="New test images").click()
+    wait_idle(page)
+    page.get_by_role("tab", name="Interpolation").click()
+    expect(page.get_by_role("combobox", name="Start class")).to_have_value(re.compile(r"T-shirt/top"))
+    page.get_by_role("button", name="Random pair").click()
+    wait_idle(page)
+    # Back to MNIST: pick a point and two interpolation ends on the map.
+    choose_option(page, "Dataset", "MNIST")
+    page.get_by_role("tab", name="Latent space").click()
+    page.wait_for_function(f"[...{MAP}.instance.maps.values()].every(m => m.points && m.model.title.includes('mnist'))")
+    box = map_box(page, 0)
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    page.wait_for_function(f"{MAP}.instance.data.picked !== null")
+    wait_idle(page)
+    ends = []
+    for fx in (0.35, 0.65):
+        page.keyboard.down("Shift")
+        index = page.evaluate(f"{MAP}.instance.maps.get('A').nearest({box['width'] * fx}, {box['height'] * 0.5}, 60)")
+        px = page.evaluate(f"{MAP}.instance.maps.get('A').toPx(...Array.from({MAP}.instance.maps.get('A').points.slice(2 * {index}, 2 * {index} + 2)))")
+        page.mouse.click(box["x"] + px[0], box["y"] + px[1])
+        page.keyboard.up("Shift")
+        # The page's rerun sends the new end back to the map.
+        page.wait_for_function(f"{MAP}.instance.data.ends[1] === {index}")
+        wait_idle(page)
+        ends.append(index)
+    page.get_by_role("tab", name="Interpolation").click()
+    expect(page.get_by_text(f"start: test #{ends[0]}", exact=False)).to_be_visible()
+    expect(page.get_by_text(f"end: test #{ends[1]}", exact=False)).to_be_visible()
+
+    # A training that is still running when the page is reloaded is found again and cancelled.
+    page.get_by_role("tab", name="Train").click()
+    fill(page, "Epochs", "50")
+    fill(page, "Batch size", "16")
+    fill(page, "Tag (the new model's name)", "walk-long")
+    page.get_by_text("Advanced").click()
+    fill(page, "Training images (0: all)", "2000")
+    fill(page, "Test images scored per epoch", "100")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_test_id("stProgress").first).to_be_visible(timeout=30_000)
+    page.reload()
     wait_idle(page, 90_000)
-    page.get_by_role("tab", name="Train a model").click()
-    form = page.get_by_test_id("stForm")
-    form.get_by_label("Epochs").fill("1")
-    form.get_by_label("Batch size").fill("64")
-    form.get_by_label("Tag (the new model's name)").fill("from-browser")
-    form.get_by_test_id("stExpander").get_by_text("Advanced").click()
-    form.get_by_label("Training images (0: all)").fill("256")
-    form.get_by_label("Test images scored per epoch").fill("200")
-    form.get_by_role("button", name="Train").click()
-    expect(page.get_by_test_id("stProgress").first).to_be_visible()
-    expect(page.get_by_text("saved as 'from-browser'")).to_be_visible(timeout=60_000)
+    page.get_by_role("tab", name="Train").click()
+    expect(page.get_by_test_id("stProgress").first).to_contain_text("walk-long")
+    page.get_by_role("button", name="Cancel", exact=True).click()
+    expect(page.get_by_text("nothing was saved")).to_be_visible(timeout=30_000)
+    assert not (e2e_models_dir / "walk-long").exists()
+
+    # A d = 8 model: the map is its principal plane, with a slider per dimension.
     page.get_by_role("combobox", name="Model B").click()
-    expect(page.get_by_role("option", name=re.compile(r"^from-browser · VAE"))).to_be_visible()
+    page.get_by_role("option", name=re.compile(r"^tiny-d8 · MMD-VAE")).click()
+    wait_idle(page)
+    page.get_by_role("tab", name="Latent space").click()
+    page.wait_for_function(f"{MAP}.instance.maps.get('B') && {MAP}.instance.maps.get('B').points && "
+                           f"{MAP}.instance.maps.get('B').model.plane.mean.length === 8")
+    assert re.match(r"PC1 \(\d+% of the variance\)", page.evaluate(f"{MAP}.instance.maps.get('B').model.axisNames[0]"))
+    expect(page.get_by_role("slider", name=re.compile(r"^B: z\d$"))).to_have_count(8)
+    box = map_box(page, 1)
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+    assert len(page.evaluate(f"Array.from({MAP}.instance.hover.z)")) == 8
+    page.mouse.move(5, 5)
+    screenshot(page, "walk-d8")
+    assert page.get_by_test_id("stException").count() == 0
     assert not page.page_errors, page.page_errors

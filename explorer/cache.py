@@ -1,0 +1,133 @@
+"""The page's one door into vae_core: every call is cached by kind, keyed by the model's version.
+
+Models are resources (loaded once per server and shared by every session); codes, grids
+and images are data. Every key holds the folder's stamp, so a re-saved folder (new weights,
+or new metrics after `evaluate --save`) is never served stale. Cached functions read only
+their arguments.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import vae_core as vc
+from vae_core import jobs
+
+STAMPED_FILES = ("config.json", "weights.pt", "metrics.json", "latents.npz")
+
+
+def folder_stamp(path: Path) -> float:
+    """A cheap version of a model folder for cache keys: its files' modification times."""
+    try:
+        return sum((path / f).stat().st_mtime for f in STAMPED_FILES if (path / f).exists())
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def load_model(path: str, stamp: float) -> vc.Bundle:
+    """One loaded model per folder version, shared by all sessions (inference only)."""
+    return vc.load_bundle(path, device=vc.pick_device())
+
+
+@st.cache_resource(show_spinner=False)
+def device_text() -> str:
+    return vc.describe_device()
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """The test split as the page needs it: uint8 images (N, 28, 28) and labels (N,)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def class_counts(self, n_classes: int) -> tuple[int, ...]:
+        return tuple(int(c) for c in np.bincount(self.labels, minlength=n_classes))
+
+
+@st.cache_resource(show_spinner="Reading the test set…")
+def test_set(dataset: str, data_dir: str, attempt: int) -> TestSet:
+    """Read once per server; a failure is not cached, and `attempt` lets Retry look again.
+
+    Never downloads: a missing file is a DatasetError at once, and downloading is the
+    user's explicit choice (`download_data`).
+    """
+    split = vc.load_split(dataset, "test", data_dir=data_dir, download=False, progress=False)
+    return TestSet(split.images.numpy()[:, 0], split.labels.numpy())
+
+
+def download_data(dataset: str, data_dir: str) -> None:
+    """Fetch the dataset's files from the mirrors (MD5-checked; raises DatasetError)."""
+    vc.data.ensure_files(dataset, data_dir, download=True, progress=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) -> dict:
+    """The test set's latent means (from latents.npz when the folder has them, so neither
+    encoding nor the data files are needed), their 2-D view (PCA for d > 2) and the ranges
+    the sliders cover. `test_key` names `_test` in the cache key."""
+    bundle = load_model(path, stamp)
+    if bundle.latents is not None and (_test is None or len(bundle.latents["mu"]) == len(_test.labels)):
+        mu, labels = bundle.latents["mu"], bundle.latents["labels"]
+    elif _test is not None:
+        mu, labels = vc.encode_means(bundle.model, _test.images), _test.labels
+    else:
+        return {}
+    plane = vc.latent_plane(mu)
+    return {"mu": mu, "labels": labels, "xy": plane.xy, "mean": plane.mean, "axes": plane.axes,
+            "explained": plane.explained, "lo": np.percentile(mu, 0.5, axis=0), "hi": np.percentile(mu, 99.5, axis=0)}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def manifold(path: str, stamp: float, n: int, spacing: str, lo: float, hi: float,
+             _codes: dict) -> dict:
+    """The n×n decoded grid in the plane the map shows, with its axes' coordinates.
+
+    `lo`/`hi` are percent: Gaussian probabilities for 'quantile' spacing, percentiles of the
+    test codes (along the map's axes) for 'range'. For d > 2 the plane passes through the
+    codes' mean along their two principal axes."""
+    bundle = load_model(path, stamp)
+    xy = _codes["xy"]
+    if spacing == "quantile":
+        xs = vc.explore.grid_axis(n, spacing="quantile", limits=(lo / 100, hi / 100))
+        ys = xs
+    else:
+        xs = vc.explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 0], [lo, hi])))
+        ys = vc.explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 1], [lo, hi])))
+    points = vc.plane_points(xs, ys, mean=_codes["mean"], axes=_codes["axes"])
+    image = vc.tile(vc.decode(bundle.model, points), n)
+    return {"image": image, "png": vc.png_bytes(image), "xs": xs, "ys": ys}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def reconstructions(path: str, stamp: float, _test: TestSet, test_key: str, indices: tuple[int, ...]) -> np.ndarray:
+    return vc.reconstruct(load_model(path, stamp).model, _test.images[list(indices)])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def samples(path: str, stamp: float, n: int, seed: int) -> np.ndarray:
+    return vc.prior_samples(load_model(path, stamp).model, n, seed=seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def interpolation(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1: int, steps: int,
+                  method: str) -> tuple[np.ndarray, np.ndarray]:
+    """(latent path (steps, D), decoded images (steps, 28, 28)) between two test images."""
+    return vc.interpolate(load_model(path, stamp).model, _test.images[i0], _test.images[i1], steps=steps,
+                          method=method)
+
+
+def decode_point(path: str, stamp: float, z: tuple[float, ...]) -> np.ndarray:
+    """One decoded latent point (not cached: every slider value is new)."""
+    return vc.decode(load_model(path, stamp).model, np.asarray(z, np.float32))[0]
+
+
+@st.cache_resource
+def job_registry() -> jobs.JobRegistry:
+    """One registry per server process: a training survives reruns, reloads and other sessions.
+    Each browser runs one training at a time; the server runs at most two at once."""
+    return jobs.JobRegistry(max_running=jobs.DEFAULT_MAX_RUNNING)

@@ -1,0 +1,76 @@
+"""The models compared side by side: what was chosen for each side, loaded, or why not."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import vae_core as vc
+
+from . import cache
+from .settings import objective_title
+
+
+@dataclass
+class Slot:
+    """One side of the comparison: the chosen model folder and the loaded model, or an error."""
+
+    side: str
+    entry: vc.ModelEntry | None
+    bundle: vc.Bundle | None = None
+    stamp: float = 0.0
+    error: str | None = None
+    codes: dict = field(default_factory=dict)  # cache.latent_codes: test codes and their plane
+
+    @property
+    def ok(self) -> bool:
+        return self.bundle is not None
+
+    @property
+    def path(self) -> str:
+        return str(self.entry.path)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.bundle.model_config.latent_dim
+
+    @property
+    def identity(self) -> str:
+        """Names this model version (the scope of per-model page state)."""
+        return f"{self.side}={self.path}@{self.stamp}" if self.ok else f"{self.side}=none"
+
+    @property
+    def title(self) -> str:
+        if self.entry is None:
+            return f"Model {self.side}"
+        return f"{self.side}: {self.entry.name} ({objective_title(self.entry.objective)})"
+
+
+def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str) -> Slot:
+    """Load a chosen model, or say in one sentence why it cannot be shown."""
+    if entry is None:
+        return Slot(side, None, error="No model for this dataset yet: train one in the “Train” tab.")
+    if entry.error:
+        return Slot(side, entry, error=entry.error)
+    if entry.dataset != dataset:
+        return Slot(side, entry, error=(
+            f"{entry.name} was trained on {vc.DATASETS[entry.dataset].title}, not "
+            f"{vc.DATASETS[dataset].title}: switch the dataset in the sidebar to explore it."))
+    stamp = cache.folder_stamp(entry.path)
+    try:
+        return Slot(side, entry, cache.load_model(str(entry.path), stamp), stamp)
+    except vc.CheckpointError as exc:
+        return Slot(side, entry, error=f"Cannot load {entry.name}: {exc}")
+
+
+def default_model(entries: list[vc.ModelEntry], dataset: str, side: str, wanted: str | None) -> int:
+    """The model a side opens on: the URL's, else the shipped one for that side (A: standard VAE,
+    B: MMD-VAE), else the first of the right objective, else the first that loads."""
+    objective = "standard" if side == "A" else "mmd"
+    ranked = [lambda e: wanted is not None and e.name == wanted,
+              lambda e: e.source == "pretrained" and e.name == f"{dataset}-{'vae' if side == 'A' else 'mmd'}",
+              lambda e: e.dataset == dataset and e.objective == objective and not e.error,
+              lambda e: e.dataset == dataset and not e.error]
+    for good in ranked:
+        for i, e in enumerate(entries):
+            if good(e):
+                return i
+    return 0

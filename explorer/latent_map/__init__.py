@@ -1,0 +1,207 @@
+"""The latent map component: every model's test codes, decoded under the cursor in the browser.
+
+map.js draws the maps, the sliders and the manifold grids and decodes with decoder.js (a plain
+JavaScript forward pass of the decoder, exact to torch's within 1e-4). This module prepares
+what it needs: small JSON on every run, and files the browser fetches once per model version
+(explorer/webcache.py): the decoder's weights, the test codes in the map's plane, the test
+images as one atlas, the grid pictures. When a decoder cannot be exported the map says so and
+the images come from the server instead (decoded when a slider is released).
+"""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+import vae_core as vc
+
+from .. import cache, state, webcache
+from ..comparison import Slot
+from ..figures import axis_title
+from ..settings import PALETTE
+
+HERE = Path(__file__).resolve().parent
+_component = st.components.v2.component(
+    "vae_latent_map",
+    html="",
+    css=(HERE / "map.css").read_text(),
+    # decoder.js defines VaeDecoder; map.js is the module that uses it.
+    js=(HERE / "decoder.js").read_text() + "\n" + (HERE / "map.js").read_text(),
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Files fetched once per model version
+# ----------------------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def decoder_files(path: str, stamp: float) -> dict:
+    """The decoder's export as two static files, or why it cannot run in the browser."""
+    try:
+        export = vc.decoder_export(cache.load_model(path, stamp).model)
+        return {"spec": webcache.publish(json.dumps(export.spec).encode(), ".json"),
+                "weights": webcache.publish(export.blob, ".bin")}
+    except vc.UnsupportedDecoderError as exc:
+        return {"error": str(exc)}
+    except OSError as exc:
+        return {"error": f"cannot write the browser's copy of the decoder ({exc})"}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def points_file(path: str, stamp: float, _codes: dict) -> str:
+    """The test codes in the map's plane (float32 x, y pairs) followed by their labels (uint16)."""
+    xy = np.ascontiguousarray(_codes["xy"], dtype="<f4")
+    labels = np.asarray(_codes["labels"], dtype="<u2")
+    return webcache.publish(xy.tobytes() + labels.tobytes(), ".bin")
+
+
+ATLAS_COLUMNS = 100
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def atlas_file(test_key: str, _test: cache.TestSet) -> dict:
+    """Every test image in one PNG (100 per row), for the map's hover preview and the pinned image."""
+    images = _test.images  # (N, H, W) uint8
+    n, h, w = images.shape[:3]
+    rows = -(-n // ATLAS_COLUMNS)
+    canvas = np.zeros((rows * h, ATLAS_COLUMNS * w) + images.shape[3:], np.uint8)
+    for i in range(n):
+        r, c = divmod(i, ATLAS_COLUMNS)
+        canvas[r * h:(r + 1) * h, c * w:(c + 1) * w] = images[i]
+    return {"url": webcache.publish(vc.png_bytes(canvas), ".png"), "columns": ATLAS_COLUMNS, "width": w, "height": h}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def grid_file(path: str, stamp: float, n: int, spacing: str, lo: float, hi: float, _codes: dict) -> dict:
+    grid = cache.manifold(path, stamp, n, spacing, lo, hi, _codes)
+    return {"url": webcache.publish(grid["png"], ".png"), "xs": grid["xs"].tolist(), "ys": grid["ys"].tolist()}
+
+
+# ----------------------------------------------------------------------------------------------
+# What the map is told on every run (small)
+# ----------------------------------------------------------------------------------------------
+
+def slider_ranges(slots: list[Slot]) -> list[tuple[float, float]]:
+    """Per latent dimension, a range centred on 0 (the prior's centre) that covers the 0.5–99.5
+    percentiles of every given model's codes, rounded out to halves."""
+    ranges = []
+    for i in range(max(s.latent_dim for s in slots)):
+        reach = max([abs(float(v)) for s in slots if i < s.latent_dim for v in (s.codes["lo"][i], s.codes["hi"][i])]
+                    + [1.0])
+        r = float(np.ceil(reach * 2) / 2)
+        ranges.append((-r, r))
+    return ranges
+
+
+def slider_groups(slots: list[Slot]) -> list[dict]:
+    """One set of sliders when the models' latent spaces have the same dimension (one point,
+    decoded by each), else one set per model."""
+    groups = [slots] if len({s.latent_dim for s in slots}) == 1 else [[s] for s in slots]
+    out = []
+    for group in groups:
+        ranges = slider_ranges(group)
+        z = state.get(f"z_{group[0].side}") or [0.0] * len(ranges)
+        z = [float(np.clip(z[i] if i < len(z) else 0.0, lo, hi)) for i, (lo, hi) in enumerate(ranges)]
+        together = len(group) > 1
+        out.append({"id": "".join(s.side for s in group), "sides": [s.side for s in group], "ranges": ranges, "z": z,
+                    "prefix": "" if len(groups) == 1 else f"{group[0].side}: ",
+                    "title": "Latent sliders (the ★): one point, decoded by " +
+                             ("every model" if together else f"model {group[0].side}")})
+    return out
+
+
+def grid_caption(s: Slot, grid: dict, spacing: str) -> str:
+    how = "Gaussian quantiles" if spacing == "quantile" else "evenly spaced over the codes"
+    xs, ys = grid["xs"], grid["ys"]
+    return (f"{axis_title(s.codes, 0, s.latent_dim)}: {xs[0]:.2f} … {xs[-1]:.2f} left to right; "
+            f"{axis_title(s.codes, 1, s.latent_dim)}: {ys[0]:.2f} … {ys[-1]:.2f} bottom to top ({how})")
+
+
+def extent(s: Slot, grid: dict | None) -> list[float]:
+    """What a map shows at first: the codes' 0.5–99.5 percentiles and the grid, with a margin."""
+    xy = s.codes["xy"]
+    lo, hi = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
+    if grid is not None:
+        lo = np.minimum(lo, [grid["xs"][0], grid["ys"][0]])
+        hi = np.maximum(hi, [grid["xs"][-1], grid["ys"][-1]])
+    pad = (hi - lo) * 0.05 + 1e-6
+    return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
+
+
+def model_data(page, s: Slot, grid_settings: tuple, layer: dict | None) -> dict:
+    n, spacing, lo, hi = grid_settings
+    grid = grid_file(s.path, s.stamp, n, spacing, lo, hi, s.codes)
+    interpolation = page.interpolation(s)
+    picked = state.get("picked")
+    out = {
+        "side": s.side, "title": s.title, "key": s.identity, "count": int(len(s.codes["labels"])),
+        "points": points_file(s.path, s.stamp, s.codes), "extent": extent(s, grid),
+        "plane": {"mean": np.asarray(s.codes["mean"], float).tolist(), "axes": np.asarray(s.codes["axes"], float).tolist()},
+        "axisNames": [axis_title(s.codes, i, s.latent_dim) for i in (0, 1)],
+        "grid": {**grid, "n": n, "caption": grid_caption(s, grid, spacing)},
+        "path": interpolation[0].tolist() if interpolation is not None else None,
+        "pickedCode": s.codes["mu"][picked].tolist() if picked is not None and picked < len(s.codes["mu"]) else None,
+        "layer": layer,
+    }
+    files = decoder_files(s.path, s.stamp)
+    if "error" in files:
+        out["decoder"], out["decoderError"] = None, files["error"]
+    else:
+        out["decoder"] = files
+    return out
+
+
+def server_images(slots: list[Slot], groups: list[dict]) -> dict[str, str]:
+    """The sliders' point decoded here, for maps whose decoder cannot run in the browser: the export
+    failed here, or the browser said it could not load it (the map's `serverDecode` state)."""
+    asked = (st.session_state.get("latent_map") or {}).get("serverDecode") or []
+    out = {}
+    for s in slots:
+        if "error" not in decoder_files(s.path, s.stamp) and s.side not in asked:
+            continue
+        z = next(g["z"] for g in groups if s.side in g["sides"])[:s.latent_dim]
+        png = vc.png_bytes(cache.decode_point(s.path, s.stamp, tuple(z)))
+        out[s.side] = "data:image/png;base64," + base64.b64encode(png).decode()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Events from the map (one message per click, shift-click or slider release)
+# ----------------------------------------------------------------------------------------------
+
+def _on_picked() -> None:
+    index = (st.session_state.get("latent_map") or {}).get("picked")
+    if isinstance(index, int):
+        state.pick(index)
+
+
+def _on_z() -> None:
+    z = (st.session_state.get("latent_map") or {}).get("z") or {}
+    for side, values in z.items():
+        if f"z_{side}" in state.VARS and isinstance(values, list):
+            state.set(f"z_{side}", [float(v) for v in values])
+
+
+def _on_end(page) -> None:
+    end = (st.session_state.get("latent_map") or {}).get("end") or {}
+    index = end.get("index") if isinstance(end, dict) else None
+    if isinstance(index, int) and page.test is not None and 0 <= index < len(page.test.labels):
+        state.shift_end(index, int(page.test.labels[index]))
+
+
+def latent_map(page, slots: list[Slot], grid_settings: tuple, layers: dict[str, dict] | None = None) -> None:
+    """Mount the map for `slots` (models with test codes)."""
+    groups = slider_groups(slots)
+    data = {
+        "classes": list(page.info.classes), "palette": list(PALETTE),
+        "models": [model_data(page, s, grid_settings, (layers or {}).get(s.side)) for s in slots],
+        "sliders": groups, "picked": state.get("picked"),
+        "ends": list(page.interpolation_ends()) if page.test is not None else [],
+        "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,
+    }
+    data["serverImages"] = server_images(slots, groups)
+    _component(data=data, key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
+               on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None)

@@ -1,0 +1,56 @@
+"""What every view is drawn from: the dataset, its test set (or why it is missing), the models."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import vae_core as vc
+
+from . import cache, state
+from .comparison import Slot
+
+
+@dataclass
+class Page:
+    dataset: str
+    data_dir: str
+    slots: list[Slot]
+    test: cache.TestSet | None  # None when the data files are missing
+    data_error: str | None = None
+    owner: str = ""  # names this browser (explorer/identity.py): its trainings are the ones shown
+
+    @property
+    def info(self):
+        return vc.DATASETS[self.dataset]
+
+    @property
+    def live(self) -> list[Slot]:
+        """The models that loaded and have test codes to show."""
+        return [s for s in self.slots if s.ok and s.codes]
+
+    @property
+    def test_key(self) -> str:
+        """Names the test set in cache keys (the cached functions take it unhashed)."""
+        return f"{self.dataset}:{self.data_dir}"
+
+    def context(self) -> state.Context:
+        counts = self.test.class_counts(len(self.info.classes)) if self.test is not None \
+            else (0,) * len(self.info.classes)
+        return state.Context(self.dataset, tuple(self.info.classes), counts, tuple(s.identity for s in self.slots),
+                             None if self.test is None else self.test.labels)
+
+    def class_members(self, cls: int) -> np.ndarray:
+        return np.flatnonzero(self.test.labels == cls)
+
+    def interpolation_ends(self) -> tuple[int, int]:
+        """Test-set indices of the two ends (synced, so valid for this test set)."""
+        return state.get("interp_a_index"), state.get("interp_b_index")
+
+    def interpolation(self, slot: Slot) -> tuple[np.ndarray, np.ndarray] | None:
+        """(latent path, decoded frames) of one model between the two ends; None without data."""
+        if self.test is None or not slot.ok:
+            return None
+        i0, i1 = self.interpolation_ends()
+        return cache.interpolation(slot.path, slot.stamp, self.test, self.test_key, i0, i1,
+                                   state.get("interp_steps"), state.get("interp_method"))

@@ -1,0 +1,190 @@
+"""Every piece of the page's session state, declared once: its key, its default and its scope.
+
+Streamlit keeps `st.session_state` across reruns. State that is about one dataset (a picked
+test image, the interpolation ends) is wrong once the dataset changes, and state about the
+models on screen (a latent point) is wrong once they change: that is how a dataset switch
+used to crash the page. `sync()` runs before any widget that reads this state is drawn: it
+resets each key whose scope changed and repairs values that do not fit the new context (an
+index beyond the test set, a class the dataset does not have). Views read and write only
+declared keys, so a typo is an error, not a silent new key.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import streamlit as st
+
+SESSION, DATASET, MODELS = "session", "dataset", "models"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the state must fit: the dataset on screen, its test set, the models compared."""
+
+    dataset: str
+    classes: tuple[str, ...]
+    class_counts: tuple[int, ...]  # test images per class; all 0 when the data files are missing
+    models: tuple[str, ...] = ()  # identities (folder and version) of the models on screen
+    labels: object = None  # the test labels (numpy array), None when the data files are missing
+
+    @property
+    def n_test(self) -> int:
+        return sum(self.class_counts)
+
+
+@dataclass(frozen=True)
+class Var:
+    key: str
+    default: Any  # a value, or a function of the Context
+    scope: str = SESSION
+    # Returns a value that fits the context (the same one when it already does). Gets the
+    # value, the context and a getter for keys declared before it.
+    repair: Callable[[Any, Context, Callable[[str], Any]], Any] | None = None
+
+    def initial(self, ctx: Context):
+        value = self.default(ctx) if callable(self.default) else self.default
+        return list(value) if isinstance(value, list) else value
+
+
+def _int_in(lo: int, hi: Callable[[Context], int] | int, fallback=None):
+    """A repair keeping integers in [lo, hi(ctx)); anything else becomes `fallback`."""
+    def repair(value, ctx, get):
+        top = hi(ctx) if callable(hi) else hi
+        ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value < top
+        return value if ok else (fallback(ctx) if callable(fallback) else fallback)
+    return repair
+
+
+def _choice(*options):
+    def repair(value, ctx, get):
+        return value if value in options else options[0]
+    return repair
+
+
+def _test_index(value, ctx, get):
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < ctx.n_test
+    return value if ok else None
+
+
+def _test_indices(value, ctx, get):
+    return [i for i in value if isinstance(i, int) and 0 <= i < ctx.n_test] if isinstance(value, list) else []
+
+
+def _member_of_class(end: str):
+    """An end's test image must belong to the end's class (the first one of the class if not)."""
+    def repair(value, ctx, get):
+        if ctx.labels is None:
+            return None
+        cls = get(f"interp_{end}_class")
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < ctx.n_test \
+            and ctx.labels[value] == cls
+        if ok:
+            return value
+        members = (ctx.labels == cls).nonzero()[0]
+        return int(members[0]) if len(members) else None
+    return repair
+
+
+def _class_with_images(default: int):
+    """A class index of the dataset that has test images (when the test set is here)."""
+    def repair(value, ctx, get):
+        def ok(c):
+            return isinstance(c, int) and not isinstance(c, bool) and 0 <= c < len(ctx.classes) and \
+                (ctx.n_test == 0 or ctx.class_counts[c] > 0)
+        if ok(value):
+            return value
+        return next((c for c in [default, *range(len(ctx.classes))] if ok(c)), 0)
+    return repair
+
+
+VARS: dict[str, Var] = {v.key: v for v in (
+    # The picked test image (click on the map) and the last two picks, for interpolation ends.
+    Var("picked", None, DATASET, _test_index),
+    Var("picks", [], DATASET, _test_indices),
+    # Interpolation ends: a class, and a test image of that class (its index in the test set).
+    Var("interp_a_class", 0, DATASET, _class_with_images(0)),
+    Var("interp_a_index", None, DATASET, _member_of_class("a")),
+    Var("interp_b_class", lambda ctx: min(1, len(ctx.classes) - 1), DATASET, _class_with_images(1)),
+    Var("interp_b_index", None, DATASET, _member_of_class("b")),
+    Var("interp_steps", 10, SESSION, _int_in(2, 31, 10)),
+    Var("interp_method", "linear", SESSION, _choice("linear", "slerp")),
+    # Samples and reconstructions: separate seeds, so "new samples" leaves the test images alone.
+    Var("sample_seed", 0, SESSION, _int_in(0, 2**31, 0)),
+    Var("recon_seed", 0, DATASET, _int_in(0, 2**31, 0)),
+    Var("row_n", 10, SESSION, _int_in(4, 31, 10)),
+    # The manifold grid (Latent space tab).
+    Var("grid_n", 20, SESSION, _int_in(5, 31, 20)),
+    Var("grid_spacing", "quantile", SESSION, _choice("quantile", "range")),
+    Var("grid_q", (5, 95), SESSION),
+    Var("grid_r", (0, 100), SESSION),
+    # The latent point the sliders decode, per model side (its length is that model's dimension).
+    Var("z_A", [], MODELS),
+    Var("z_B", [], MODELS),
+    # The training form's dataset follows the page's.
+    Var("t_dataset", lambda ctx: ctx.dataset, DATASET),
+    # Retries of reading the data files (a new number is a new attempt, past the cache).
+    Var("data_attempt", 0, SESSION),
+    # Names this browser when it sends no cookie (explorer/identity.py).
+    Var("owner", lambda ctx: uuid.uuid4().hex, SESSION),
+    # The finished training this session has already announced (so it reruns the page once).
+    Var("announced_job", None, SESSION),
+)}
+
+
+def sync(ctx: Context, ss=None) -> None:
+    """Reset what belongs to another dataset or other models, repair what does not fit `ctx`.
+
+    Call before drawing any widget bound to a declared key (Streamlit refuses a change of a
+    widget's state once the widget is drawn in the run). `ss` is the state mapping
+    (st.session_state by default; a dict in tests).
+    """
+    ss = st.session_state if ss is None else ss
+
+    def current(key):
+        return ss[key]
+
+    scope_of = {SESSION: "", DATASET: ctx.dataset, MODELS: "|".join(ctx.models)}
+    for var in VARS.values():
+        stamp_key = f"_scope.{var.key}"
+        stamp = scope_of[var.scope]
+        if var.key not in ss or ss.get(stamp_key) != stamp:
+            ss[var.key] = var.initial(ctx)
+            ss[stamp_key] = stamp
+        if var.repair is not None:
+            fixed = var.repair(ss[var.key], ctx, current)
+            if fixed != ss[var.key]:
+                ss[var.key] = fixed
+
+
+def get(key: str):
+    """A declared key's value (KeyError for an undeclared one)."""
+    var = VARS[key]
+    return st.session_state.get(key, var.default if not callable(var.default) else None)
+
+
+def set(key: str, value) -> None:  # noqa: A001 - reads as state.set(key, value)
+    if key not in VARS:
+        raise KeyError(f"undeclared page state {key!r}: declare it in explorer/state.py")
+    st.session_state[key] = value
+
+
+def pick(index: int) -> None:
+    """Remember a picked test image, and keep the last two picks for the interpolation ends."""
+    set("picked", int(index))
+    set("picks", ([*get("picks"), int(index)])[-2:])
+
+
+def keep_choice(key: str, options: list) -> None:
+    """Drop a widget's remembered choice once it is no longer offered (a deleted model folder)."""
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]
+
+
+def shift_end(index: int, cls: int) -> None:
+    """A shift-click on the map: the clicked image becomes the interpolation's end, the old end its start."""
+    set("interp_a_class", get("interp_b_class"))
+    set("interp_a_index", get("interp_b_index"))
+    set("interp_b_class", int(cls))
+    set("interp_b_index", int(index))

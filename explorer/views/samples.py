@@ -1,0 +1,42 @@
+"""The Samples tab: decoded prior samples, and test images with each model's reconstruction."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+import vae_core as vc
+
+from .. import cache, state
+from ..page import Page
+
+TITLE = "Samples"
+ROW_PX = 600
+
+
+def bump(key: str) -> None:
+    state.set(key, state.get(key) + 1)
+
+
+def draw(page: Page) -> None:
+    n = st.slider("Images per row", 4, 30, key="row_n")
+    c1, c2, _ = st.columns([1, 1, 3])
+    c1.button("New samples", key="new_samples", on_click=bump, args=("sample_seed",),
+              help="Draw new points z ~ N(0, I); the test images stay")
+    c2.button("New test images", key="new_test_images", on_click=bump, args=("recon_seed",),
+              disabled=page.test is None, help="Pick other test images to reconstruct; the samples stay")
+    seed = state.get("sample_seed")
+    st.markdown("**Prior samples** z ~ N(0, I), decoded")
+    for s in page.live:
+        st.image(vc.tile(cache.samples(s.path, s.stamp, n, seed), n, pad=2),
+                 caption=f"{s.title}: samples (seed {seed})", width=ROW_PX, output_format="PNG")
+    st.markdown("**Test images and their reconstructions** (the decoded code of each)")
+    if page.test is None:
+        st.info("Reconstructions need the test images (see the note at the top).")
+        return
+    recon_seed = state.get("recon_seed")
+    idx = tuple(int(i) for i in np.random.default_rng(recon_seed).choice(len(page.test.labels), n, replace=False))
+    st.image(vc.tile(page.test.images[list(idx)] / 255.0, n, pad=2),
+             caption=f"test images (draw {recon_seed})", width=ROW_PX, output_format="PNG")
+    for s in page.live:
+        st.image(vc.tile(cache.reconstructions(s.path, s.stamp, page.test, page.test_key, idx), n, pad=2),
+                 caption=f"{s.title}: reconstructions", width=ROW_PX, output_format="PNG")
