@@ -203,10 +203,19 @@ def test_every_likelihood_prior_and_objective_trains(mnist_small, mnist_test, mo
     assert all(torch.isfinite(p).all() for p in result.model.parameters())
 
 
-def test_the_vamp_prior_starts_from_training_images(mnist_small, mnist_test):
-    result = train(ModelConfig(hidden=(16,), prior="vamp", prior_components=8), FAST.replace(max_iters=1),
-                   train_split=mnist_small, test_split=mnist_test)
-    pseudo = torch.sigmoid(result.model.prior.pseudo_inputs.detach())  # (8, 1, 28, 28)
+def test_the_vamp_prior_starts_from_training_images_once(mnist_small, mnist_test):
+    cfg = ModelConfig(hidden=(16,), prior="vamp", prior_components=8)
+    torch.manual_seed(0)
+    model = build_model(cfg)  # built by the caller, as the page's jobs do
+    assert model.prior.initialized.item() == 0
+    result = train(cfg, FAST.replace(max_iters=1), train_split=mnist_small, test_split=mnist_test, model=model)
+    pseudo = torch.sigmoid(result.model.prior.pseudo_inputs.detach()).clone()  # (8, 1, 28, 28)
     # 0.05 + 0.9·x, moved by one Adam step at most lr = 3e-3 in logit space: digits, not noise.
     assert pseudo.min() > 0.04 and pseudo.max() < 0.96
     assert ((pseudo > 0.9).float().mean() > 0.05) and ((pseudo < 0.1).float().mean() > 0.5)
+    assert result.model.prior.initialized.item() == 1
+    # Continued training (another seed would pick other images) keeps the learned pseudo-inputs.
+    again = train(cfg, FAST.replace(max_iters=1, seed=9), train_split=mnist_small, test_split=mnist_test,
+                  model=result.model)
+    moved = torch.sigmoid(again.model.prior.pseudo_inputs.detach()) - pseudo
+    assert moved.abs().max() < 0.01

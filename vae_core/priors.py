@@ -50,7 +50,8 @@ class Prior(nn.Module):
         """Priors that depend on the encoder (VampPrior) get the model's `encode` here."""
 
     def init_from_data(self, x: torch.Tensor) -> None:
-        """Called once by training with a batch of training inputs (B, C, H, W); most priors ignore it."""
+        """Called by every training run with training inputs (B, C, H, W) before the first step; a
+        prior that starts from data does so once; most priors ignore it."""
 
 
 class StandardNormal(Prior):
@@ -91,18 +92,23 @@ class VampPrior(Prior):
         super().__init__(latent_dim, components, image_shape)
         # Pseudo-inputs as logits: sigmoid keeps the images in (0, 1) like the data.
         self.pseudo_inputs = nn.Parameter(torch.randn(components, *image_shape) * 0.5)  # (K, C, H, W)
+        self.register_buffer("initialized", torch.zeros(()))  # 1 once started from training images
         self._encode: Callable | None = None
 
     def bind(self, encode):
         object.__setattr__(self, "_encode", encode)  # a plain reference: the encoder's weights stay the model's
 
     def init_from_data(self, x):
-        """Start the pseudo-inputs at K training images (softened away from 0 and 1)."""
+        """Start the pseudo-inputs at K training images (softened away from 0 and 1), once: a model
+        that continues training keeps its learned pseudo-inputs."""
+        if self.initialized.item():
+            return
         k = self.pseudo_inputs.shape[0]
         idx = torch.arange(k, device=x.device) % len(x)
         with torch.no_grad():
             p = 0.05 + 0.9 * x[idx].to(self.pseudo_inputs.dtype)
             self.pseudo_inputs.copy_(torch.log(p) - torch.log1p(-p))
+            self.initialized.fill_(1.0)
 
     def components(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) of q(z | u_k) for every pseudo-input: (K, D) each."""

@@ -133,7 +133,6 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     check_fits(train_cfg, n)
     binary = binarizes(model_cfg, train_cfg)
 
-    new_model = model is None
     if model is not None:  # continue training, perhaps under another objective (ELBO, then the IWAE bound)
         if not model.config.same_network(model_cfg):
             raise ConfigError(f"the model to continue has another network ({model.config}) than {model_cfg}")
@@ -143,10 +142,10 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     images = train_split.images.to(device)  # uint8 on the device; floats made per batch
     g_data = torch.Generator(device=device).manual_seed(train_cfg.seed)
     g_order = torch.Generator().manual_seed(train_cfg.seed)
-    if new_model:  # a learned prior may start from the data (the VampPrior's pseudo-inputs)
-        g_init = torch.Generator().manual_seed(train_cfg.seed)
-        pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
-        model.prior.init_from_data(to_float(images[pick]))
+    # A learned prior may start from the data (the VampPrior's pseudo-inputs, once per model).
+    g_init = torch.Generator().manual_seed(train_cfg.seed)
+    pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
+    model.prior.init_from_data(to_float(images[pick]))
     opt = _optimizer(model, train_cfg)
 
     test_x = eval_inputs(test_split.images[:train_cfg.eval_subset], binarized=binary, seed=train_cfg.seed)
