@@ -123,7 +123,7 @@ def main() -> int:
         timings = {0.5: [], 1e9: []}
         for _ in range(2):
             for every in (0.5, 1e9):
-                r = vc.train(vc.ModelConfig(), short, data_dir=data_dir(), callback=lambda p: None,
+                r = vc.fit(vc.ModelConfig(), short, data_dir=data_dir(), callback=lambda p: None,
                              report_seconds=every)
                 timings[every].append(r.seconds)
         with_reports, without = min(timings[0.5]), min(timings[1e9])

@@ -78,14 +78,12 @@ def tiny_models(root: Path, data_dir: str) -> Path:
     sys.path.insert(0, str(ROOT))
     import vae_core as vc
 
-    test = vc.load_split("mnist", "test", data_dir=data_dir, progress=False)
     for tag, objective in (("tiny-vae", "standard"), ("tiny-mmd", "mmd")):
         if (root / tag).exists():
             continue
         cfg = vc.TrainConfig(epochs=1, batch_size=128, train_subset=512, eval_subset=200)
-        result = vc.train(vc.ModelConfig(objective=objective, hidden=(64,)), cfg, data_dir=data_dir)
-        vc.save_bundle(root / tag, result.model, cfg, metrics={"epochs": 1},
-                       latents={"mu": vc.encode_means(result.model, test.images), "labels": test.labels.numpy()})
+        result = vc.fit(vc.ModelConfig(objective=objective, hidden=(64,)), cfg, data_dir=data_dir)
+        vc.finish_run(result, root / tag, data_dir=data_dir)
     return root
 
 

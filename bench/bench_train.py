@@ -43,9 +43,10 @@ SHARED_DATA = ROOT.parent / "shared" / "datasets"  # the workplace copy, as test
 if not os.environ.get("VAE_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").is_dir():
     os.environ["VAE_DATA_DIR"] = str(SHARED_DATA)
 
-from vae_core import ModelConfig, TrainConfig, build_model, encode_means, load_split, manifold_grid, train  # noqa: E402
+from vae_core import ModelConfig, TrainConfig, build_model, encode_means, load_split, make_objective  # noqa: E402
+from vae_core import manifold_grid  # noqa: E402
+from vae_core import fit as train  # noqa: E402
 from vae_core.models import count_parameters  # noqa: E402
-from vae_core.objectives import standard_vae_loss  # noqa: E402
 
 BIG = ModelConfig(hidden=(512, 512, 512), latent_dim=2)  # the DIANNE example
 SMALL = ModelConfig(hidden=(400,), latent_dim=20)  # pytorch/examples vae/main.py
@@ -107,12 +108,13 @@ def bench_dataloader_loop(images: np.ndarray) -> float:
     torch.manual_seed(0)
     model = build_model(SMALL)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = make_objective("standard", TrainConfig())
     loader = torch.utils.data.DataLoader(PerSampleMNIST(images), batch_size=BATCH, shuffle=True, num_workers=0)
     model.train()
     start = time.perf_counter()
     for x, _ in loader:
         opt.zero_grad()
-        standard_vae_loss(model, x).total.backward()
+        loss(model, x).total.backward()
         opt.step()
     seconds = time.perf_counter() - start
     torch.set_flush_denormal(True)

@@ -9,14 +9,15 @@ py() { python -m vae_core "$@"; }
 
 if [[ $what == train || $what == all ]]; then
   # MNIST standard VAE: ELBO for 30 epochs, then the importance-weighted bound: K=8 for 20 epochs, K=16 for 10.
+  # (The shipped folder predates objective "iwae": its config says objective standard, estimator iwae.)
   py train --release --quiet --overwrite --half --out pretrained/mnist-vae --dataset mnist --model standard \
      --arch mlp --latent-dim 2 --epochs 30 --batch-size 128 --lr 1e-3 --schedule cosine --seed 0
   py train --release --quiet --overwrite --half --out pretrained/mnist-vae --init-from pretrained/mnist-vae \
-     --dataset mnist --model standard --arch mlp --latent-dim 2 --epochs 20 --batch-size 128 --lr 3e-4 \
-     --schedule cosine --estimator iwae --samples 8 --seed 1
+     --dataset mnist --objective iwae --arch mlp --latent-dim 2 --epochs 20 --batch-size 128 --lr 3e-4 \
+     --schedule cosine --samples 8 --seed 1
   py train --release --quiet --overwrite --half --out pretrained/mnist-vae --init-from pretrained/mnist-vae \
-     --dataset mnist --model standard --arch mlp --latent-dim 2 --epochs 10 --batch-size 128 --lr 1e-4 \
-     --schedule cosine --estimator iwae --samples 16 --seed 2
+     --dataset mnist --objective iwae --arch mlp --latent-dim 2 --epochs 10 --batch-size 128 --lr 1e-4 \
+     --schedule cosine --samples 16 --seed 2
   # MNIST MMD-VAE: same network and Bernoulli decoder, λ = 1000 for the summed likelihood.
   py train --release --quiet --overwrite --half --out pretrained/mnist-mmd --dataset mnist --model mmd \
      --arch mlp --latent-dim 2 --epochs 30 --batch-size 128 --lr 1e-3 --schedule cosine --mmd-lambda 1000 --seed 0

@@ -1,5 +1,12 @@
-"""Shared test helpers: page checks (no exception, no traceback text) and quick model fixtures."""
-from streamlit.testing.v1 import AppTest
+"""Shared test helpers: page checks (no exception, no traceback text), quick model fixtures, the
+objective patch point, and a small colour dataset. Importing it needs no streamlit (a GPU machine
+runs bench/cuda_registries_check.py with it)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 def page_text(at: AppTest) -> str:
@@ -37,6 +44,61 @@ def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "st
     test = vc.load_split(dataset, "test", data_dir=data_dir)
     vc.save_bundle(folder, model, vc.TrainConfig(dataset=dataset, epochs=1), metrics={"epochs": 1},
                    latents={"mu": vc.encode_means(model, test.images), "labels": test.labels.numpy()})
+
+
+def patch_objective(monkeypatch, wrap) -> None:
+    """Route every training step's loss through `wrap(real_loss, model, x, step)`: the objectives
+    the loop builds (vae_core.train.make_objective) get their `loss` wrapped."""
+    import vae_core.train as train_module
+
+    real_make = train_module.make_objective
+
+    def make(*args, **kwargs):
+        objective = real_make(*args, **kwargs)
+        real_loss = objective.loss
+        objective.loss = lambda model, x, step=0: wrap(real_loss, model, x, step)
+        return objective
+
+    monkeypatch.setattr(train_module, "make_objective", make)
+
+
+SHAPE_CLASSES = ("square", "circle", "triangle")
+
+
+def coloured_shapes(n: int, size: int = 32, seed: int = 0):
+    """n RGB images (n, size, size, 3) uint8 of one coloured square, disc or triangle on black, and
+    their labels (n,) int64: a small colour dataset the tests make themselves."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    images = np.zeros((n, size, size, 3), np.uint8)
+    labels = rng.integers(0, len(SHAPE_CLASSES), n)
+    for i in range(n):
+        colour = rng.integers(60, 256, 3)
+        cx, cy = rng.uniform(0.35 * size, 0.65 * size, 2)
+        r = rng.uniform(0.15 * size, 0.3 * size)
+        if labels[i] == 0:
+            mask = (np.abs(xx - cx) <= r) & (np.abs(yy - cy) <= r)
+        elif labels[i] == 1:
+            mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r ** 2
+        else:
+            mask = (yy >= cy - r) & (yy <= cy + r) & (np.abs(xx - cx) <= (yy - (cy - r)) / 2)
+        images[i][mask] = colour
+    return images, labels.astype(np.int64)
+
+
+def write_image_folder(root, images, labels, classes, *, ext: str = "png") -> None:
+    """The ImageFolder layout: root/<class>/<index>.png."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    root = Path(root)
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        Image.fromarray(image).save(root / classes[label] / f"{i:05d}.{ext}")
 
 
 def latent_map(at: AppTest) -> dict | None:

@@ -32,10 +32,7 @@ def tiny_store(tmp_path_factory, data_dir) -> Path:
     for tag, (dataset, objective) in TINY.items():
         model_cfg = vc.ModelConfig(objective=objective, hidden=(64,), latent_dim=2)
         train_cfg = vc.TrainConfig(dataset=dataset, epochs=1, batch_size=128, train_subset=512, eval_subset=200)
-        result = vc.train(model_cfg, train_cfg, data_dir=data_dir)
-        test = vc.load_split(dataset, "test", data_dir=data_dir)
-        vc.save_bundle(store / tag, result.model, train_cfg, metrics={"epochs": 1, "history": result.history},
-                       latents={"mu": vc.encode_means(result.model, test.images), "labels": test.labels.numpy()})
+        vc.finish_run(vc.fit(model_cfg, train_cfg, data_dir=data_dir), store / tag, data_dir=data_dir)
     return store
 
 

@@ -99,7 +99,7 @@ def test_failure_mid_save_keeps_the_old_bundle(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(ckpt.torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CheckpointError, match="disk full"):
         save_bundle(path, _model(1), TRAIN_CFG, metrics={"v": 2})
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
@@ -246,7 +246,7 @@ def test_failure_at_the_final_rename_restores_the_old_bundle(tmp_path, monkeypat
         return real_replace(src, dst)
 
     monkeypatch.setattr(ckpt.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="rename failed"):
+    with pytest.raises(CheckpointError, match="rename failed"):
         save_bundle(path, _model(1), TRAIN_CFG, metrics={"v": 2})
     monkeypatch.undo()
     assert load_bundle(path).metrics == {"v": 1}

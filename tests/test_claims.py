@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from vae_core import ModelConfig, TrainConfig, load_split, train
+from vae_core import ModelConfig, TrainConfig, fit as train, load_split
 from vae_core.claims import (classifier_accuracy, classifier_probs, grid_coverage, interpolation_smoothness,
                              load_classifier, pixel_entropy, sample_sharpness, save_classifier, train_classifier)
 

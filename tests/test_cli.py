@@ -126,12 +126,49 @@ def test_init_from_continues_training_and_counts_epochs_across_stages(isolated_m
             "--quiet"]
     assert main(base + ["--tag", "stage-1", "--epochs", "2"]) == 0
     assert main(base + ["--tag", "stage-2", "--epochs", "1", "--init-from", "stage-1",
-                        "--estimator", "iwae", "--samples", "4"]) == 0
+                        "--objective", "iwae", "--samples", "4"]) == 0
     first, second = load_bundle(isolated_models_dir / "stage-1"), load_bundle(isolated_models_dir / "stage-2")
     assert first.metrics["epochs_total"] == 2 and second.metrics["epochs_total"] == 3
     assert second.metrics["init_from"]["train"]["epochs"] == 2
-    assert second.train_config.estimator == "iwae"
+    assert second.model_config.objective == "iwae" and first.model_config.objective == "standard"
     # The second stage started from the first one's weights, not from scratch.
     assert second.metrics["history"][0]["total"] < first.metrics["history"][0]["total"]
     # A model of another architecture cannot be continued.
     assert main(base + ["--tag", "stage-x", "--epochs", "1", "--init-from", "stage-1", "--hidden", "16"]) == 2
+
+
+def test_only_vae_core_errors_become_one_line_messages(monkeypatch, capsys):
+    """An expected failure is a VaeCoreError and prints one line; anything else is a bug and keeps
+    its traceback."""
+    import vae_core.__main__ as cli
+    from vae_core import DatasetError
+
+    def expected(**kwargs):
+        raise DatasetError("/data/x.npz: broken")
+
+    monkeypatch.setattr(cli, "list_models", expected)
+    assert main(["list"]) == 2
+    assert _one_line_error(capsys) == "error: /data/x.npz: broken"
+
+    def bug(**kwargs):
+        raise ValueError("an internal bug")
+
+    monkeypatch.setattr(cli, "list_models", bug)
+    with pytest.raises(ValueError, match="an internal bug"):
+        main(["list"])
+
+
+def test_expected_failures_in_the_library_are_vae_core_errors():
+    import ast
+
+    from vae_core import VaeCoreError, explore, pick_device
+    from vae_core.jobs import JobError
+
+    assert issubclass(JobError, VaeCoreError)
+    with pytest.raises(VaeCoreError, match="device must be"):
+        pick_device("tpu")
+    with pytest.raises(VaeCoreError, match="grid size"):
+        explore.grid_axis(0)
+    # checkpoints.py reads the version from _version.py, not from the package's __init__.
+    tree = ast.parse((ROOT / "vae_core" / "checkpoints.py").read_text())
+    assert not any(isinstance(n, ast.ImportFrom) and n.level == 1 and n.module is None for n in ast.walk(tree))

@@ -1,4 +1,5 @@
 """The IDX reader on the real files, and its errors on crafted bad ones (written into tmp_path)."""
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -187,9 +188,8 @@ def test_download_with_matching_md5_is_kept_and_loads(tmp_path, monkeypatch):
         payloads[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(
             LABELS_MAGIC.to_bytes(4, "big") + n.to_bytes(4, "big") + bytes(range(n)))
     info = data_mod.DATASETS["mnist"]
-    monkeypatch.setitem(data_mod.DATASETS, "mnist", data_mod.DatasetInfo(
-        info.key, info.title, info.folder, info.mirrors,
-        {name: hashlib.md5(p).hexdigest() for name, p in payloads.items()}, info.classes))
+    monkeypatch.setitem(data_mod.DATASETS, "mnist", dataclasses.replace(
+        info, md5={name: hashlib.md5(p).hexdigest() for name, p in payloads.items()}))
     monkeypatch.setattr(data_mod.urllib.request, "urlopen",
                         lambda url, timeout=None: _FakeResponse(payloads[url.rsplit("/", 1)[1]]))
     raw = ensure_files("mnist", tmp_path, progress=False)
@@ -217,3 +217,20 @@ def test_no_dataset_files_in_the_repository():
     found = [p for p in root.rglob("*-ubyte*") if ".git" not in p.parts]
     assert found == []
     assert os.environ.get("VAE_DATA_DIR")
+
+
+def test_the_idx_reader_takes_shape_and_classes_from_the_record(tmp_path, monkeypatch):
+    """A record of 16×16 images in 3 classes: the reader checks against it, not against MNIST's 28×28 and 10."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, labels in (("train", bytes([0, 1, 2])), ("t10k", bytes([0, 1, 3]))):
+        _write_gz(raw / f"{prefix}-images-idx3-ubyte.gz", _idx_bytes(IMAGES_MAGIC, [3, 16, 16]))
+        _write_gz(raw / f"{prefix}-labels-idx1-ubyte.gz", LABELS_MAGIC.to_bytes(4, "big") + (3).to_bytes(4, "big") + labels)
+    small = dataclasses.replace(data_mod.DATASETS["mnist"], name="tiny", shape=(1, 16, 16), classes=("a", "b", "c"))
+    monkeypatch.setitem(data_mod.DATASETS, "tiny", small)
+    split = load_split("tiny", "train", data_dir=tmp_path, download=False)
+    assert split.images.shape == (3, 1, 16, 16) and split.classes == ("a", "b", "c") and split.shape == (1, 16, 16)
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz: test labels hold 3, beyond the 3 classes"):
+        load_split("tiny", "test", data_dir=tmp_path, download=False)
+    with pytest.raises(DatasetError, match=r"expected \(N, 28, 28\)"):
+        load_split("mnist", "train", data_dir=tmp_path, download=False)  # MNIST's record wants 28×28

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from vae_core import (
+    ConfigError,
     ModelConfig,
     TrainConfig,
     build_model,
@@ -12,7 +13,7 @@ from vae_core import (
     knn_accuracy,
     neg_elbo,
     quadrature_log_likelihood,
-    train,
+    fit as train,
 )
 from vae_core.data import fixed_binarization
 from vae_core.evaluate import aggregate_posterior, best_proposal_scale, proposal
@@ -78,7 +79,7 @@ def test_neg_elbo_parts(trained_2d, x50):
 
 def test_quadrature_needs_two_dimensions():
     model = build_model(ModelConfig(hidden=(16,), latent_dim=3))
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ConfigError, match="2-D"):
         quadrature_log_likelihood(model, torch.zeros(1, 1, 28, 28))
 
 
@@ -86,7 +87,7 @@ def test_deterministic_encoder_needs_a_proposal_scale():
     torch.manual_seed(0)
     model = build_model(ModelConfig(objective="mmd", hidden=(16,), latent_dim=2)).eval()
     x = torch.bernoulli(torch.full((4, 1, 28, 28), 0.3))
-    with pytest.raises(ValueError, match="scale"):
+    with pytest.raises(ConfigError, match="scale"):
         proposal(model, x)
     mu, logvar = proposal(model, x, 0.1)
     torch.testing.assert_close(torch.exp(0.5 * logvar), torch.full_like(mu, 0.1))

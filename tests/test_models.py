@@ -1,4 +1,7 @@
 """Shapes of every variant, and the reparameterisation's statistics."""
+import ast
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -58,10 +61,42 @@ def test_reparameterize_is_differentiable():
 
 
 @pytest.mark.parametrize("bad", [dict(latent_dim=0), dict(arch="rnn"), dict(hidden=()), dict(objective="gan"),
-                                 dict(image_size=32), dict(activation="swish")])
+                                 dict(image_shape=(1, 8, 8)), dict(image_shape=(2, 28, 28)), dict(image_shape=(1, 28)),
+                                 dict(image_shape=(1, 28, 128)), dict(activation="swish"), dict(likelihood="poisson"),
+                                 dict(prior="flow"), dict(prior="vamp", objective="mmd"), dict(prior_components=0)])
 def test_bad_model_config_is_refused(bad):
     with pytest.raises(ConfigError):
         ModelConfig(**bad)
+
+
+def test_format_1_config_reads_as_28x28_greyscale_bernoulli_with_the_standard_prior():
+    old = {"objective": "standard", "arch": "mlp", "latent_dim": 2, "hidden": [512, 512, 512], "activation": "relu",
+           "image_size": 28}
+    cfg = ModelConfig.from_dict(old)
+    assert cfg.image_shape == (1, 28, 28)
+    assert (cfg.likelihood, cfg.prior) == ("bernoulli", "standard")
+
+
+@pytest.mark.parametrize("shape", [(1, 16, 16), (3, 32, 32), (1, 30, 30), (3, 64, 48), (3, 17, 23)])
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_every_image_shape_round_trips_through_both_architectures(arch, shape):
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch=arch, image_shape=shape, hidden=(32,), latent_dim=3))
+    x = torch.rand(2, *shape)
+    if arch == "conv":
+        x = x.contiguous(memory_format=torch.channels_last)
+    out = model(x)
+    assert out.logits.shape == (2, *shape) and out.mu.shape == (2, 3)
+    assert model.decode(torch.zeros(4, 3)).shape == (4, *shape)
+
+
+def test_the_conv_model_keeps_the_blog_layout_at_28x28():
+    model = VAE(ModelConfig(arch="conv", latent_dim=2))
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert shapes["encoder.net.5.weight"] == (4, 64 * 7 * 7)
+    assert shapes["decoder.net.0.weight"] == (7 * 7 * 32, 2)
+    assert shapes["decoder.net.7.weight"] == (32, 1, 3, 3)
+    assert not any(k.startswith(("prior.", "likelihood.")) for k in shapes)  # N(0, I) and Bernoulli: no weights
 
 
 def test_config_round_trips_through_a_dict():
@@ -69,3 +104,31 @@ def test_config_round_trips_through_a_dict():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="unknown"):
         ModelConfig.from_dict({**cfg.to_dict(), "extra": 1})
+
+
+def test_reparameterize_is_the_one_sampler():
+    from vae_core.densities import reparameterize
+
+    mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
+    torch.manual_seed(1)
+    a = VAE.reparameterize(mu, logvar)
+    torch.manual_seed(1)
+    torch.testing.assert_close(a, reparameterize(mu, logvar))
+    many = reparameterize(mu, logvar, samples=5, generator=torch.Generator().manual_seed(0))
+    assert many.shape == (5, 4, 3)
+    torch.testing.assert_close(many, reparameterize(mu, logvar, samples=5, generator=torch.Generator().manual_seed(0)))
+    root = Path(__file__).resolve().parent.parent / "vae_core"
+    inlined = [p.name for p in root.rglob("*.py") if p.name != "densities.py" and "exp(0.5 * logvar) *" in p.read_text()]
+    assert inlined == []
+
+
+def test_no_mnist_literals_outside_the_mnist_records():
+    """Shapes and class counts come from the dataset record: 28 and 784 appear nowhere else in vae_core."""
+    found = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "vae_core").rglob("*.py")):
+        if path.name == "data.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and type(node.value) is int and node.value in (28, 784):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == []

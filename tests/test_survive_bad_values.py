@@ -93,7 +93,11 @@ BAD_MODEL = [
     (dict(hidden=(10**6,)), "hidden layer width must be at most"),
     (dict(objective="gan"), "objective must be one of"),
     (dict(arch="transformer"), "arch must be one of"),
-    (dict(image_size=32), "image_size must be 28"),
+    (dict(image_shape=(1, 8, 8)), "sides of 16 to 64 pixels"),
+    (dict(image_shape=(4, 28, 28)), "1 or 3 channels"),
+    (dict(likelihood="poisson"), "likelihood must be one of bernoulli, cbernoulli, gaussian"),
+    (dict(prior="flow"), "prior must be one of standard, vamp, mog"),
+    (dict(prior="vamp", objective="mmd"), "needs a stochastic encoder"),
 ]
 BAD_TRAIN = [
     (dict(lr=0), "lr must be a finite number > 0"),
@@ -111,14 +115,15 @@ BAD_TRAIN = [
     (dict(epochs=float("inf")), "epochs must be a positive integer"),
     (dict(max_iters=0), "max_iters must be a positive integer"),
     (dict(train_subset=0), "train_subset must be a positive integer"),
-    (dict(train_subset=10**6), "train_subset must be at most 60000"),
+    (dict(train_subset=10**8), "train_subset must be at most 10000000"),
     (dict(beta=-1.0), "beta must be a finite number ≥ 0"),
     (dict(mmd_lambda=float("nan")), "mmd_lambda must be a finite number ≥ 0"),
     (dict(samples=0), "samples must be a positive integer"),
     (dict(eval_subset=-1), "eval_subset must be an integer ≥ 0"),
     (dict(seed=-1), "seed must be an integer ≥ 0"),
     (dict(dataset="cifar10"), "dataset must be one of mnist, fashion"),
-    (dict(dataset="../mnist"), "dataset must be one of"),
+    (dict(dataset="mnist; rm -rf"), "dataset must be one of"),
+    (dict(dataset=3), "dataset must be"),
     (dict(device="tpu"), "device must be one of"),
 ]
 

@@ -70,7 +70,7 @@ def no_pretrained_writes(monkeypatch, isolated_models_dir):
         targets.append(Path(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(jobs, "save_bundle", spy)
+    monkeypatch.setattr(vc.runs, "save_bundle", spy)  # the one place a training run is saved
     yield targets
     for path in targets:
         assert not ckpt._is_pretrained(path), path

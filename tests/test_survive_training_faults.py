@@ -13,7 +13,6 @@ place), and the leftovers are dot-folders that list_models never shows and the n
 """
 from __future__ import annotations
 
-import importlib
 import random
 import re
 import signal
@@ -26,13 +25,14 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from helpers import patch_objective  # noqa: E402
+
 import vae_core as vc
 from vae_core import ModelConfig, TrainConfig, jobs, list_models, load_bundle, save_bundle
 from vae_core.objectives import LossParts
 
 from helpers import open_tab
 
-train_module = importlib.import_module("vae_core.train")  # `vae_core.train` the name is the function
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "explorer_app.py")
 TINY = ModelConfig(hidden=(32,), latent_dim=2)
@@ -43,22 +43,22 @@ def wait(job: jobs.TrainJob, timeout: float = 120) -> jobs.JobView:
     return job.view()
 
 
-def nan_after(n: int, monkeypatch):
-    """The objective turns NaN from its (n+1)-th call on: a divergence at step n, for certain."""
-    real = train_module.objective_loss
-    calls = {"n": 0}
+def nan_after(n: int, monkeypatch) -> dict:
+    """The objective turns NaN from its (n+1)-th training call on: a divergence at step n, for certain.
+    Returns a switch: set its "on" to False to make the objective real again."""
+    calls = {"n": 0, "on": True}
 
-    def patched(model, x, cfg):
-        parts = real(model, x, cfg)
-        if not model.training:  # the end-of-epoch test scores stay real
+    def patched(real, model, x, step):
+        parts = real(model, x, step)
+        if not model.training or not calls["on"]:  # the end-of-epoch test scores stay real
             return parts
         calls["n"] += 1
         if calls["n"] > n:
             return LossParts(parts.total * float("nan"), parts.recon, kl=parts.kl, mmd=parts.mmd)
         return parts
 
-    monkeypatch.setattr(train_module, "objective_loss", patched)
-    return real
+    patch_objective(monkeypatch, patched)
+    return calls
 
 
 def dot_folders(root: Path) -> list[str]:
@@ -66,7 +66,7 @@ def dot_folders(root: Path) -> list[str]:
 
 
 def test_divergence_stops_keeps_the_last_good_weights_and_says_so(isolated_models_dir, monkeypatch):
-    real = nan_after(6, monkeypatch)
+    switch = nan_after(6, monkeypatch)
     registry = jobs.JobRegistry()
     job = registry.start(TINY, TrainConfig(epochs=1, batch_size=32, train_subset=512, eval_subset=100), "goes-nan",
                          owner="u1")
@@ -80,7 +80,7 @@ def test_divergence_stops_keeps_the_last_good_weights_and_says_so(isolated_model
     assert all(torch.isfinite(p).all() for p in bundle.model.parameters())
     assert v.path == str(isolated_models_dir / "goes-nan")
     assert registry.running() == []  # the slot is free again
-    monkeypatch.setattr(train_module, "objective_loss", real)  # not monkeypatch.undo(): that drops VAE_MODELS_DIR too
+    switch["on"] = False  # not monkeypatch.undo(): that drops VAE_MODELS_DIR too
     again = registry.start(TINY, TrainConfig(epochs=1, batch_size=64, train_subset=256, eval_subset=50), "after",
                            owner="u1")
     assert wait(again).state == jobs.COMPLETED
@@ -91,19 +91,17 @@ def test_cancel_mid_epoch_saves_nothing_and_frees_the_slot(isolated_models_dir, 
     # The Cancel click lands at the 5th step, wherever the clock is: a tiny model can run a
     # whole epoch between two progress reports, so polling the progress would race.
     started = {}
-    train_module = importlib.import_module("vae_core.train")
-    real_loss = train_module.objective_loss
     calls = []
 
-    def loss_then_cancel(*args, **kwargs):
+    def loss_then_cancel(real_loss, model, x, step):
         calls.append(1)
         if len(calls) == 5:
             while "job" not in started:
                 time.sleep(0.001)
             started["job"].cancel()
-        return real_loss(*args, **kwargs)
+        return real_loss(model, x, step)
 
-    monkeypatch.setattr(train_module, "objective_loss", loss_then_cancel)
+    patch_objective(monkeypatch, loss_then_cancel)
     registry = jobs.JobRegistry()
     cfg = TrainConfig(epochs=1, batch_size=16, train_subset=4000, eval_subset=100)  # 250 steps in the epoch
     started["job"] = job = registry.start(TINY, cfg, "cut-short", owner="u1")

@@ -4,12 +4,14 @@ import math
 import pytest
 import torch
 
-import importlib
+from helpers import patch_objective  # noqa: E402
 
-from vae_core import CANCELLED, COMPLETED, DIVERGED, ConfigError, ModelConfig, TrainConfig, build_model, train
+import vae_core
+from vae_core import CANCELLED, COMPLETED, DIVERGED, ConfigError, ModelConfig, TrainConfig, build_model
+from vae_core import fit as train
 from vae_core.objectives import LossParts
 
-train_module = importlib.import_module("vae_core.train")  # `vae_core.train` the name is the function
+train_module = vae_core.train  # the module: the loop is `fit`
 
 TINY = ModelConfig(hidden=(64,), latent_dim=2)
 FAST = TrainConfig(epochs=3, batch_size=64, eval_subset=200, lr=3e-3, schedule="constant")
@@ -42,18 +44,17 @@ def test_loss_falls_on_real_mnist(mnist_small, mnist_test, objective):
 
 def _nan_after(k, monkeypatch):
     """Make the objective return NaN from its (k+1)-th call on."""
-    real = train_module.objective_loss
     calls = {"n": 0}
 
-    def patched(model, x, cfg):
-        parts = real(model, x, cfg)
+    def patched(real, model, x, step):
+        parts = real(model, x, step)
         calls["n"] += 1
         if calls["n"] > k:
             nan = parts.total * float("nan")
             return LossParts(nan, parts.recon, kl=parts.kl, mmd=parts.mmd)
         return parts
 
-    monkeypatch.setattr(train_module, "objective_loss", patched)
+    patch_objective(monkeypatch, patched)
 
 
 def test_nan_guard_keeps_the_last_good_weights(mnist_small, mnist_test, monkeypatch):
@@ -85,7 +86,7 @@ def test_nan_guard_with_a_huge_learning_rate(mnist_small, mnist_test):
     # The kept weights give a finite loss again.
     x = torch.bernoulli(mnist_small.images[:64].float() / 255)
     with torch.no_grad():
-        parts = train_module.objective_loss(result.model, x, cfg)
+        parts = train_module.make_objective("standard", cfg)(result.model, x)
     assert math.isfinite(parts.total.item())
 
 
@@ -131,7 +132,10 @@ def test_batch_larger_than_the_dataset_is_a_config_error(mnist_small, mnist_test
 
 @pytest.mark.parametrize("bad", [dict(lr=0), dict(lr=-1.0), dict(lr=float("nan")), dict(batch_size=0),
                                  dict(epochs=0), dict(optimizer="rmsprop"), dict(max_iters=0), dict(beta=-1.0),
-                                 dict(train_subset=0), dict(dataset="cifar"), dict(seed=-1)])
+                                 dict(train_subset=0), dict(dataset="cifar"), dict(seed=-1), dict(estimator="iw"),
+                                 dict(anneal_schedule="cosine"), dict(anneal_warmup=0), dict(anneal_ratio=1.5),
+                                 dict(anneal_cycles=0), dict(test_fraction=1.0), dict(image_size=8),
+                                 dict(binarize="yes")])
 def test_bad_train_config_is_refused(bad):
     with pytest.raises(ConfigError):
         TrainConfig(**bad)
@@ -164,3 +168,54 @@ def test_continue_training_a_given_model(mnist_small, mnist_test):
     model = build_model(TINY)
     result = train(TINY, FAST.replace(max_iters=3), train_split=mnist_small, test_split=mnist_test, model=model)
     assert result.model is model and result.steps == 3
+
+
+def test_vae_core_train_is_the_module_and_fit_the_loop():
+    import types
+
+    assert isinstance(vae_core.train, types.ModuleType) and vae_core.fit is train_module.fit
+
+
+@pytest.mark.parametrize("model_cfg, train_cfg, message", [
+    (ModelConfig(hidden=(8,)), TrainConfig(estimator="iwae"), "objective 'iwae'"),
+    (ModelConfig(hidden=(8,), likelihood="cbernoulli"), TrainConfig(binarize=True), "bernoulli likelihood only"),
+    (ModelConfig(hidden=(8,), image_shape=(3, 32, 32)), TrainConfig(), "for_dataset"),
+])
+def test_configs_that_do_not_go_together_are_refused_before_a_step(mnist_small, mnist_test, model_cfg, train_cfg,
+                                                                    message):
+    with pytest.raises(ConfigError, match=message):
+        train(model_cfg, train_cfg.replace(max_iters=1), train_split=mnist_small, test_split=mnist_test)
+
+
+@pytest.mark.parametrize("model_cfg", [ModelConfig(hidden=(32,), likelihood="cbernoulli"),
+                                       ModelConfig(hidden=(32,), likelihood="gaussian"),
+                                       ModelConfig(hidden=(32,), prior="vamp", prior_components=16),
+                                       ModelConfig(hidden=(32,), prior="mog", prior_components=5),
+                                       ModelConfig(hidden=(32,), objective="iwae"),
+                                       ModelConfig(hidden=(32,), objective="mmd", prior="mog", prior_components=5)],
+                         ids=["cbernoulli", "gaussian", "vamp", "mog", "iwae", "mmd-mog"])
+def test_every_likelihood_prior_and_objective_trains(mnist_small, mnist_test, model_cfg):
+    result = train(model_cfg, FAST.replace(epochs=2, samples=2 if model_cfg.objective == "iwae" else 1),
+                   train_split=mnist_small, test_split=mnist_test, report_seconds=0.0)
+    assert result.ok
+    tests = [r["total"] for r in result.history if r["split"] == "test"]
+    assert len(tests) == 2 and tests[1] < tests[0]
+    assert all(torch.isfinite(p).all() for p in result.model.parameters())
+
+
+def test_the_vamp_prior_starts_from_training_images_once(mnist_small, mnist_test):
+    cfg = ModelConfig(hidden=(16,), prior="vamp", prior_components=8)
+    torch.manual_seed(0)
+    model = build_model(cfg)  # built by the caller, as the page's jobs do
+    assert model.prior.initialized.item() == 0
+    result = train(cfg, FAST.replace(max_iters=1), train_split=mnist_small, test_split=mnist_test, model=model)
+    pseudo = torch.sigmoid(result.model.prior.pseudo_inputs.detach()).clone()  # (8, 1, 28, 28)
+    # 0.05 + 0.9·x, moved by one Adam step at most lr = 3e-3 in logit space: digits, not noise.
+    assert pseudo.min() > 0.04 and pseudo.max() < 0.96
+    assert ((pseudo > 0.9).float().mean() > 0.05) and ((pseudo < 0.1).float().mean() > 0.5)
+    assert result.model.prior.initialized.item() == 1
+    # Continued training (another seed would pick other images) keeps the learned pseudo-inputs.
+    again = train(cfg, FAST.replace(max_iters=1, seed=9), train_split=mnist_small, test_split=mnist_test,
+                  model=result.model)
+    moved = torch.sigmoid(again.model.prior.pseudo_inputs.detach()) - pseudo
+    assert moved.abs().max() < 0.01

@@ -1,13 +1,11 @@
-"""vae_core: standard and MMD variational autoencoders on MNIST and Fashion-MNIST.
+"""vae_core: variational autoencoders on MNIST, Fashion-MNIST and your own images.
 
 The page and the CLI use only the names below; each module has one job
-(see README.md for the map).
+(see README.md for the map). `vae_core.train` is the training module; its loop is `fit`.
 """
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .checkpoints import (
     Bundle,
-    CheckpointError,
     ModelEntry,
     PRETRAINED_DIR,
     list_models,
@@ -17,9 +15,10 @@ from .checkpoints import (
     tag_path,
     validate_tag,
 )
-from .config import ConfigError, ModelConfig, TrainConfig
-from .data import DATASETS, DatasetError, Split, dataset_info, load_split, resolve_data_dir
-from .errors import VaeCoreError
+from .config import ModelConfig, Setting, TrainConfig, check_compatible, settings
+from .data import DATASETS, Dataset, Split, dataset_info, dataset_title, load_split, resolve_data_dir, resolve_dataset
+from .densities import reparameterize
+from .errors import CheckpointError, ConfigError, DatasetError, VaeCoreError
 from .evaluate import evaluate_model, iw_log_likelihood, knn_accuracy, neg_elbo, quadrature_log_likelihood
 from .explore import (
     decode,
@@ -57,20 +56,26 @@ from .geometry import (
     stretch_layer,
     unit_activity,
 )
+from .likelihoods import LIKELIHOODS, Likelihood
 from .models import VAE, build_model
-from .objectives import LossParts, gaussian_kl, mmd, mmd_vae_loss, standard_vae_loss
+from .objectives import OBJECTIVES, LossParts, Objective, gaussian_kl, make_objective, mmd
+from .priors import PRIORS, Prior
+from .runs import SHIPPED_EVALUATION, finish_run
 from .runtime import describe_device, pick_device
-from .train import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, train
+from .train import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, fit
 
 __all__ = [
-    "__version__", "VaeCoreError", "Bundle", "CheckpointError", "ModelEntry", "PRETRAINED_DIR", "list_models",
-    "load_bundle", "models_dir", "save_bundle", "tag_path", "validate_tag", "ConfigError", "ModelConfig", "TrainConfig",
-    "DATASETS", "DatasetError", "Split", "dataset_info", "load_split", "resolve_data_dir", "evaluate_model",
-    "iw_log_likelihood", "knn_accuracy", "neg_elbo", "quadrature_log_likelihood", "decode", "encode_means",
-    "interpolate", "interpolation_path", "manifold_grid", "latent_plane", "plane_points", "png_bytes",
-    "prior_samples", "reconstruct", "tile", "DecoderExport", "UnsupportedDecoderError", "decoder_export",
-    "export_to_folder", "VAE", "build_model", "LossParts", "gaussian_kl", "mmd", "mmd_vae_loss", "standard_vae_loss",
-    "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED", "Progress", "TrainResult", "train",
+    "__version__", "VaeCoreError", "ConfigError", "DatasetError", "CheckpointError",
+    "Bundle", "ModelEntry", "PRETRAINED_DIR", "list_models", "load_bundle", "models_dir", "save_bundle", "tag_path",
+    "validate_tag", "ModelConfig", "TrainConfig", "Setting", "settings", "check_compatible",
+    "DATASETS", "Dataset", "Split", "dataset_info", "dataset_title", "load_split", "resolve_data_dir",
+    "resolve_dataset", "reparameterize", "evaluate_model", "iw_log_likelihood", "knn_accuracy", "neg_elbo",
+    "quadrature_log_likelihood", "decode", "encode_means", "interpolate", "interpolation_path", "manifold_grid",
+    "latent_plane", "plane_points", "png_bytes", "prior_samples", "reconstruct", "tile", "DecoderExport",
+    "UnsupportedDecoderError", "decoder_export", "export_to_folder", "LIKELIHOODS", "Likelihood", "VAE",
+    "build_model", "OBJECTIVES", "LossParts", "Objective", "gaussian_kl", "make_objective", "mmd", "PRIORS", "Prior",
+    "SHIPPED_EVALUATION", "finish_run", "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED",
+    "Progress", "TrainResult", "fit",
     "GeometryError", "active_units", "aggregate_log_density", "curve_length", "decoded_class_layer", "elbo_surgery",
     "elbo_surgery_from_posteriors", "encode_posteriors", "geodesic", "hole_layer", "hole_prior_samples", "hole_share",
     "lattice", "log_magnification", "magnification", "mmd_to_prior", "posterior_ellipse", "scott_bandwidth",

@@ -1,16 +1,24 @@
-"""python -m vae_core {train,evaluate,grid,list}: the library from the command line."""
+"""python -m vae_core {train,evaluate,grid,list}: the library from the command line.
+
+The train command's options are built from the config dataclasses' fields
+(`vae_core.config.settings()`): one list of settings, with the help text next to each field.
+Only `VaeCoreError`s are printed as one-line messages; anything else is a bug and keeps its
+traceback.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from . import __version__
-from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, save_bundle, tag_path, update_metrics
-from .config import ACTIVATIONS, ARCHS, DATASETS, ELBO_ESTIMATORS, MMD_RECONS, OPTIMIZERS, SCHEDULES, \
-    ConfigError, ModelConfig, TrainConfig
-from .data import DatasetError, load_split
+from ._version import __version__
+from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, tag_path, update_metrics
+from .config import ConfigError, ModelConfig, TrainConfig, settings
+from .data import DATASETS, dataset_title, load_split, resolve_dataset
+from .errors import VaeCoreError
 from .evaluate import evaluate_model
 from .explore import encode_means, manifold_grid, png_bytes
 from .runtime import describe_device, pick_device
@@ -27,30 +35,66 @@ def _model_path(ref: str) -> Path:
     raise CheckpointError(f"no model folder or tag {ref!r}; `python -m vae_core list` shows what exists")
 
 
+def _setting_values(args, section: str) -> dict:
+    return {s.name: getattr(args, s.name) for s in settings(section)}
+
+
+def _bundle_dataset(bundle, data_dir):
+    """The record of the dataset a saved model was trained on, read as it was then."""
+    return resolve_dataset(bundle.dataset, data_dir=data_dir, **bundle.train_config.folder_options)
+
+
+class _StopOnInterrupt:
+    """The first Ctrl-C asks the loop to stop at its next step (the run ends as 'cancelled'); a
+    second one interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from .train import COMPLETED, check_fits, train
+    from .runs import finish_run
+    from .train import CANCELLED, COMPLETED, check_fits, fit
 
-    model_cfg = ModelConfig(objective=args.model, arch=args.arch, latent_dim=args.latent_dim,
-                            hidden=tuple(args.hidden), activation=args.activation)
-    train_cfg = TrainConfig(
-        dataset=args.dataset, epochs=args.epochs, max_iters=args.max_iters, batch_size=args.batch_size,
-        lr=args.lr, optimizer=args.optimizer, schedule=args.schedule, seed=args.seed, device=args.device,
-        binarize=not args.no_binarize, train_subset=args.train_subset, beta=args.beta, samples=args.samples,
-        estimator=args.estimator, mmd_lambda=args.mmd_lambda, mmd_recon=args.mmd_recon,
-        eval_subset=args.eval_subset, snapshot_every=args.snapshot_every)
+    model_values, train_values = _setting_values(args, "model"), _setting_values(args, "train")
+    probe = TrainConfig(**train_values)  # every value checked before anything is read
+    dataset = resolve_dataset(probe.dataset, data_dir=args.data_dir, **probe.folder_options)
+    train_cfg = probe.replace(dataset=dataset.name)  # a user's path, made absolute
+    model_values["hidden"] = tuple(model_values["hidden"])
+    model_cfg = ModelConfig.for_dataset(dataset, **model_values)
+    for note in dataset.notes:
+        print(f"note: {dataset.name}: {note}", file=sys.stderr)
     out = Path(args.out) if args.out else tag_path(args.tag)
-    init = load_bundle(_model_path(args.init_from), device=pick_device(args.device)) if args.init_from else None
-    if init is not None and init.model_config != model_cfg:
+    init = load_bundle(_model_path(args.init_from), device=pick_device(train_cfg.device)) if args.init_from else None
+    if init is not None and not init.model_config.same_network(model_cfg):
         raise ConfigError(f"--init-from {args.init_from} has another architecture ({init.model_config})")
     if out.exists() and not args.overwrite:
         raise CheckpointError(f"{out} exists; pick another --tag or pass --overwrite")
-    train_split = load_split(args.dataset, "train", data_dir=args.data_dir)
-    test_split = load_split(args.dataset, "test", data_dir=args.data_dir)
+    train_split = dataset.read("train", data_dir=args.data_dir)
+    test_split = dataset.read("test", data_dir=args.data_dir)
     check_fits(train_cfg, len(train_split.subset(train_cfg.train_subset)))  # before any output
-    print(f"training {args.model} VAE ({args.arch}, d={args.latent_dim}) on {args.dataset} "
-          f"[{describe_device(pick_device(args.device))}] -> {out}", file=sys.stderr)
+    print(f"training {model_cfg.objective} VAE ({model_cfg.arch}, d={model_cfg.latent_dim}, {model_cfg.likelihood} "
+          f"likelihood, {model_cfg.prior} prior) on {dataset.title} "
+          f"[{describe_device(pick_device(train_cfg.device))}] -> {out}", file=sys.stderr)
     bar = tqdm(total=1, unit="step", file=sys.stderr, disable=args.quiet)
 
     def on_progress(p):
@@ -60,36 +104,42 @@ def cmd_train(args) -> int:
         bar.set_postfix(epoch=f"{p.epoch:.2f}", **({"test_" + k: v for k, v in shown.items()} if p.test else shown))
         bar.refresh()
 
-    result = train(model_cfg, train_cfg, train_split=train_split, test_split=test_split, callback=on_progress,
-                   snapshot_dir=(out.parent / f"{out.name}-snapshots") if args.snapshot_every else None,
-                   model=init.model.train() if init is not None else None)
+    with _StopOnInterrupt() as interrupt:
+        result = fit(model_cfg, train_cfg, train_split=train_split, test_split=test_split, callback=on_progress,
+                     should_stop=lambda: interrupt.requested,
+                     snapshot_dir=(out.parent / f"{out.name}-snapshots") if train_cfg.snapshot_every else None,
+                     model=init.model.train() if init is not None else None)
     bar.close()
     print(result.message, file=sys.stderr)
-    if args.half:  # measure and cache exactly the weights that ship
-        for tensor in result.model.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.copy_(tensor.half().float())
-    codes = encode_means(result.model, test_split.images)
-    metrics = {"status": result.status, "message": result.message, "train_seconds": round(result.seconds, 2),
-               "steps": result.steps, "epochs": result.epochs,
-               "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
-               "history": result.history}
+    extra = {}
     before = (init.metrics.get("epochs_total") or init.metrics.get("epochs") or 0) if init is not None else 0
-    metrics["epochs_total"] = before + result.epochs  # across a chain of --init-from stages
+    extra["epochs_total"] = before + result.epochs  # across a chain of --init-from stages
     if init is not None:
-        metrics["init_from"] = {"path": str(init.path), "train": init.train_config.to_dict(),
-                                "train_seconds": init.metrics.get("train_seconds")}
-    save_bundle(out, result.model, train_cfg, metrics=metrics, half=args.half,
-                latents={"mu": codes, "labels": test_split.labels.numpy()}, allow_pretrained=args.release)
-    print(f"saved {out}", file=sys.stderr)
+        extra["init_from"] = {"path": str(init.path), "train": init.train_config.to_dict(),
+                              "train_seconds": init.metrics.get("train_seconds")}
+    saved = finish_run(result, out, test_split=test_split, train_split=train_split, evaluate=args.evaluate,
+                       keep_cancelled=args.keep_cancelled, half=args.half, overwrite=True,
+                       allow_pretrained=args.release, extra_metrics=extra,
+                       progress=None if args.quiet else lambda m: print(f"… {m}", file=sys.stderr))
+    if saved is None:
+        print("cancelled; nothing was saved (pass --keep-cancelled to keep the last weights)", file=sys.stderr)
+        return 130
+    print(f"saved {out}" + (f" (marked {result.status})" if result.status != COMPLETED else ""), file=sys.stderr)
+    if args.evaluate:
+        e = load_bundle(saved, with_latents=False).metrics["evaluation"]
+        print(f"test −ELBO {e['test']['neg_elbo']:.2f} nats (KL {e['test']['kl']:.2f}), IW NLL "
+              f"{e['iw_nll']['nll']:.2f} (k={e['iw_nll']['k']}, {e['iw_nll']['n']} images), "
+              f"{e['knn_accuracy']['k']}-NN accuracy {e['knn_accuracy']['accuracy']:.3f}", file=sys.stderr)
     return 0 if result.status == COMPLETED else 3
 
 
 def cmd_evaluate(args) -> int:
     path = _model_path(args.model)
     bundle = load_bundle(path, device=pick_device(args.device))
-    train_split = load_split(bundle.dataset, "train", data_dir=args.data_dir)
-    test_split = load_split(bundle.dataset, "test", data_dir=args.data_dir)
+    dataset = _bundle_dataset(bundle, args.data_dir)
+    bundle.check_dataset(dataset)  # the file may have changed since the model was trained
+    train_split = dataset.read("train", data_dir=args.data_dir)
+    test_split = dataset.read("test", data_dir=args.data_dir)
     metrics = evaluate_model(bundle.model, train_split, test_split, n_test=args.n_test, iw_k=args.iw_k,
                              iw_n=args.iw_n, quadrature_grid=args.quadrature_grid, seed=args.seed,
                              progress=lambda m: print(f"… {m}", file=sys.stderr))
@@ -105,7 +155,8 @@ def cmd_grid(args) -> int:
     bundle = load_bundle(_model_path(args.model), device=pick_device(args.device))
     codes = bundle.latents["mu"] if bundle.latents else None
     if args.spacing == "range" and codes is None:
-        codes = encode_means(bundle.model, load_split(bundle.dataset, "test", data_dir=args.data_dir).images)
+        test = _bundle_dataset(bundle, args.data_dir).read("test", data_dir=args.data_dir)
+        codes = encode_means(bundle.model, test.images)
     center = codes.mean(0) if (codes is not None and bundle.model.latent_dim > 2) else None
     image, _, _ = manifold_grid(bundle.model, args.n, spacing=args.spacing, codes=codes, center=center)
     Path(args.out).write_bytes(png_bytes(image))
@@ -119,56 +170,63 @@ def cmd_list(args) -> int:
         print(f"no models found (pretrained/ and {models_dir()})")
     for e in entries:
         print(f"{e.name:28s} {e.source:10s} " + (f"ERROR {e.error}" if e.error else
-              f"{e.dataset:8s} {e.objective:8s} {e.arch:4s} d={e.latent_dim}  {e.path}"))
+              f"{e.dataset if e.dataset in DATASETS else dataset_title(e.dataset):14s} {e.objective:8s} {e.prior:8s} {e.arch:4s} d={e.latent_dim}  {e.path}"))
     return 0
 
 
+def _applies_note(applies: dict) -> str:
+    return "; ".join(f"{key}: {', '.join(values)}" for key, values in applies.items())
+
+
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """One option per user setting of ModelConfig and TrainConfig, from their fields."""
+    for s in settings():
+        help_text = s.help.replace("%", "%%") + (f" [{_applies_note(s.applies_to)}]" if s.applies_to else "")
+        kwargs: dict = {"dest": s.name, "help": help_text, "default": s.default}
+        if s.name == "likelihood":
+            kwargs["default"] = None  # the dataset's own (ModelConfig.for_dataset)
+        if s.type == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif s.type == "ints":
+            kwargs.update(type=int, nargs="+", default=list(s.default))
+        else:
+            kwargs["type"] = {"int": int, "float": float, "str": str}[s.type]
+            if s.choices:
+                kwargs["choices"] = s.choices
+            elif s.name == "dataset":
+                kwargs["metavar"] = "NAME|PATH"
+        parser.add_argument(*s.flags, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
-    m = ModelConfig()
     parser = argparse.ArgumentParser(
         prog="python -m vae_core",
-        description="Train, evaluate and draw standard VAEs and MMD-VAEs on MNIST / Fashion-MNIST.",
-        epilog="Data: --data-dir or $VAE_DATA_DIR (folder holding MNIST/raw and FashionMNIST/raw); "
-               "new models: $VAE_MODELS_DIR. Example: python -m vae_core train --dataset mnist "
-               "--model standard --epochs 10 --tag my-model")
+        description="Train, evaluate and draw VAEs (standard, MMD, IWAE, KL-annealed; N(0, I), VampPrior or "
+                    "mixture priors) on MNIST, Fashion-MNIST or your own images.",
+        epilog="Data: --data-dir or $VAE_DATA_DIR (folder holding MNIST/raw and FashionMNIST/raw), or --dataset "
+               "PATH for your own .npz file or image folder; new models: $VAE_MODELS_DIR. Example: python -m vae_core "
+               "train --dataset mnist --objective standard --epochs 10 --tag my-model")
     parser.add_argument("--version", action="version", version=f"vae_core {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p):
+    def common(p, device: bool = True):
         p.add_argument("--data-dir", help="folder holding MNIST/raw and FashionMNIST/raw (default $VAE_DATA_DIR)")
-        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: %(default)s")
+        if device:
+            p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: %(default)s")
 
     t = sub.add_parser("train", help="train a new model and save it under a tag",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    common(t)
-    t.add_argument("--dataset", default=d.dataset, choices=DATASETS)
-    t.add_argument("--model", default=m.objective, choices=("standard", "mmd"),
-                   help="standard: ELBO (reconstruction + KL); mmd: InfoVAE (reconstruction + λ·MMD)")
-    t.add_argument("--arch", default=m.arch, choices=ARCHS)
-    t.add_argument("--latent-dim", type=int, default=m.latent_dim)
-    t.add_argument("--hidden", type=int, nargs="+", default=list(m.hidden), help="MLP layer widths")
-    t.add_argument("--activation", default=m.activation, choices=ACTIVATIONS)
-    t.add_argument("--epochs", type=int, default=d.epochs)
-    t.add_argument("--max-iters", type=int, default=None, help="stop after this many steps")
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--lr", type=float, default=d.lr, help="learning rate")
-    t.add_argument("--optimizer", default=d.optimizer, choices=OPTIMIZERS)
-    t.add_argument("--schedule", default=d.schedule, choices=SCHEDULES, help="learning-rate schedule")
-    t.add_argument("--seed", type=int, default=d.seed)
-    t.add_argument("--no-binarize", action="store_true", help="train on intensities, not Bernoulli draws")
-    t.add_argument("--train-subset", type=int, default=None, help="use only the first N training images")
-    t.add_argument("--beta", type=float, default=d.beta, help="KL weight (standard)")
-    t.add_argument("--samples", type=int, default=d.samples, help="latent samples per input (standard)")
-    t.add_argument("--estimator", default=d.estimator, choices=ELBO_ESTIMATORS, help="ELBO estimator (standard)")
-    t.add_argument("--mmd-lambda", type=float, default=d.mmd_lambda, help="MMD weight λ (mmd)")
-    t.add_argument("--mmd-recon", default=d.mmd_recon, choices=MMD_RECONS, help="reconstruction term (mmd)")
-    t.add_argument("--eval-subset", type=int, default=d.eval_subset, help="test images scored each epoch")
-    t.add_argument("--snapshot-every", type=int, default=0, help="write PNG snapshots every N epochs")
+    common(t, device=False)  # --device is one of the settings
+    add_setting_options(t)
     t.add_argument("--tag", default="my-model", help="name of the model folder in the models directory")
     t.add_argument("--out", help="explicit output folder (instead of --tag)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    t.add_argument("--init-from", help="start from this model's weights (same architecture)")
+    t.add_argument("--init-from", help="start from this model's weights (same network; the objective may differ)")
+    t.add_argument("--evaluate", action="store_true",
+                   help="when done, run the evaluation the shipped models carry (test −ELBO on the whole test set, "
+                        "IW NLL with k=1000 on 1,000 images, 5-NN accuracy) and store it in metrics.json")
+    t.add_argument("--keep-cancelled", action="store_true",
+                   help="on Ctrl-C, save the last weights (marked cancelled) instead of nothing")
     t.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--release", action="store_true", help=argparse.SUPPRESS)  # may write into pretrained/
@@ -198,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_grid)
 
     ls = sub.add_parser("list", help="list pretrained and trained models")
-    ls.add_argument("--dataset", choices=DATASETS)
+    ls.add_argument("--dataset", help=f"only models of this dataset ({', '.join(DATASETS)} or a path)")
     ls.set_defaults(func=cmd_list)
     return parser
 
@@ -207,7 +265,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, DatasetError, CheckpointError, ValueError, RuntimeError) as exc:
+    except VaeCoreError as exc:  # expected failures; anything else is a bug and keeps its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -8,6 +8,11 @@ is gone is put back. Temporary folders of dead processes are swept on the next s
 `list_models` never lists dot-folders.
 Loaded safely: `torch.load(weights_only=True)` (no pickled code runs), strict
 shape checks against the config, and one `CheckpointError` naming the file.
+
+config.json records the dataset the model was trained on (name, title, shape, classes and a
+fingerprint of its content), so a caller can check a model against the data it is about to show
+(`Bundle.check_dataset`, `ModelEntry.fits`). Format 1 (the first shipped models) has no such
+block: its dataset is a built-in one, named in the train config.
 """
 from __future__ import annotations
 
@@ -24,19 +29,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._version import __version__
 from .config import ConfigError, ModelConfig, TrainConfig
-from .errors import VaeCoreError
+from .data import DATASETS, Dataset, dataset_title
+from .errors import CheckpointError
 from .models import VAE
+from .objectives import OBJECTIVES
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the "data" block, image_shape, likelihood and prior in the model config
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, LATENTS_FILE = "config.json", "weights.pt", "metrics.json", "latents.npz"
 ENV_MODELS_DIR = "VAE_MODELS_DIR"
 PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class CheckpointError(VaeCoreError, RuntimeError):
-    """A model folder that cannot be saved or loaded as asked; the message names the file."""
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Bundle:
     metrics: dict = field(default_factory=dict)
     latents: dict | None = None  # {"mu": (N, D) float32, "labels": (N,) int64[, "logvar": (N, D) float32]}
     library_version: str = ""
+    data: dict | None = None  # the dataset it was trained on: name, title, shape, classes, fingerprint
 
     @property
     def dataset(self) -> str:
@@ -58,6 +63,42 @@ class Bundle:
     @property
     def name(self) -> str:
         return self.path.name
+
+    @property
+    def fingerprint(self) -> str | None:
+        return _fingerprint(self.data, self.dataset)
+
+    def dataset_mismatch(self, dataset: Dataset) -> str | None:
+        """None when the model was trained on `dataset` (same content, same image shape), else why not."""
+        return _mismatch(self.name, self.data, self.dataset, self.model_config.image_shape, dataset)
+
+    def fits(self, dataset: Dataset) -> bool:
+        return self.dataset_mismatch(dataset) is None
+
+    def check_dataset(self, dataset: Dataset) -> None:
+        """Raise CheckpointError unless the model was trained on `dataset`."""
+        problem = self.dataset_mismatch(dataset)
+        if problem:
+            raise CheckpointError(problem)
+
+
+def _fingerprint(data: dict | None, dataset: str) -> str | None:
+    if data and data.get("fingerprint"):
+        return data["fingerprint"]
+    return DATASETS[dataset].fingerprint if dataset in DATASETS else None  # format 1: a built-in dataset
+
+
+def _mismatch(name: str, data: dict | None, dataset_name: str, image_shape, dataset: Dataset) -> str | None:
+    title = (data or {}).get("title") or dataset_title(dataset_name)
+    if tuple(image_shape) != tuple(dataset.shape):
+        return (f"{name} takes {'×'.join(map(str, image_shape))} images ({title}); {dataset.title} has "
+                f"{'×'.join(map(str, dataset.shape))}")
+    mine = _fingerprint(data, dataset_name)
+    if mine != dataset.fingerprint:
+        same_title = title == dataset.title
+        return (f"{name} was trained on {title}, not {dataset.title}"
+                + (" (the same name, but other images: the file or its split changed)" if same_title else ""))
+    return None
 
 
 def default_models_dir() -> Path:
@@ -186,17 +227,26 @@ def _write_json(path: Path, data: dict) -> None:
 
 def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: dict | None = None,
                 latents: dict | None = None, half: bool = False, allow_pretrained: bool = False,
-                overwrite: bool = True) -> Path:
+                overwrite: bool = True, data: Dataset | dict | None = None) -> Path:
     """Write a model folder atomically and return its path.
 
     `half=True` stores the weights as float16 (they load back as float32).
     Writing into pretrained/ needs `allow_pretrained=True` (only the release script does).
     `overwrite=False` never replaces a folder that exists, even one that appears while this
     save writes (the final rename fails instead): raises CheckpointError, the other folder untouched.
+    `data` is the dataset record (or its `describe()`) the model was trained on; without it the
+    train config's dataset is described when it is a built-in one.
+    A write that fails (a full disk) raises CheckpointError and leaves any previous folder whole.
     """
-    from . import __version__
+    try:
+        return _write_bundle(Path(path), model, train_config, metrics=metrics, latents=latents, half=half,
+                             allow_pretrained=allow_pretrained, overwrite=overwrite, data=data)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: could not be written ({exc}); any earlier model there is unchanged") from exc
 
-    path = Path(path)
+
+def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics, latents, half, allow_pretrained,
+                  overwrite, data) -> Path:
     if _is_pretrained(path) and not allow_pretrained:
         raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}; "
                               "choose a tag for the user models directory")
@@ -211,10 +261,15 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
         state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
                  for k, v in model.state_dict().items()}
         torch.save(state, tmp / WEIGHTS_FILE)
+        if isinstance(data, Dataset):
+            data = data.describe()
+        elif data is None and train_config.dataset in DATASETS:
+            data = DATASETS[train_config.dataset].describe()
         _write_json(tmp / CONFIG_FILE, {
             "format_version": FORMAT_VERSION,
             "library_version": __version__,
             "dataset": train_config.dataset,
+            "data": data,
             "model": model.config.to_dict(),
             "train": train_config.to_dict(),
         })
@@ -282,8 +337,10 @@ def read_config(path: Path) -> tuple[ModelConfig, TrainConfig, dict]:
     return model_cfg, train_cfg, raw
 
 
-def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool = True) -> Bundle:
-    """Rebuild a model from its folder on `device`, or raise CheckpointError; nothing half-loaded."""
+def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool = True,
+                dataset: Dataset | None = None) -> Bundle:
+    """Rebuild a model from its folder on `device`, or raise CheckpointError; nothing half-loaded.
+    With `dataset`, also refuse (CheckpointError) a model that was not trained on that dataset."""
     path = Path(path)
     if not path.is_dir() and not _is_pretrained(path):
         _recover(path.parent, path.name)  # a save killed mid-swap left the old folder aside
@@ -325,7 +382,11 @@ def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool 
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CheckpointError(f"{metrics_file}: not valid JSON ({exc})") from None
     latents = _read_latents(path / LATENTS_FILE, model_cfg.latent_dim) if with_latents else None
-    return Bundle(model, model_cfg, train_cfg, path, metrics, latents, raw.get("library_version", ""))
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else None
+    bundle = Bundle(model, model_cfg, train_cfg, path, metrics, latents, raw.get("library_version", ""), data)
+    if dataset is not None:
+        bundle.check_dataset(dataset)
+    return bundle
 
 
 def _read_latents(file: Path, latent_dim: int) -> dict | None:
@@ -361,14 +422,37 @@ class ModelEntry:
     arch: str
     latent_dim: int
     error: str | None = None  # set when the folder's config cannot be read
+    prior: str = "standard"
+    likelihood: str = "bernoulli"
+    image_shape: tuple = ()
+    data: dict | None = None  # as Bundle.data
+
+    @property
+    def kind(self) -> str:
+        """The objective's title ("VAE", "MMD-VAE", "IWAE", ...), with a learned prior named."""
+        if self.error or self.objective not in OBJECTIVES:
+            return "?"
+        return OBJECTIVES[self.objective].title + ("" if self.prior == "standard" else f" + {self.prior} prior")
 
     @property
     def label(self) -> str:
         if self.error:
             return f"{self.name} (unreadable)"
-        kind = "VAE" if self.objective == "standard" else "MMD-VAE"
-        return f"{self.name} · {kind} · {self.arch} · d={self.latent_dim}" + \
+        return f"{self.name} · {self.kind} · {self.arch} · d={self.latent_dim}" + \
             (" (pretrained)" if self.source == "pretrained" else "")
+
+    @property
+    def fingerprint(self) -> str | None:
+        return None if self.error else _fingerprint(self.data, self.dataset)
+
+    def dataset_mismatch(self, dataset: Dataset) -> str | None:
+        if self.error:
+            return self.error
+        return _mismatch(self.name, self.data, self.dataset, self.image_shape, dataset)
+
+    def fits(self, dataset: Dataset) -> bool:
+        """Whether this model was trained on `dataset` (read from config.json alone)."""
+        return self.dataset_mismatch(dataset) is None
 
 
 def list_models(*, dataset: str | None = None, user_dir: Path | None = None) -> list[ModelEntry]:
@@ -382,8 +466,10 @@ def list_models(*, dataset: str | None = None, user_dir: Path | None = None) -> 
             _recover(root)
         for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
-                m, t, _ = read_config(path)
-                entry = ModelEntry(path.name, path, source, t.dataset, m.objective, m.arch, m.latent_dim)
+                m, t, raw = read_config(path)
+                entry = ModelEntry(path.name, path, source, t.dataset, m.objective, m.arch, m.latent_dim,
+                                   prior=m.prior, likelihood=m.likelihood, image_shape=tuple(m.image_shape),
+                                   data=raw.get("data") if isinstance(raw.get("data"), dict) else None)
             except CheckpointError as exc:
                 entry = ModelEntry(path.name, path, source, "", "", "", 0, error=str(exc))
             if dataset is None or entry.dataset == dataset or entry.error:

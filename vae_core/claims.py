@@ -23,17 +23,20 @@ import torch
 from torch import nn
 
 from .data import Split, to_float
-from .explore import decode, encode_means, grid_points, interpolation_path, normal_quantiles, prior_samples
+from .explore import decode, encode_means, grid_points, interpolation_path, normal_quantiles, prior_samples, \
+    to_model_layout
 from .models import VAE
 
 
 class Classifier(nn.Module):
-    """A small MLP digit/garment classifier: good enough to judge decoded images (~98 % / ~88 %)."""
+    """A small MLP classifier of the dataset's images: good enough to judge decoded images
+    (~98 % on MNIST, ~88 % on Fashion-MNIST). The image shape and the class count come from the data."""
 
-    def __init__(self):
+    def __init__(self, shape: tuple[int, int, int], n_classes: int):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-                                 nn.Linear(256, 10))
+        self.shape = tuple(shape)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(shape)), 512), nn.ReLU(), nn.Linear(512, 256),
+                                 nn.ReLU(), nn.Linear(256, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -42,7 +45,7 @@ class Classifier(nn.Module):
 def train_classifier(train: Split, *, epochs: int = 5, batch_size: int = 128, lr: float = 1e-3,
                      seed: int = 0) -> Classifier:
     torch.manual_seed(seed)
-    model = Classifier()
+    model = Classifier(train.shape, len(train.classes))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     x_all, y_all = to_float(train.images), train.labels
     g = torch.Generator().manual_seed(seed)
@@ -59,13 +62,14 @@ def train_classifier(train: Split, *, epochs: int = 5, batch_size: int = 128, lr
 
 @torch.inference_mode()
 def classifier_probs(clf: Classifier, images: np.ndarray) -> np.ndarray:
-    """Class probabilities (N, 10) for float images (N, 28, 28) in [0, 1]."""
-    x = torch.as_tensor(np.asarray(images, np.float32))
+    """Class probabilities (N, classes) for float images in [0, 1], as `decode` returns them
+    ((N, H, W) or (N, H, W, C))."""
+    x = to_model_layout(np.asarray(images, np.float32), clf.shape)
     return torch.softmax(clf(x), 1).numpy()
 
 
 def classifier_accuracy(clf: Classifier, split: Split) -> float:
-    probs = classifier_probs(clf, to_float(split.images).squeeze(1).numpy())
+    probs = classifier_probs(clf, to_float(split.images).numpy())
     return float((probs.argmax(1) == split.labels.numpy()).mean())
 
 
@@ -76,9 +80,15 @@ def save_classifier(clf: Classifier, path: Path) -> None:
     tmp.replace(path)
 
 
-def load_classifier(path: Path) -> Classifier:
-    clf = Classifier()
+def load_classifier(path: Path, shape: tuple[int, int, int] | None = None) -> Classifier:
+    """A saved classifier; its input shape is `shape`, else a square greyscale image of the first
+    layer's width (28×28 for the shipped ones), its class count that of the last layer."""
     state = torch.load(path, map_location="cpu", weights_only=True)
+    n_in, n_classes = state["net.1.weight"].shape[1], state["net.5.weight"].shape[0]
+    if shape is None:
+        side = int(round(n_in ** 0.5))
+        shape = (1, side, side)
+    clf = Classifier(shape, n_classes)
     clf.load_state_dict({k: v.float() for k, v in state.items()})
     return clf.eval()
 
@@ -120,11 +130,13 @@ def interpolation_smoothness(model: VAE, clf: Classifier, test: Split, *, pairs:
     idx = rng.choice(len(test), size=(pairs, 2), replace=False if 2 * pairs <= len(test) else True)
     codes = encode_means(model, test.images[idx.ravel()]).reshape(pairs, 2, -1)
     paths = np.concatenate([interpolation_path(c[0], c[1], steps) for c in codes])  # (pairs*steps, D)
-    frames = decode(model, paths).reshape(pairs, steps, -1).astype(np.float64)
+    decoded = decode(model, paths)
+    decode_shape = decoded.shape[1:]
+    frames = decoded.reshape(pairs, steps, -1).astype(np.float64)
     step_sizes = np.linalg.norm(np.diff(frames, axis=1), axis=2)  # (pairs, steps−1)
     total = np.linalg.norm(frames[:, -1] - frames[:, 0], axis=1, keepdims=True)
     rel = step_sizes / np.maximum(total, 1e-6)
-    probs = classifier_probs(clf, frames.reshape(-1, 28, 28).astype(np.float32))
+    probs = classifier_probs(clf, frames.reshape(-1, *decode_shape).astype(np.float32))
     return {"mean_step_relative": float(rel.mean()), "max_step_relative": float(rel.max(1).mean()),
             "ideal_step_relative": 1.0 / (steps - 1), "mean_path_length_relative": float(rel.sum(1).mean()),
             "classifier_entropy_along_path": float(_entropy(probs).mean()), "pairs": pairs, "steps": steps}

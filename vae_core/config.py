@@ -3,31 +3,57 @@
 A model folder stores both configs as JSON, so every saved model rebuilds itself
 (nanoGPT's habit). Unknown keys and nonsense values are errors, raised before any
 work starts.
+
+Each field carries its help text, bounds, choices and the members it applies to in its
+metadata: that is the one list of settings. `settings()` hands it to the CLI (which builds its
+options from it) and to the page's training form.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
+from typing import Any
 
-from .errors import VaeCoreError
+from .data import DATASETS, MAX_SIDE, MIN_SIDE, is_path_spec
+from .errors import ConfigError
+from .likelihoods import LIKELIHOODS
+from .objectives import OBJECTIVES
+from .priors import PRIORS
 
-OBJECTIVES = ("standard", "mmd")
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv")  # vae_core.models.ARCHITECTURES builds them
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
-DATASETS = ("mnist", "fashion")
-ELBO_ESTIMATORS = ("analytic", "mc", "iwae")
-MMD_RECONS = ("bce", "mse")
+ELBO_ESTIMATORS = ("analytic", "mc")
+LEGACY_ESTIMATORS = ("iwae",)  # format-1 models trained with the IWAE bound under objective "standard"
+ANNEAL_SCHEDULES = ("linear", "cyclical")
+MMD_RECONS = ("nll", "mse")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_IMAGE_SHAPE = DATASETS["mnist"].shape  # the default model is MNIST's
 
 MAX_EPOCHS = 1000
 MAX_LATENT_DIM = 256
+MAX_BATCH = 60000
+MAX_IMAGES = 10_000_000
+
+__all__ = ["ConfigError", "ModelConfig", "TrainConfig", "Setting", "settings", "check_compatible"]
 
 
-class ConfigError(VaeCoreError, ValueError):
-    """A configuration value or key that cannot be used; the message says which."""
+def setting(default, help: str, **meta) -> Any:
+    """A dataclass field with its help text and checks. meta: choices (a tuple, or the name of a
+    registry: "objectives", "priors", "likelihoods", "datasets"), min, max, strict (float bound
+    excluded), optional (None allowed), applies ({"objective": (...), ...}), flags (CLI
+    aliases), exposed (False: derived, not a user setting)."""
+    return field(default=default, metadata={"help": help, **meta})
+
+
+def _registry_choices(choices) -> tuple:
+    if isinstance(choices, str):
+        return {"objectives": lambda: tuple(OBJECTIVES), "priors": lambda: tuple(PRIORS),
+                "likelihoods": lambda: tuple(LIKELIHOODS), "datasets": lambda: tuple(DATASETS)}[choices]()
+    return tuple(choices) if choices is not None else None
 
 
 def _choice(name: str, value, choices) -> None:
@@ -42,16 +68,61 @@ def _positive_int(name: str, value, upper: int | None = None) -> None:
         raise ConfigError(f"{name} must be at most {upper}; got {value}")
 
 
-def _positive_float(name: str, value, *, allow_zero: bool = False) -> None:
+def _check_int(name: str, value, lo: int, hi: int | None) -> None:
+    if lo == 1:
+        return _positive_int(name, value, hi)
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(f"{name} must be an integer ≥ {lo}; got {value!r}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{name} must be at most {hi}; got {value}")
+
+
+def _check_float(name: str, value, lo: float, strict: bool, hi: float | None, hi_strict: bool) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (value == 0 and not allow_zero):
-        bound = "≥ 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name} must be a finite number {bound}; got {value!r}")
+    if not ok or value < lo or (value == lo and strict):
+        raise ConfigError(f"{name} must be a finite number {'>' if strict else '≥'} {lo:g}; got {value!r}")
+    if hi is not None and (value > hi or (value == hi and hi_strict)):
+        raise ConfigError(f"{name} must be {'below' if hi_strict else 'at most'} {hi:g}; got {value}")
+
+
+def _validate_fields(obj) -> None:
+    """The checks every field's metadata asks for (types from the annotations)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        meta, value = f.metadata, getattr(obj, f.name)
+        if "help" not in meta or meta.get("custom"):
+            continue
+        if value is None and meta.get("optional"):
+            continue
+        base = _base_type(hints[f.name])
+        choices = _registry_choices(meta.get("choices"))
+        if choices is not None:
+            _choice(f.name, value, choices + tuple(meta.get("legacy", ())))
+        elif base is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{f.name} must be true or false; got {value!r}")
+        elif base is int:
+            _check_int(f.name, value, meta.get("min", 1), meta.get("max"))
+        elif base is float:
+            _check_float(f.name, value, meta.get("min", 0.0), meta.get("strict", True), meta.get("max"),
+                         meta.get("max_strict", False))
+
+
+def _base_type(hint) -> type:
+    """int for `int | None`, tuple for `tuple[int, ...]`, etc."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or (origin is not None and type(None) in typing.get_args(hint)):
+        return _base_type(args[0])
+    if origin is tuple:
+        return tuple
+    return hint
 
 
 def _from_dict(cls, data: dict):
     if not isinstance(data, dict):
         raise ConfigError(f"{cls.__name__} must be a JSON object; got {type(data).__name__}")
+    data = cls._migrate(dict(data))
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -70,28 +141,63 @@ def _from_dict(cls, data: dict):
 class ModelConfig:
     """What the network is: enough to rebuild it from a folder."""
 
-    objective: str = "standard"  # "standard" (ELBO) or "mmd" (InfoVAE, deterministic encoder)
-    arch: str = "mlp"
-    latent_dim: int = 2
-    hidden: tuple[int, ...] = (512, 512, 512)  # MLP only (the DIANNE example)
-    activation: str = "relu"  # MLP only
-    image_size: int = 28
+    objective: str = setting("standard", "training objective: standard (ELBO with a β weight), mmd (InfoVAE, "
+                             "deterministic encoder), iwae (importance-weighted bound, K = samples), annealed "
+                             "(β-VAE with a KL warm-up)", choices="objectives", flags=("--model",))
+    arch: str = setting("mlp", "network: mlp (fully connected, the DIANNE example) or conv (the TensorFlow CVAE "
+                        "blog's, scaled to the image size)", choices=ARCHS)
+    latent_dim: int = setting(2, "latent dimension d", max=MAX_LATENT_DIM)
+    hidden: tuple[int, ...] = setting((512, 512, 512), "hidden layer widths of the MLP encoder (the decoder mirrors "
+                                      "them)", applies={"arch": ("mlp",)}, custom=True)
+    activation: str = setting("relu", "MLP activation", choices=ACTIVATIONS, applies={"arch": ("mlp",)})
+    image_shape: tuple[int, int, int] = setting(DEFAULT_IMAGE_SHAPE, "(channels, height, width) of the images; "
+                                                "set from the dataset", exposed=False, custom=True)
+    likelihood: str = setting("bernoulli", "p(x|z): bernoulli (binarised pixels), cbernoulli (continuous Bernoulli, "
+                              "for grey or colour intensities) or gaussian (learned variance per pixel); default: "
+                              "the dataset's (bernoulli for MNIST and Fashion-MNIST, cbernoulli for your own)",
+                              choices="likelihoods")
+    prior: str = setting("standard", "p(z): standard (N(0, I)), vamp (VampPrior: a mixture of the encoder's "
+                         "posteriors at learned pseudo-inputs) or mog (learned mixture of Gaussians)", choices="priors")
+    prior_components: int = setting(100, "K, the number of pseudo-inputs (vamp) or mixture components (mog)",
+                                    max=10000, applies={"prior": ("vamp", "mog")})
 
     def __post_init__(self):
-        _choice("objective", self.objective, OBJECTIVES)
-        _choice("arch", self.arch, ARCHS)
-        _choice("activation", self.activation, ACTIVATIONS)
-        _positive_int("latent_dim", self.latent_dim, MAX_LATENT_DIM)
+        _validate_fields(self)
         if not isinstance(self.hidden, tuple) or not self.hidden:
             raise ConfigError(f"hidden must be a non-empty list of layer widths; got {self.hidden!r}")
         for width in self.hidden:
             _positive_int("hidden layer width", width, 8192)
-        if self.image_size != 28:
-            raise ConfigError(f"image_size must be 28 (MNIST-sized images); got {self.image_size!r}")
+        shape = self.image_shape
+        if (not isinstance(shape, tuple) or len(shape) != 3
+                or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape)):
+            raise ConfigError(f"image_shape must be (channels, height, width); got {shape!r}")
+        if shape[0] not in (1, 3) or not all(MIN_SIDE <= s <= MAX_SIDE for s in shape[1:]):
+            raise ConfigError(f"image_shape must have 1 or 3 channels and sides of {MIN_SIDE} to {MAX_SIDE} pixels; "
+                              f"got {shape!r}")
+        if PRIORS[self.prior].needs_stochastic_encoder and not self.stochastic_encoder:
+            raise ConfigError(f"prior {self.prior!r} needs a stochastic encoder; objective {self.objective!r} has a "
+                              "deterministic one")
 
     @property
     def stochastic_encoder(self) -> bool:
-        return self.objective == "standard"
+        return OBJECTIVES[self.objective].stochastic_encoder
+
+    def same_network(self, other: "ModelConfig") -> bool:
+        """Whether `other` has the same weights' layout (everything but the objective): a model can
+        continue training under another objective (e.g. ELBO, then the IWAE bound)."""
+        return (dataclasses.replace(self, objective=other.objective) == other
+                and self.stochastic_encoder == other.stochastic_encoder)
+
+    @classmethod
+    def for_dataset(cls, dataset, **fields) -> "ModelConfig":
+        """A config whose image shape is the dataset record's, and whose likelihood is the dataset's
+        unless `fields` names one."""
+        fields = {k: v for k, v in fields.items() if v is not None}
+        fields.setdefault("likelihood", dataset.likelihood)
+        return cls(image_shape=tuple(dataset.shape), **fields)
+
+    def replace(self, **changes) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -100,62 +206,85 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> "ModelConfig":
         return _from_dict(cls, data)
 
+    @staticmethod
+    def _migrate(data: dict) -> dict:
+        """Format-1 configs: `image_size` (28) was the only shape, Bernoulli the only likelihood."""
+        if "image_size" in data and "image_shape" not in data:
+            size = data.pop("image_size")
+            if isinstance(size, int) and not isinstance(size, bool):
+                data["image_shape"] = (1, size, size)
+            else:
+                data["image_shape"] = size
+        return data
+
 
 @dataclass(frozen=True)
 class TrainConfig:
     """How a model is trained, and on what."""
 
-    dataset: str = "mnist"
-    epochs: int = 10
-    max_iters: int | None = None  # stop after this many steps, whatever `epochs` says
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    schedule: str = "cosine"  # learning rate: constant or cosine decay to 0 over the run
-    seed: int = 0
-    device: str = "auto"
-    binarize: bool = True  # dynamic binarisation, a fresh Bernoulli draw per batch
-    train_subset: int | None = None  # use only the first N training images
-    # standard VAE
-    beta: float = 1.0
-    samples: int = 1  # L latent samples per input (K for the IWAE bound)
-    estimator: str = "analytic"  # analytic KL, Monte Carlo ELBO, or importance-weighted bound
+    dataset: str = setting("mnist", "mnist, fashion, or the path of your own data: an .npz file (Keras layout: "
+                           "x_train, y_train, x_test, y_test) or a folder with one subfolder of images per class",
+                           custom=True, suggestions="datasets")
+    epochs: int = setting(10, "passes over the training set", max=MAX_EPOCHS)
+    max_iters: int | None = setting(None, "stop after this many steps, whatever epochs says", optional=True)
+    batch_size: int = setting(128, "images per step", max=MAX_BATCH)
+    lr: float = setting(1e-3, "learning rate", max=10.0)
+    optimizer: str = setting("adam", "optimiser: adam, or sgd with momentum 0.9", choices=OPTIMIZERS)
+    schedule: str = setting("cosine", "learning-rate schedule: constant, or cosine decay to 0 over the run",
+                            choices=SCHEDULES)
+    seed: int = setting(0, "seed of the weights, the batches and every random draw", min=0)
+    device: str = setting("auto", "where to train: auto takes a CUDA GPU when PyTorch sees one", choices=DEVICES)
+    binarize: bool | None = setting(None, "dynamic binarisation (a fresh Bernoulli draw of each image per batch); "
+                                    "default: on for the bernoulli likelihood, off otherwise", optional=True,
+                                    applies={"likelihood": ("bernoulli",)})
+    train_subset: int | None = setting(None, "use only the first N training images", optional=True, max=MAX_IMAGES)
+    # standard, annealed, iwae
+    beta: float = setting(1.0, "weight β of the KL term (for annealed: the weight it climbs to)", strict=False,
+                          applies={"objective": ("standard", "annealed")})
+    samples: int = setting(1, "latent samples per input: L for the ELBO, K for the IWAE bound", max=10000,
+                           applies={"objective": ("standard", "annealed", "iwae")})
+    estimator: str = setting("analytic", "KL estimator: analytic (closed form for the N(0, I) prior; learned priors "
+                             "have none and use Monte Carlo) or mc (always Monte Carlo)", choices=ELBO_ESTIMATORS,
+                             legacy=LEGACY_ESTIMATORS, applies={"objective": ("standard", "annealed")})
+    anneal_schedule: str = setting("linear", "KL weight schedule: linear warm-up, or cyclical (Fu et al. 2019)",
+                                   choices=ANNEAL_SCHEDULES, applies={"objective": ("annealed",)})
+    anneal_warmup: float = setting(0.25, "linear: share of the run over which the KL weight climbs from 0 to β",
+                                   max=1.0, applies={"objective": ("annealed",)})
+    anneal_cycles: int = setting(4, "cyclical: number of cycles M over the run", max=1000,
+                                 applies={"objective": ("annealed",)})
+    anneal_ratio: float = setting(0.5, "cyclical: share R of each cycle spent climbing (the rest at β)", max=1.0,
+                                  applies={"objective": ("annealed",)})
     # MMD-VAE
-    mmd_lambda: float = 1000.0
-    mmd_recon: str = "bce"
-    mmd_prior_samples: int = 200
+    mmd_lambda: float = setting(1000.0, "MMD weight λ (1000 matches a likelihood summed over 784 pixels)",
+                                strict=False, applies={"objective": ("mmd",)})
+    mmd_recon: str = setting("nll", "reconstruction term: nll (−log p(x|z) of the likelihood) or mse",
+                             choices=MMD_RECONS, legacy=("bce",), applies={"objective": ("mmd",)})
+    mmd_prior_samples: int = setting(200, "prior draws per step for the MMD term", max=100000,
+                                     applies={"objective": ("mmd",)})
     # reporting
-    eval_subset: int = 2000  # test images scored at the end of each epoch
-    snapshot_every: int = 0  # write PNG snapshots every N epochs (0: never)
+    eval_subset: int = setting(2000, "test images scored at the end of each epoch", min=0)
+    snapshot_every: int = setting(0, "write PNG snapshots every N epochs (0: never)", min=0)
+    # image folders
+    test_fraction: float = setting(0.2, "share of each class held out as the test split", max=1.0, max_strict=True,
+                                   applies={"dataset": ("folder",)})
+    split_seed: int = setting(0, "seed of the train/test split", min=0, applies={"dataset": ("folder",)})
+    image_size: int | None = setting(None, "resize every image to N×N (default: the most common size)",
+                                     optional=True, min=MIN_SIDE, max=MAX_SIDE, applies={"dataset": ("folder",)})
 
     def __post_init__(self):
-        _choice("dataset", self.dataset, DATASETS)
-        _positive_int("epochs", self.epochs, MAX_EPOCHS)
-        if self.max_iters is not None:
-            _positive_int("max_iters", self.max_iters)
-        _positive_int("batch_size", self.batch_size, 60000)
-        _positive_float("lr", self.lr)
-        if self.lr > 10:
-            raise ConfigError(f"lr must be at most 10; got {self.lr}")
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("schedule", self.schedule, SCHEDULES)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be an integer ≥ 0; got {self.seed!r}")
-        _choice("device", self.device, DEVICES)
-        if not isinstance(self.binarize, bool):
-            raise ConfigError(f"binarize must be true or false; got {self.binarize!r}")
-        if self.train_subset is not None:
-            _positive_int("train_subset", self.train_subset, 60000)
-        _positive_float("beta", self.beta, allow_zero=True)
-        _positive_int("samples", self.samples, 10000)
-        _choice("estimator", self.estimator, ELBO_ESTIMATORS)
-        _positive_float("mmd_lambda", self.mmd_lambda, allow_zero=True)
-        _choice("mmd_recon", self.mmd_recon, MMD_RECONS)
-        _positive_int("mmd_prior_samples", self.mmd_prior_samples, 100000)
-        if isinstance(self.eval_subset, bool) or not isinstance(self.eval_subset, int) or self.eval_subset < 0:
-            raise ConfigError(f"eval_subset must be an integer ≥ 0; got {self.eval_subset!r}")
-        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) or self.snapshot_every < 0:
-            raise ConfigError(f"snapshot_every must be an integer ≥ 0; got {self.snapshot_every!r}")
+        if isinstance(self.dataset, str) and self.dataset not in DATASETS and not is_path_spec(self.dataset):
+            raise ConfigError(f"dataset must be one of {', '.join(DATASETS)}, or the path of an .npz file or an "
+                              f"image folder; got {self.dataset!r}")
+        if not isinstance(self.dataset, str):
+            raise ConfigError(f"dataset must be a name or a path; got {self.dataset!r}")
+        _validate_fields(self)
+        if self.mmd_recon == "bce":  # format 1 called the likelihood's reconstruction "bce"
+            object.__setattr__(self, "mmd_recon", "nll")
+
+    @property
+    def folder_options(self) -> dict:
+        """What a user's image folder is read with (ignored for other datasets)."""
+        return {"test_fraction": self.test_fraction, "split_seed": self.split_seed, "image_size": self.image_size}
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -164,5 +293,75 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         return _from_dict(cls, data)
 
+    @staticmethod
+    def _migrate(data: dict) -> dict:
+        return data
+
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def check_compatible(model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
+    """What no single config can check alone; raises ConfigError before anything runs."""
+    if train_cfg.estimator in LEGACY_ESTIMATORS and model_cfg.objective != "iwae":
+        raise ConfigError("estimator 'iwae' is now the objective 'iwae' (the importance-weighted bound, K = samples): "
+                          "use objective iwae (--objective iwae --samples K)")
+    if train_cfg.binarize and model_cfg.likelihood != "bernoulli":
+        raise ConfigError(f"binarize applies to the bernoulli likelihood only; the {model_cfg.likelihood} likelihood "
+                          "models the intensities themselves")
+
+
+def binarizes(model_cfg: ModelConfig, train_cfg: TrainConfig) -> bool:
+    """Whether training draws binary inputs: binarize, or by default whenever the likelihood is Bernoulli."""
+    return model_cfg.likelihood == "bernoulli" if train_cfg.binarize is None else train_cfg.binarize
+
+
+# --- the one list of settings -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Setting:
+    """One user setting, as the CLI and the page's form show it."""
+
+    name: str
+    section: str  # "model" (ModelConfig) or "train" (TrainConfig)
+    type: str  # "int", "float", "str", "bool", "ints" (a list of integers)
+    default: Any
+    help: str
+    choices: tuple | None = None  # the allowed values, when there is a fixed list
+    optional: bool = False  # None allowed (meaning: see help)
+    minimum: float | None = None
+    maximum: float | None = None
+    applies_to: dict = field(default_factory=dict)  # {"objective": (...), "prior": ..., "arch": ..., "likelihood": ...,
+    #                                                  "dataset": ("folder",)}; empty: always
+    flags: tuple[str, ...] = ()  # the CLI's option strings
+    suggestions: tuple | None = None  # known values of a free-text setting (the built-in datasets)
+
+    def applies(self, **current) -> bool:
+        """Whether this setting matters for the current choices, e.g. applies(objective="mmd", prior="standard")."""
+        return all(current.get(key) is None or current[key] in allowed for key, allowed in self.applies_to.items())
+
+
+_TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", tuple: "ints"}
+
+
+def settings(section: str | None = None) -> list[Setting]:
+    """Every user setting of ModelConfig ("model") and TrainConfig ("train"), in declaration order,
+    with name, type, default, help, choices, bounds and the members it applies to."""
+    out = []
+    for sec, cls in (("model", ModelConfig), ("train", TrainConfig)):
+        if section not in (None, sec):
+            continue
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            if "help" not in meta or meta.get("exposed") is False:
+                continue
+            lo = meta.get("min", 1 if _base_type(hints[f.name]) is int else None)
+            out.append(Setting(
+                name=f.name, section=sec, type=_TYPE_NAMES[_base_type(hints[f.name])], default=f.default,
+                help=meta["help"], choices=_registry_choices(meta.get("choices")),
+                optional=bool(meta.get("optional")), minimum=lo, maximum=meta.get("max"),
+                applies_to=dict(meta.get("applies", {})),
+                flags=("--" + f.name.replace("_", "-"), *meta.get("flags", ())),
+                suggestions=_registry_choices(meta.get("suggestions"))))
+    return out

@@ -1,9 +1,18 @@
-"""MNIST and Fashion-MNIST as whole-split tensors, read straight from the IDX files.
+"""Datasets as a registry of small records, and their splits as whole uint8 tensors.
 
-No torchvision: the files are found in the layout torchvision uses
-(`<root>/MNIST/raw/*.gz`, `<root>/FashionMNIST/raw/*.gz`), downloaded from the same
-mirrors and checked against the same MD5 sums when missing. Images stay uint8,
-(N, 1, 28, 28); `to_float` and `binarize` make model inputs per batch.
+A record (`Dataset`) says what a dataset is — name, title, image shape (C, H, W), class names,
+the likelihood that fits it — and where its train/test splits come from (`read`). Everything
+downstream (models, decoders, tiling, evaluation, claims) takes the shape and the class count
+from the record. Members:
+
+- `IdxDataset`: MNIST and Fashion-MNIST, read straight from the IDX gzip files in the layout
+  torchvision uses (`<root>/MNIST/raw/*.gz`, `<root>/FashionMNIST/raw/*.gz`), downloaded from the
+  same mirrors and checked against the same MD5 sums when missing; registered in `DATASETS`;
+- a user's `.npz` (Keras layout) or image folder (ImageFolder layout), read by
+  `vae_core.userdata` when `--dataset` is a path.
+
+Images stay uint8, (N, C, H, W); `to_float` and `binarize` make model inputs per batch. A record's
+`fingerprint` identifies its content, so a model can be checked against the data it is shown over.
 """
 from __future__ import annotations
 
@@ -22,29 +31,83 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import VaeCoreError
+from .errors import DatasetError
 
 ENV_DATA_DIR = "VAE_DATA_DIR"
+SPLITS = ("train", "test")
+MIN_SIDE, MAX_SIDE = 16, 64  # image sides the architectures take (the conv one scales with the size)
 
 
-class DatasetError(VaeCoreError, RuntimeError):
-    """A dataset file is missing, damaged or inconsistent; the message names the file."""
+@dataclass(frozen=True, kw_only=True)
+class Dataset:
+    """What a dataset is and where its splits come from; subclasses implement `read`."""
 
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    key: str
+    name: str  # the registry key of a built-in dataset; the absolute path of a user's file or folder
     title: str
+    shape: tuple[int, int, int]  # (C, H, W)
+    classes: tuple[str, ...]
+    likelihood: str = "bernoulli"  # the likelihood that fits its images by default
+    notes: tuple[str, ...] = ()  # what reading it did that the user should know (resized images, ...)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+    @property
+    def pixels(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def builtin(self) -> bool:
+        return DATASETS.get(self.name) is self
+
+    @property
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """What a model folder records about the data it was trained on."""
+        return {"name": self.name, "title": self.title, "shape": list(self.shape), "classes": list(self.classes),
+                "fingerprint": self.fingerprint}
+
+    def read(self, split: str, *, data_dir=None, download: bool = True, progress: bool = True) -> "Split":
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdxDataset(Dataset):
+    """A dataset in MNIST's IDX format, found under the data directory or downloaded."""
+
     folder: str
     mirrors: tuple[str, ...]
     md5: dict  # file name -> MD5, as torchvision checks them
-    classes: tuple[str, ...]
+    prefixes: tuple[tuple[str, str], ...] = (("train", "train"), ("test", "t10k"))
+
+    @property
+    def fingerprint(self) -> str:
+        # The published files, named by their MD5 sums (downloads are checked against them).
+        digest = hashlib.sha256("".join(f"{k}={v};" for k, v in sorted(self.md5.items())).encode())
+        return f"{self.name}:{digest.hexdigest()[:16]}"
+
+    def read(self, split, *, data_dir=None, download=True, progress=True):
+        raw = ensure_files(self, data_dir, download=download, progress=progress)
+        return _read_idx_split(self, split, str(raw.resolve()))
 
 
-DATASETS: dict[str, DatasetInfo] = {
-    "mnist": DatasetInfo(
-        key="mnist",
+DATASETS: dict[str, Dataset] = {
+    "mnist": IdxDataset(
+        name="mnist",
         title="MNIST",
+        shape=(1, 28, 28),
+        classes=tuple(str(d) for d in range(10)),
         folder="MNIST",
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
         md5={
@@ -53,11 +116,13 @@ DATASETS: dict[str, DatasetInfo] = {
             "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
             "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
         },
-        classes=tuple(str(d) for d in range(10)),
     ),
-    "fashion": DatasetInfo(
-        key="fashion",
+    "fashion": IdxDataset(
+        name="fashion",
         title="Fashion-MNIST",
+        shape=(1, 28, 28),
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         folder="FashionMNIST",
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         md5={
@@ -66,26 +131,28 @@ DATASETS: dict[str, DatasetInfo] = {
             "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
             "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
         },
-        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     ),
 }
-SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 
 
 @dataclass(frozen=True)
 class Split:
-    """One split held whole: uint8 images (N, 1, 28, 28) and int64 labels (N,)."""
+    """One split held whole: uint8 images (N, C, H, W), int64 labels (N,) and the class names."""
 
     dataset: str
     split: str
     images: torch.Tensor
     labels: torch.Tensor
+    classes: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not self.classes and self.dataset in DATASETS:
+            object.__setattr__(self, "classes", DATASETS[self.dataset].classes)
 
     @property
-    def classes(self) -> tuple[str, ...]:
-        return DATASETS[self.dataset].classes
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -93,14 +160,43 @@ class Split:
     def subset(self, n: int | None) -> "Split":
         if n is None or n >= len(self):
             return self
-        return Split(self.dataset, self.split, self.images[:n], self.labels[:n])
+        return Split(self.dataset, self.split, self.images[:n], self.labels[:n], self.classes)
 
 
-def dataset_info(name: str) -> DatasetInfo:
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}") from None
+def is_path_spec(spec: str) -> bool:
+    """Whether a dataset name is meant as a path (a user's .npz file or image folder)."""
+    return isinstance(spec, str) and ("/" in spec or os.sep in spec or spec.lower().endswith(".npz")
+                                      or spec.startswith("~"))
+
+
+def resolve_dataset(spec, *, data_dir=None, test_fraction: float = 0.2, split_seed: int = 0,
+                    image_size: int | None = None) -> Dataset:
+    """The record for a built-in name ("mnist"), a record itself, or a path to a user's `.npz`
+    file or image folder (read once and cached; the folder options apply to folders only)."""
+    if isinstance(spec, Dataset):
+        return spec
+    if isinstance(spec, str) and spec in DATASETS:
+        return DATASETS[spec]
+    if isinstance(spec, (str, os.PathLike)) and (not isinstance(spec, str) or is_path_spec(spec)):
+        from .userdata import read_user_dataset
+
+        return read_user_dataset(Path(spec).expanduser(), test_fraction=test_fraction, split_seed=split_seed,
+                                 image_size=image_size)
+    raise DatasetError(f"unknown dataset {spec!r}; choose one of {', '.join(DATASETS)}, or give the path of an "
+                       ".npz file (Keras layout) or of an image folder (one subfolder per class)")
+
+
+def dataset_info(name) -> Dataset:
+    """The record of a dataset (kept for callers of the first version; same as `resolve_dataset`)."""
+    return resolve_dataset(name)
+
+
+def dataset_title(name: str) -> str:
+    """A dataset's title for display, without reading anything: a built-in's title, else the
+    file or folder name of a user's dataset."""
+    if name in DATASETS:
+        return DATASETS[name].title
+    return Path(name).name or str(name)
 
 
 def default_data_dir() -> Path:
@@ -155,9 +251,11 @@ def _download_one(url: str, target: Path, md5: str, progress: bool) -> None:
             os.unlink(tmp)
 
 
-def ensure_files(name: str, data_dir=None, *, download: bool = True, progress: bool = True) -> Path:
-    """Return the raw folder of `name`, downloading missing files when allowed."""
-    info = dataset_info(name)
+def ensure_files(name, data_dir=None, *, download: bool = True, progress: bool = True) -> Path:
+    """Return the raw folder of an IDX dataset (name or record), downloading missing files when allowed."""
+    info = resolve_dataset(name)
+    if not isinstance(info, IdxDataset):
+        raise DatasetError(f"{info.name}: not a downloadable dataset")
     raw = resolve_data_dir(data_dir) / info.folder / "raw"
     missing = [f for f in info.md5 if not (raw / f).is_file()]
     if not missing:
@@ -204,37 +302,45 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
+def _read_idx_split(info: IdxDataset, split: str, raw: str) -> Split:
+    return _read_idx_split_cached(info.name, split, raw, info.shape, info.classes, dict(info.prefixes)[split])
+
+
 @functools.lru_cache(maxsize=8)
-def _load_split_cached(name: str, split: str, raw: str) -> Split:
-    prefix = SPLIT_PREFIX[split]
+def _read_idx_split_cached(name: str, split: str, raw: str, shape: tuple[int, int, int], classes: tuple[str, ...],
+                           prefix: str) -> Split:
     images_file = Path(raw) / f"{prefix}-images-idx3-ubyte.gz"
     labels_file = Path(raw) / f"{prefix}-labels-idx1-ubyte.gz"
     images = read_idx(images_file, IMAGES_MAGIC)
     labels = read_idx(labels_file, LABELS_MAGIC)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DatasetError(f"{images_file}: images have shape {images.shape}, expected (N, 28, 28)")
+    c, h, w = shape
+    if images.ndim != 3 or images.shape[1:] != (h, w):
+        raise DatasetError(f"{images_file}: images have shape {images.shape}, expected (N, {h}, {w})")
     if labels.ndim != 1:
         raise DatasetError(f"{labels_file}: labels have shape {labels.shape}, expected (N,)")
     if labels.shape[0] != images.shape[0]:
         raise DatasetError(f"{labels_file}: {split} split has {images.shape[0]} images "
                            f"({images_file.name}) but {labels.shape[0]} labels")
-    if labels.size and labels.max() > 9:
-        raise DatasetError(f"{labels_file}: {split} labels hold {labels.max()}, beyond the 10 classes")
+    if labels.size and labels.max() >= len(classes):
+        raise DatasetError(f"{labels_file}: {split} labels hold {labels.max()}, beyond the {len(classes)} classes")
     return Split(
         dataset=name,
         split=split,
-        images=torch.from_numpy(images.copy()).unsqueeze(1),  # (N, 1, 28, 28) uint8
+        images=torch.from_numpy(images.copy()).unsqueeze(1),  # (N, 1, H, W) uint8
         labels=torch.from_numpy(labels.astype(np.int64)),
+        classes=classes,
     )
 
 
-def load_split(name: str, split: str = "test", *, data_dir=None, download: bool = True,
-               progress: bool = True) -> Split:
-    """A whole split as tensors; cached per process, so the page and training share one copy."""
-    if split not in SPLIT_PREFIX:
+def load_split(name, split: str = "test", *, data_dir=None, download: bool = True, progress: bool = True,
+               **folder_options) -> Split:
+    """A whole split of a dataset (built-in name, path or record) as tensors; cached per process, so
+    the page and training share one copy. `folder_options` (test_fraction, split_seed, image_size)
+    apply to image folders only."""
+    if split not in SPLITS:
         raise DatasetError(f"split must be 'train' or 'test'; got {split!r}")
-    raw = ensure_files(name, data_dir, download=download, progress=progress)
-    return _load_split_cached(name, split, str(raw.resolve()))
+    record = resolve_dataset(name, data_dir=data_dir, **folder_options)
+    return record.read(split, data_dir=data_dir, download=download, progress=progress)
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -251,3 +357,9 @@ def fixed_binarization(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """One seeded Bernoulli draw of a whole split, so evaluations compare like with like."""
     g = torch.Generator().manual_seed(seed)
     return binarize(to_float(images.cpu()), g)
+
+
+def eval_inputs(images: torch.Tensor, *, binarized: bool, seed: int = 0) -> torch.Tensor:
+    """The fixed inputs an evaluation scores: one seeded binarisation for a Bernoulli model (as the
+    shipped models are scored), the intensities in [0, 1] otherwise."""
+    return fixed_binarization(images, seed=seed) if binarized else to_float(images.cpu())

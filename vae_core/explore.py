@@ -2,7 +2,9 @@
 
 Every function decodes or encodes in as few forward passes as memory allows:
 the 20x20 grid is one batch of 400, the test set is encoded in a handful of
-passes. Images come back as float32 in [0, 1], shape (..., 28, 28).
+passes. Images come back as float32 in [0, 1]: (..., H, W) for greyscale models,
+(..., H, W, 3) for colour ones (channel-last, as PIL and the browser take them), each
+pixel the likelihood's mean E[x|z] (`model.mean_image`).
 """
 from __future__ import annotations
 
@@ -13,21 +15,41 @@ import numpy as np
 import torch
 
 from .data import to_float
+from .errors import ConfigError
 from .models import VAE
 
 ENCODE_BATCH = 5000
 GRID_SPACINGS = ("quantile", "range")
 
 
-def _as_numpy_images(logits: torch.Tensor) -> np.ndarray:
-    return torch.sigmoid(logits).squeeze(1).float().cpu().numpy()  # (B, 28, 28)
+def to_display(images: torch.Tensor) -> np.ndarray:
+    """Model-layout images (B, C, H, W) -> numpy (B, H, W) for one channel, (B, H, W, C) otherwise."""
+    if images.shape[1] == 1:
+        return images.squeeze(1).float().cpu().numpy()
+    return images.permute(0, 2, 3, 1).float().cpu().numpy()
+
+
+def to_model_layout(images, shape: tuple[int, int, int]) -> torch.Tensor:
+    """Images as a split holds them (N, C, H, W) or as `decode` returns them ((N, H, W) or
+    (N, H, W, C)) -> a tensor (N, C, H, W) of the same dtype."""
+    x = torch.as_tensor(images)
+    c, h, w = shape
+    if x.dim() == 3:
+        x = x.unsqueeze(1)  # (N, 1, H, W)
+    elif x.dim() == 4 and tuple(x.shape[1:]) != (c, h, w) and tuple(x.shape[1:]) == (h, w, c):
+        x = x.permute(0, 3, 1, 2)  # channel-last -> channel-first
+    if tuple(x.shape[1:]) != (c, h, w):
+        raise ConfigError(f"images of shape {tuple(x.shape[1:])} do not fit a model of {c}×{h}×{w} images")
+    return x
+
+
+def _as_numpy_images(model: VAE, logits: torch.Tensor) -> np.ndarray:
+    return to_display(model.mean_image(logits))
 
 
 def _as_model_input(images, model: VAE) -> torch.Tensor:
-    """uint8 (N, 1, 28, 28) or (N, 28, 28) tensors/arrays -> float on the model's device."""
-    x = torch.as_tensor(images)
-    if x.dim() == 3:
-        x = x.unsqueeze(1)
+    """uint8 or float images, (N, C, H, W), (N, H, W) or (N, H, W, C) -> float on the model's device."""
+    x = to_model_layout(images, model.image_shape)
     x = to_float(x) if x.dtype == torch.uint8 else x.float()
     return x.to(model.device)
 
@@ -43,14 +65,14 @@ def encode_means(model: VAE, images, *, batch_size: int = ENCODE_BATCH) -> np.nd
 
 @torch.inference_mode()
 def decode(model: VAE, z) -> np.ndarray:
-    """Decode latent points (K, D) -> images (K, 28, 28), one forward pass."""
+    """Decode latent points (K, D) -> mean images (K, H, W) or (K, H, W, 3), one forward pass."""
     model.eval()
     z = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device)
     if z.dim() == 1:
         z = z.unsqueeze(0)
     if z.shape[1] != model.latent_dim:
-        raise ValueError(f"latent points have {z.shape[1]} coordinates; the model has {model.latent_dim}")
-    return _as_numpy_images(model.decode(z))
+        raise ConfigError(f"latent points have {z.shape[1]} coordinates; the model has {model.latent_dim}")
+    return _as_numpy_images(model, model.decode(z))
 
 
 def normal_quantiles(n: int, lo: float = 0.05, hi: float = 0.95) -> np.ndarray:
@@ -67,22 +89,22 @@ def grid_axis(n: int, *, spacing: str = "quantile", codes: np.ndarray | None = N
     'range': evenly from min to max of the codes along `dim` (or `limits` as coordinates).
     """
     if n < 1:
-        raise ValueError(f"grid size must be ≥ 1; got {n}")
+        raise ConfigError(f"grid size must be ≥ 1; got {n}")
     if spacing == "quantile":
         lo, hi = limits or (0.05, 0.95)
         if not 0 < lo < hi < 1:
-            raise ValueError(f"quantile limits must satisfy 0 < lo < hi < 1; got {lo}, {hi}")
+            raise ConfigError(f"quantile limits must satisfy 0 < lo < hi < 1; got {lo}, {hi}")
         return normal_quantiles(n, lo, hi)
     if spacing == "range":
         if limits is None:
             if codes is None or len(codes) == 0:
-                raise ValueError("range spacing needs the codes (or explicit limits)")
+                raise ConfigError("range spacing needs the codes (or explicit limits)")
             limits = (float(codes[:, dim].min()), float(codes[:, dim].max()))
         lo, hi = limits
         if not lo < hi:
-            raise ValueError(f"range limits must satisfy lo < hi; got {lo}, {hi}")
+            raise ConfigError(f"range limits must satisfy lo < hi; got {lo}, {hi}")
         return np.linspace(lo, hi, n)
-    raise ValueError(f"spacing must be one of {GRID_SPACINGS}; got {spacing!r}")
+    raise ConfigError(f"spacing must be one of {GRID_SPACINGS}; got {spacing!r}")
 
 
 def grid_points(xs: np.ndarray, ys: np.ndarray, *, latent_dim: int = 2, dims: tuple[int, int] = (0, 1),
@@ -102,7 +124,7 @@ def grid_points(xs: np.ndarray, ys: np.ndarray, *, latent_dim: int = 2, dims: tu
 def manifold_grid(model: VAE, n: int = 20, *, spacing: str = "quantile", codes: np.ndarray | None = None,
                   limits_x=None, limits_y=None, dims: tuple[int, int] = (0, 1),
                   center: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The n×n decoded manifold in one batch: (tiled image (28n, 28n), x axis, y axis)."""
+    """The n×n decoded manifold in one batch: (tiled image (H·n, W·n[, 3]), x axis, y axis)."""
     xs = grid_axis(n, spacing=spacing, codes=codes, dim=dims[0], limits=limits_x)
     ys = grid_axis(n, spacing=spacing, codes=codes, dim=dims[1], limits=limits_y)
     images = decode(model, grid_points(xs, ys, latent_dim=model.latent_dim, dims=dims, center=center))
@@ -112,7 +134,7 @@ def manifold_grid(model: VAE, n: int = 20, *, spacing: str = "quantile", codes: 
 def interpolation_path(z0: np.ndarray, z1: np.ndarray, steps: int, method: str = "linear") -> np.ndarray:
     """Points from z0 to z1: linear z = (1 − t) z0 + t z1, or spherical (slerp): (steps, D)."""
     if steps < 2:
-        raise ValueError(f"an interpolation needs at least 2 steps; got {steps}")
+        raise ConfigError(f"an interpolation needs at least 2 steps; got {steps}")
     z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     if method == "linear":
@@ -123,29 +145,32 @@ def interpolation_path(z0: np.ndarray, z1: np.ndarray, steps: int, method: str =
         if omega < 1e-6:  # nearly parallel: slerp degenerates to lerp
             return ((1 - t) * z0 + t * z1).astype(np.float32)
         return ((np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)).astype(np.float32)
-    raise ValueError(f"method must be 'linear' or 'slerp'; got {method!r}")
+    raise ConfigError(f"method must be 'linear' or 'slerp'; got {method!r}")
 
 
 def interpolate(model: VAE, image0, image1, *, steps: int = 10, method: str = "linear"
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Encode two images, walk between their codes: (codes (steps, D), images (steps, 28, 28))."""
+    """Encode two images, walk between their codes: (codes (steps, D), images (steps, H, W[, 3]))."""
     codes = encode_means(model, torch.stack([torch.as_tensor(image0), torch.as_tensor(image1)]))
     path = interpolation_path(codes[0], codes[1], steps, method)
     return path, decode(model, path)
 
 
+@torch.inference_mode()
 def prior_samples(model: VAE, n: int = 16, *, seed: int = 0) -> np.ndarray:
-    """Decode n draws z ~ N(0, I) (seeded, so a page rerun shows the same row): (n, 28, 28)."""
+    """Decode n draws z ~ p(z), the model's prior (seeded, so a page rerun shows the same row):
+    (n, H, W[, 3])."""
     g = torch.Generator().manual_seed(seed)
-    return decode(model, torch.randn(n, model.latent_dim, generator=g).numpy())
+    model.eval()
+    return decode(model, model.prior.sample(n, generator=g, device="cpu").float().numpy())
 
 
 @torch.inference_mode()
 def reconstruct(model: VAE, images) -> np.ndarray:
-    """Decode the codes (means) of `images`: (N, 28, 28)."""
+    """Decode the codes (means) of `images`: (N, H, W[, 3])."""
     model.eval()
     x = _as_model_input(images, model)
-    return _as_numpy_images(model.decode(model.encode(x).mu))
+    return _as_numpy_images(model, model.decode(model.encode(x).mu))
 
 
 class LatentPlane(NamedTuple):
@@ -181,12 +206,13 @@ def plane_points(xs: np.ndarray, ys: np.ndarray, *, mean: np.ndarray, axes: np.n
 
 
 def tile(images: np.ndarray, ncols: int, *, pad: int = 0) -> np.ndarray:
-    """(K, 28, 28) -> one (rows*28, ncols*28) image, row-major."""
+    """(K, H, W) or (K, H, W, C) -> one (rows·H, ncols·W[, C]) image, row-major."""
     images = np.asarray(images)
-    k, h, w = images.shape
+    k, h, w = images.shape[:3]
+    channels = images.shape[3:]
     rows = -(-k // ncols)
-    canvas = np.ones((rows * (h + pad) - pad, ncols * (w + pad) - pad), images.dtype) if pad else \
-        np.zeros((rows * h, ncols * w), images.dtype)
+    canvas = np.ones((rows * (h + pad) - pad, ncols * (w + pad) - pad, *channels), images.dtype) if pad else \
+        np.zeros((rows * h, ncols * w, *channels), images.dtype)
     for i in range(k):
         r, c = divmod(i, ncols)
         canvas[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = images[i]
@@ -198,16 +224,19 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def png_bytes(image: np.ndarray) -> bytes:
-    """A float [0, 1] or uint8 image (H, W) or (H, W, 3) as PNG bytes."""
+    """A float [0, 1] or uint8 image (H, W), (H, W, 1) or (H, W, 3) as PNG bytes."""
     from PIL import Image
 
     arr = image if image.dtype == np.uint8 else to_uint8(image)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return buf.getvalue()
 
 
-# Ten distinct colours (the Tableau palette) for the scatter PNG; the page uses plotly's.
+# Ten distinct colours (the Tableau palette) for the scatter PNG, reused in turn beyond ten classes; the page
+# uses plotly's.
 CLASS_COLORS = np.array([
     [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
@@ -222,5 +251,5 @@ def scatter_image(codes: np.ndarray, labels: np.ndarray, size: int = 512) -> np.
     canvas = np.full((size, size, 3), 255, np.uint8)
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
-            canvas[size - 1 - pix[:, 1] + dy, pix[:, 0] + dx] = CLASS_COLORS[np.asarray(labels) % 10]
+            canvas[size - 1 - pix[:, 1] + dy, pix[:, 0] + dx] = CLASS_COLORS[np.asarray(labels) % len(CLASS_COLORS)]
     return canvas

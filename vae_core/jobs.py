@@ -27,14 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import CheckpointError, save_bundle, tag_path
+from .checkpoints import CheckpointError, tag_path
 from .config import ConfigError, ModelConfig, TrainConfig
 from .data import load_split
 from .errors import VaeCoreError
-from .explore import encode_means, prior_samples
+from .explore import prior_samples
 from .models import build_model
+from .runs import finish_run
 from .runtime import pick_device
-from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, train
+from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, fit
 
 RUNNING, FAILED = "running", "failed"
 SAVING = "saving"
@@ -159,30 +160,21 @@ class TrainJob:
 
     def _run(self, train_split, test_split) -> None:
         try:
-            torch.manual_seed(self.train_config.seed)  # seeded initial weights (train() seeds its draws again)
+            torch.manual_seed(self.train_config.seed)  # seeded initial weights (fit() seeds its draws again)
             self._model = build_model(self.model_config, pick_device(self.train_config.device))
-            result = train(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
-                           callback=self._on_progress, should_stop=self._stop.is_set, model=self._model)
+            result = fit(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
+                         callback=self._on_progress, should_stop=self._stop.is_set, model=self._model)
             with self._lock:
                 keep = self.keep_on_cancel
             if result.status == CANCELLED and not keep:
                 self._set(result.status, result.message + "; nothing was saved")
                 return
-            # Completed, diverged (`train` then handed back the last weights whose loss was finite), or
+            # Completed, diverged (`fit` then handed back the last weights whose loss was finite), or
             # cancelled with "keep": saved like the CLI saves them, the status marked in metrics.json.
             self._set(SAVING, "encoding the test set and saving")
-            codes = encode_means(result.model, test_split.images)
-            if self.path.exists():  # someone took the tag while we trained
-                self._set(FAILED, f"a model tagged {self.tag!r} was saved elsewhere while this one trained; "
-                                  "this run was not saved and the other model was left as it is")
-                return
-            metrics = {"status": result.status, "message": result.message,
-                       "train_seconds": round(result.seconds, 2), "steps": result.steps, "epochs": result.epochs,
-                       "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
-                       "history": result.history}
-            try:
-                save_bundle(self.path, result.model, self.train_config, metrics=metrics,
-                            latents={"mu": codes, "labels": test_split.labels.numpy()}, overwrite=False)
+            try:  # refuses a tag someone took while we trained, before and at the final rename
+                finish_run(result, self.path, test_split=test_split, train_split=train_split, overwrite=False,
+                           keep_cancelled=keep, progress=lambda m: self._set(SAVING, m))
             except CheckpointError:
                 if not self.path.exists():
                     raise

@@ -1,20 +1,24 @@
 """Encoders, decoders and the VAE module: encode -> reparameterize -> decode.
 
-One builder per architecture serves both objectives: the standard VAE's encoder
-returns (mu, logvar) of q(z|x) = N(mu, diag(exp(logvar))); the MMD-VAE's encoder
-is deterministic and returns its code as `mu` with `logvar = None`. The decoder
-always returns Bernoulli logits of p(x|z), so both compare on one likelihood scale.
+Shapes come from the config: `image_shape` (C, H, W) is the dataset's, so one builder per
+architecture serves every dataset. The standard VAE's encoder returns (mu, logvar) of
+q(z|x) = N(mu, diag(exp(logvar))); the MMD-VAE's encoder is deterministic and returns its code
+as `mu` with `logvar = None`. The decoder returns one real number per pixel ("logits"); the
+model's likelihood says what they mean (`model.likelihood.log_prob`, `model.likelihood.mean`),
+and the model owns its prior p(z) (`model.prior.log_prob`, `model.prior.sample`).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from .config import ModelConfig
-
-PIXELS = 28 * 28
+from .densities import reparameterize
+from .likelihoods import Likelihood, build_likelihood
+from .priors import Prior, build_prior
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
 
@@ -25,7 +29,7 @@ class Posterior(NamedTuple):
 
 
 class VAEOutput(NamedTuple):
-    logits: torch.Tensor  # (B, 1, 28, 28)
+    logits: torch.Tensor  # (B, C, H, W)
     mu: torch.Tensor  # (B, D)
     logvar: torch.Tensor | None
     z: torch.Tensor  # (B, D)
@@ -41,9 +45,11 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
 
 
 class MLPEncoder(nn.Module):
+    """pixels -> hidden... -> out_dim (the DIANNE example: 784 -> 512 -> 512 -> 512 -> 2d on MNIST)."""
+
     def __init__(self, cfg: ModelConfig, out_dim: int):
         super().__init__()
-        self.net = _mlp([PIXELS, *cfg.hidden, out_dim], cfg.activation)
+        self.net = _mlp([math.prod(cfg.image_shape), *cfg.hidden, out_dim], cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.flatten(1))  # (B, out_dim)
@@ -52,22 +58,30 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.net = _mlp([cfg.latent_dim, *reversed(cfg.hidden), PIXELS], cfg.activation)
+        self.shape = tuple(cfg.image_shape)
+        self.net = _mlp([cfg.latent_dim, *reversed(cfg.hidden), math.prod(self.shape)], cfg.activation)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, 1, 28, 28)
+        return self.net(z).view(-1, *self.shape)  # (B, C, H, W)
+
+
+def _halved(n: int) -> int:
+    """Output side of a 3×3 convolution with stride 2 and padding 1."""
+    return (n - 1) // 2 + 1
 
 
 class ConvEncoder(nn.Module):
-    """The Keras/TensorFlow CVAE encoder: conv 32 s2 -> conv 64 s2 -> dense."""
+    """The Keras/TensorFlow CVAE encoder: conv 32 s2 -> conv 64 s2 -> dense, for any (C, H, W)."""
 
     def __init__(self, cfg: ModelConfig, out_dim: int):
         super().__init__()
+        c, h, w = cfg.image_shape
+        h4, w4 = _halved(_halved(h)), _halved(_halved(w))
         self.net = nn.Sequential(
-            nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),  # (B, 64, 7, 7)
+            nn.Conv2d(c, 32, 3, stride=2, padding=1), nn.ReLU(),  # (B, 32, H/2, W/2)
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),  # (B, 64, H/4, W/4)
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, out_dim),
+            nn.Linear(64 * h4 * w4, out_dim),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,20 +89,32 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """Dense 7*7*32 -> deconv 64 s2 -> deconv 32 s2 -> deconv 1 (logits)."""
+    """Dense (H/4)·(W/4)·32 -> deconv 64 s2 -> deconv 32 s2 -> deconv C (logits), cropped to H×W
+    when a side is not a multiple of 4 (28 is: 7 -> 14 -> 28)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        c, self.h, self.w = cfg.image_shape
+        h4, w4 = _halved(_halved(self.h)), _halved(_halved(self.w))
         self.net = nn.Sequential(
-            nn.Linear(cfg.latent_dim, 7 * 7 * 32), nn.ReLU(),
-            nn.Unflatten(1, (32, 7, 7)),
-            nn.ConvTranspose2d(32, 64, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 14x14
-            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # 28x28
-            nn.ConvTranspose2d(32, 1, 3, stride=1, padding=1),  # (B, 1, 28, 28)
+            nn.Linear(cfg.latent_dim, h4 * w4 * 32), nn.ReLU(),
+            nn.Unflatten(1, (32, h4, w4)),
+            nn.ConvTranspose2d(32, 64, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # (B, 64, 2h4, 2w4)
+            nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),  # (B, 32, 4h4, 4w4)
+            nn.ConvTranspose2d(32, c, 3, stride=1, padding=1),  # (B, C, 4h4, 4w4)
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        out = self.net(z)
+        if out.shape[-2:] != (self.h, self.w):
+            out = out[..., :self.h, :self.w]
+        return out
+
+
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
+    "mlp": (MLPEncoder, MLPDecoder),
+    "conv": (ConvEncoder, ConvDecoder),
+}
 
 
 class VAE(nn.Module):
@@ -98,14 +124,20 @@ class VAE(nn.Module):
         super().__init__()
         self.config = cfg
         out_dim = 2 * cfg.latent_dim if cfg.stochastic_encoder else cfg.latent_dim
-        if cfg.arch == "mlp":
-            self.encoder, self.decoder = MLPEncoder(cfg, out_dim), MLPDecoder(cfg)
-        else:
-            self.encoder, self.decoder = ConvEncoder(cfg, out_dim), ConvDecoder(cfg)
+        encoder, decoder = ARCHITECTURES[cfg.arch]
+        self.encoder, self.decoder = encoder(cfg, out_dim), decoder(cfg)
+        self.likelihood: Likelihood = build_likelihood(cfg.likelihood, cfg.image_shape)
+        self.prior: Prior = build_prior(cfg.prior, cfg.latent_dim, components=cfg.prior_components,
+                                        image_shape=cfg.image_shape)
+        self.prior.bind(self.encode)
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.config.image_shape)
 
     @property
     def device(self) -> torch.device:
@@ -120,16 +152,20 @@ class VAE(nn.Module):
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + sigma * eps, eps ~ N(0, I): the sample stays differentiable in (mu, logvar)."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        """z = mu + sigma * eps, eps ~ N(0, I) (`vae_core.densities.reparameterize`, the one sampler)."""
+        return reparameterize(mu, logvar)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Bernoulli logits of p(x|z), (B, 1, 28, 28)."""
+        """The decoder's logits for p(x|z), (B, C, H, W)."""
         return self.decoder(z)
+
+    def mean_image(self, logits: torch.Tensor) -> torch.Tensor:
+        """E[x|z] in [0, 1] from the decoder's logits: the image shown to the user."""
+        return self.likelihood.mean(logits)
 
     def forward(self, x: torch.Tensor) -> VAEOutput:
         mu, logvar = self.encode(x)
-        z = mu if logvar is None else self.reparameterize(mu, logvar)
+        z = mu if logvar is None else reparameterize(mu, logvar)
         return VAEOutput(self.decode(z), mu, logvar, z)
 
 

@@ -8,7 +8,7 @@ from collections import deque
 
 import torch
 
-from .config import ConfigError
+from .errors import ConfigError
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -16,9 +16,9 @@ def pick_device(preference: str = "auto") -> torch.device:
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if preference == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU; use 'auto' or 'cpu'")
+        raise ConfigError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU; use 'auto' or 'cpu'")
     if preference not in ("cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda; got {preference!r}")
+        raise ConfigError(f"device must be auto, cpu or cuda; got {preference!r}")
     return torch.device(preference)
 
 

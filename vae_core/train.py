@@ -1,8 +1,10 @@
 """The training loop: whole dataset on the device, progress callbacks, NaN guard, cancel.
 
-`train()` never raises for what happens during training: divergence and cancel
+`fit()` never raises for what happens during training: divergence and cancel
 come back as a status with the last good weights, so a caller (the page, the
-CLI) always has a model to show and a message to print.
+CLI) always has a model to show and a message to print. What is refusable (bad values,
+a model that does not fit the data, a batch larger than the data) is refused before the
+first step. `vae_core.runs.finish_run` then evaluates and saves the result.
 """
 from __future__ import annotations
 
@@ -12,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from .config import ConfigError, ModelConfig, TrainConfig
-from .data import Split, binarize, fixed_binarization, load_split, to_float
+from .config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible
+from .data import Dataset, Split, binarize, eval_inputs, load_split, resolve_dataset, to_float
 from .models import VAE, build_model
-from .objectives import loss as objective_loss
+from .objectives import Objective, make_objective
 from .runtime import Pacer, configure_cpu_numerics, pick_device
 
 COMPLETED, CANCELLED, DIVERGED = "completed", "cancelled", "diverged"
@@ -59,6 +60,7 @@ class TrainResult:
     epochs: float
     seconds: float
     history: list[dict] = field(default_factory=list)  # rows: split, step, epoch, elapsed, loss parts
+    dataset: Dataset | None = None  # the record of the data it was trained on
 
     @property
     def ok(self) -> bool:
@@ -81,14 +83,15 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 @torch.inference_mode()
-def evaluate_loss(model: VAE, x: torch.Tensor, cfg: TrainConfig, batch_size: int = 1000) -> dict[str, float]:
-    """The training objective's parts averaged over fixed inputs `x` (already binarised or not)."""
+def evaluate_loss(model: VAE, x: torch.Tensor, objective: Objective, step: int = 0,
+                  batch_size: int = 1000) -> dict[str, float]:
+    """The training objective's parts at `step`, averaged over fixed inputs `x` (already binarised or not)."""
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
-        for name, value in objective_loss(model, xb, cfg).as_floats().items():
+        for name, value in objective.loss(model, xb, step).as_floats().items():
             sums[name] = sums.get(name, 0.0) + value * len(xb)
     model.train(was_training)
     return {name: value / len(x) for name, value in sums.items()}
@@ -99,37 +102,56 @@ def _copy_state(model: VAE) -> dict[str, torch.Tensor]:
 
 
 def check_fits(cfg: TrainConfig, n_train: int) -> None:
+    """A batch must fit in the training images (after train_subset)."""
     if cfg.batch_size > n_train:
-        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {n_train} training images")
+        where = "" if cfg.dataset in ("mnist", "fashion") else f" of {cfg.dataset}"
+        raise ConfigError(f"batch_size {cfg.batch_size} is larger than the {n_train} training images{where}")
 
 
-def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
-          train_split: Split | None = None, test_split: Split | None = None,
-          callback: Callable[[Progress], None] | None = None,
-          should_stop: Callable[[], bool] | None = None,
-          snapshot_dir: Path | None = None, report_seconds: float = 0.5,
-          model: VAE | None = None) -> TrainResult:
+def check_model_fits_data(model_cfg: ModelConfig, dataset: Dataset) -> None:
+    if tuple(model_cfg.image_shape) != tuple(dataset.shape):
+        raise ConfigError(f"the model takes {'×'.join(map(str, model_cfg.image_shape))} images but {dataset.title} "
+                          f"({dataset.name}) has {'×'.join(map(str, dataset.shape))}: build the config with "
+                          "ModelConfig.for_dataset")
+
+
+def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
+        train_split: Split | None = None, test_split: Split | None = None,
+        callback: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        snapshot_dir: Path | None = None, report_seconds: float = 0.5,
+        model: VAE | None = None) -> TrainResult:
     """Train a model from scratch (or continue `model`) and return it with its history."""
+    check_compatible(model_cfg, train_cfg)
     device = pick_device(train_cfg.device)
     if device.type == "cpu":
         configure_cpu_numerics()
     torch.manual_seed(train_cfg.seed)
-    train_split = train_split or load_split(train_cfg.dataset, "train", data_dir=data_dir)
-    test_split = test_split or load_split(train_cfg.dataset, "test", data_dir=data_dir)
+    dataset = resolve_dataset(train_cfg.dataset, data_dir=data_dir, **train_cfg.folder_options)
+    check_model_fits_data(model_cfg, dataset)
+    train_split = train_split or dataset.read("train", data_dir=data_dir)
+    test_split = test_split or dataset.read("test", data_dir=data_dir)
     train_split = train_split.subset(train_cfg.train_subset)
     n = len(train_split)
     check_fits(train_cfg, n)
+    binary = binarizes(model_cfg, train_cfg)
 
+    if model is not None:  # continue training, perhaps under another objective (ELBO, then the IWAE bound)
+        if not model.config.same_network(model_cfg):
+            raise ConfigError(f"the model to continue has another network ({model.config}) than {model_cfg}")
+        model.config = model_cfg
     model = model if model is not None else build_model(model_cfg, device)
     model.train()
-    opt = _optimizer(model, train_cfg)
     images = train_split.images.to(device)  # uint8 on the device; floats made per batch
     g_data = torch.Generator(device=device).manual_seed(train_cfg.seed)
     g_order = torch.Generator().manual_seed(train_cfg.seed)
+    # A learned prior may start from the data (the VampPrior's pseudo-inputs, once per model).
+    g_init = torch.Generator().manual_seed(train_cfg.seed)
+    pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
+    model.prior.init_from_data(to_float(images[pick]))
+    opt = _optimizer(model, train_cfg)
 
-    test_x = to_float(test_split.images[:train_cfg.eval_subset])
-    if train_cfg.binarize:
-        test_x = fixed_binarization(test_split.images[:train_cfg.eval_subset], seed=train_cfg.seed)
+    test_x = eval_inputs(test_split.images[:train_cfg.eval_subset], binarized=binary, seed=train_cfg.seed)
     test_x = test_x.to(device)
     if model_cfg.arch == "conv" and device.type == "cpu":
         test_x = test_x.contiguous(memory_format=torch.channels_last)
@@ -138,6 +160,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     total_steps = steps_per_epoch * train_cfg.epochs
     if train_cfg.max_iters is not None:
         total_steps = min(total_steps, train_cfg.max_iters)
+    objective = make_objective(model_cfg.objective, train_cfg, total_steps=total_steps)
 
     history: list[dict] = []
     # The weights to fall back on: a copy counts as good only once a loss computed with it was
@@ -176,13 +199,13 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
                 status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
                 break
             x = to_float(images[order[i:i + train_cfg.batch_size]])
-            if train_cfg.binarize:
+            if binary:
                 x = binarize(x, g_data)
             if model_cfg.arch == "conv" and device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             for group in opt.param_groups:
                 group["lr"] = _lr_at(train_cfg, step, total_steps)
-            parts = objective_loss(model, x, train_cfg)
+            parts = objective.loss(model, x, step)
             values = parts.as_floats()
             if not all(math.isfinite(v) for v in values.values()):
                 model.load_state_dict(good_state)
@@ -206,12 +229,14 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         if status != COMPLETED:
             break
         epoch_done = step % steps_per_epoch == 0 or step >= total_steps
-        test = evaluate_loss(model, test_x, train_cfg) if epoch_done and len(test_x) else None
+        test = evaluate_loss(model, test_x, objective, step) if epoch_done and len(test_x) else None
         report(test)
         if snapshot_dir is not None and train_cfg.snapshot_every and epoch_done:
             epoch = math.ceil(step / steps_per_epoch)
             if epoch % train_cfg.snapshot_every == 0 or step >= total_steps:
                 write_snapshot(model, test_split, Path(snapshot_dir), epoch)
+    if status == CANCELLED and not all(torch.isfinite(p).all() for p in model.parameters()):
+        model.load_state_dict(good_state)  # a cancelled run hands back finite weights, like a diverged one
     if status != COMPLETED and callback is not None:
         report()
     if not message:
@@ -219,7 +244,10 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     pacer.close()
     model.eval()
     return TrainResult(model, model_cfg, train_cfg, status, message, step, step / steps_per_epoch,
-                       time.perf_counter() - start, history)
+                       time.perf_counter() - start, history, dataset)
+
+
+train = fit  # the first version's name, for callers not yet moved to `fit`
 
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000) -> list[Path]:
@@ -241,9 +269,3 @@ def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_po
         (folder / name).write_bytes(png_bytes(image))
         paths.append(folder / name)
     return paths
-
-
-def history_arrays(history: list[dict], split: str, key: str) -> tuple[np.ndarray, np.ndarray]:
-    """(epochs, values) of one loss part from a history, for plotting."""
-    rows = [r for r in history if r["split"] == split and key in r]
-    return np.array([r["epoch"] for r in rows]), np.array([r[key] for r in rows])
