@@ -4,8 +4,8 @@ Prints figures, asserts nothing. For every configuration a fresh process (OpenMP
 environment once, when torch loads it) trains the 784-512-512-512-2 MLP VAE at batch 128 on real
 MNIST for a fixed time per run, in three settings:
 
-  cli    train() in the main thread, as `python -m vae_core train` runs it;
-  page   train() in a background thread while the main thread decodes 8 points every 0.5 s, as
+  cli    fit() in the main thread, as `python -m vae_core train` runs it;
+  page   fit() in a background thread while the main thread decodes 8 points every 0.5 s, as
          the page's server process does (one process: the job thread and the script threads);
   page2  two such trainings at once (the server runs at most two); steps/s of both together;
 
@@ -67,7 +67,7 @@ def child(args) -> None:
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from vae_core import ModelConfig, TrainConfig, build_model, decode, load_split, train
+    from vae_core import ModelConfig, TrainConfig, build_model, decode, fit, load_split
     from vae_core import runtime
 
     pacers = []
@@ -109,10 +109,10 @@ def child(args) -> None:
                 deadline.append(time.perf_counter() + seconds)
             return time.perf_counter() >= deadline[0]
 
-        result = train(model_cfg, cfg, train_split=split, test_split=test, should_stop=stop)
+        result = fit(model_cfg, cfg, train_split=split, test_split=test, should_stop=stop)
         out[key] = result.steps / result.seconds
 
-    train(model_cfg, cfg.replace(max_iters=30), train_split=split, test_split=test)  # one-off costs
+    fit(model_cfg, cfg.replace(max_iters=30), train_split=split, test_split=test)  # one-off costs
 
     def measure(mode: str) -> dict:
         if mode == "cli":

@@ -65,6 +65,7 @@ class _LinearImages:
     then perfectly even, so the largest relative step must equal the ideal 1/(k − 1)."""
 
     latent_dim = 2
+    image_shape = (1, 28, 28)
 
     def __init__(self):
         import torch
@@ -85,6 +86,11 @@ class _LinearImages:
 
         mean = (self.base + 0.1 * z[:, :1]).clamp(1e-4, 1 - 1e-4)  # in (0, 1), linear in z1
         return torch.logit(mean).view(-1, 1, 28, 28)
+
+    def mean_image(self, logits):
+        import torch
+
+        return torch.sigmoid(logits)
 
 
 def test_an_even_walk_scores_the_ideal_step(classifier, mnist_test):

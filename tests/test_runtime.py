@@ -5,7 +5,8 @@ import threading
 import pytest
 import torch
 
-from vae_core import ConfigError, ModelConfig, Progress, TrainConfig, train
+from vae_core import ConfigError, ModelConfig, Progress, TrainConfig
+from vae_core import fit
 from vae_core import runtime
 from vae_core.runtime import Pacer, ThreadGovernor, thread_choices
 
@@ -156,7 +157,7 @@ def test_pacer_rate_is_over_the_last_seconds():
 
 def test_training_progress_carries_the_rate(mnist_small, mnist_test):
     seen = []
-    train(ModelConfig(hidden=(32,)), TrainConfig(epochs=1, batch_size=64, eval_subset=0), report_seconds=0.0,
+    fit(ModelConfig(hidden=(32,)), TrainConfig(epochs=1, batch_size=64, eval_subset=0), report_seconds=0.0,
           train_split=mnist_small, test_split=mnist_test, callback=seen.append)
     assert seen[-1].rate is not None and seen[-1].rate > 0
     assert seen[-1].eta == pytest.approx(0.0)
@@ -203,7 +204,7 @@ class Alternating:
 
 def _run(mnist_small, mnist_test):
     cfg = TrainConfig(max_iters=6, batch_size=128, eval_subset=200, seed=3)
-    return train(ModelConfig(hidden=(512, 512, 512), latent_dim=2), cfg, train_split=mnist_small,
+    return fit(ModelConfig(hidden=(512, 512, 512), latent_dim=2), cfg, train_split=mnist_small,
                  test_split=mnist_test, report_seconds=0.0)
 
 

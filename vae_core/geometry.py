@@ -24,9 +24,9 @@ import torch
 from torch.func import jvp, vmap
 
 from .errors import VaeCoreError
-from .explore import _as_model_input
+from .explore import _as_model_input, to_display
 from .models import VAE
-from .objectives import LOG_2PI, gaussian_kl, log_normal, log_standard_normal
+from .densities import LOG_2PI, gaussian_kl, log_normal
 
 # Floats one vmapped Jacobian pass may hold (256 MB): ~5,500 points of the MLP decoder, ~260 of the conv one.
 # Larger passes run faster: 10,000 MLP Jacobians took 1.3 s in passes of 4,096 vs 2.3 s in passes of 1,024.
@@ -46,26 +46,22 @@ class GeometryError(VaeCoreError, ValueError):
 # ---- the two model-specific places: the decoded mean and the prior ---------------------------------------
 
 def _mean_image(model: VAE, z: torch.Tensor) -> torch.Tensor:
-    """E[x|z]: the Bernoulli means, sigmoid of the decoded logits. (B, D) -> (B, C, H, W)."""
-    return torch.sigmoid(model.decode(z))
+    """E[x|z]: the mean image of the model's likelihood (the Bernoulli means for binarised data). (B, D) -> (B, C, H, W)."""
+    return model.mean_image(model.decode(z))
 
 
 def _log_prior(model: VAE, z: torch.Tensor) -> torch.Tensor:
-    """log p(z) under the model's prior (N(0, I) unless the model owns a prior object). (B, D) -> (B,)."""
-    prior = getattr(model, "prior", None)
-    return prior.log_prob(z) if prior is not None else log_standard_normal(z)
+    """log p(z) under the model's prior. (B, D) -> (B,)."""
+    return model.prior.log_prob(z)
 
 
 def _sample_prior(model: VAE, n: int, generator: torch.Generator) -> torch.Tensor:
     """n seeded draws from the model's prior: (n, D) on the CPU."""
-    prior = getattr(model, "prior", None)
-    if prior is not None:
-        return prior.sample(n, generator=generator).cpu()
-    return torch.randn(n, model.latent_dim, generator=generator)
+    return model.prior.sample(n, generator=generator, device=torch.device("cpu")).cpu()
 
 
 def _has_standard_normal_prior(model: VAE) -> bool:
-    return getattr(model, "prior", None) is None
+    return model.prior.name == "standard"
 
 
 @torch.no_grad()
@@ -642,8 +638,7 @@ def hole_prior_samples(model: VAE, mu, logvar, n: int, *, seed: int, ratio: floa
         found.append(z[hole_layer(model, mu, logvar, z) > math.log(ratio)])
     z = np.concatenate(found)[:n].astype(np.float32)
     with torch.inference_mode():
-        images = _mean_image(model, _latent_points(model, z)).squeeze(1).cpu().numpy() if len(z) else \
-            np.zeros((0, 28, 28), np.float32)
+        images = to_display(_mean_image(model, _latent_points(model, z)))  # (n, H, W) or (n, H, W, 3)
     return z, images
 
 

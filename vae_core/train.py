@@ -247,8 +247,6 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
                        time.perf_counter() - start, history, dataset)
 
 
-train = fit  # the first version's name, for callers not yet moved to `fit`
-
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000) -> list[Path]:
     """Prior samples, the 20x20 grid and the latent scatter as PNG files, as the CVAE blog's loop does."""
