@@ -31,6 +31,7 @@ MMD_RECONS = ("nll", "mse")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
 DEFAULT_IMAGE_SHAPE = DATASETS["mnist"].shape  # the default model is MNIST's
 
 MAX_EPOCHS = 1000
@@ -234,6 +235,9 @@ class TrainConfig:
                             choices=SCHEDULES)
     seed: int = setting(0, "seed of the weights, the batches and every random draw", min=0)
     device: str = setting("auto", "where to train: auto takes a CUDA GPU when PyTorch sees one", choices=DEVICES)
+    precision: str = setting("fp32", "arithmetic of training: fp32, or bf16 (mixed precision: bfloat16 autocast for "
+                             "the networks' matmuls and convolutions; losses, weights and evaluation in float32)",
+                             choices=PRECISIONS)
     binarize: bool | None = setting(None, "dynamic binarisation (a fresh Bernoulli draw of each image per batch); "
                                     "default: on for the bernoulli likelihood, off otherwise", optional=True,
                                     applies={"likelihood": ("bernoulli",)})
@@ -264,6 +268,8 @@ class TrainConfig:
     # reporting
     eval_subset: int = setting(2000, "test images scored at the end of each epoch", min=0)
     snapshot_every: int = setting(0, "write PNG snapshots every N epochs (0: never)", min=0)
+    checkpoint_every: int = setting(0, "write the resume checkpoint every N steps as well as at each epoch's end "
+                                    "(0: at epoch ends only)", min=0)
     # image folders
     test_fraction: float = setting(0.2, "share of each class held out as the test split", max=1.0, max_strict=True,
                                    applies={"dataset": ("folder",)})

@@ -144,7 +144,7 @@ class VAE(nn.Module):
         return next(self.parameters()).device
 
     def encode(self, x: torch.Tensor) -> Posterior:
-        h = self.encoder(x)
+        h = _float32(self.encoder(x))
         if not self.config.stochastic_encoder:
             return Posterior(h, None)
         mu, logvar = h.chunk(2, dim=1)
@@ -157,7 +157,7 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's logits for p(x|z), (B, C, H, W)."""
-        return self.decoder(z)
+        return _float32(self.decoder(z))
 
     def mean_image(self, logits: torch.Tensor) -> torch.Tensor:
         """E[x|z] in [0, 1] from the decoder's logits: the image shown to the user."""
@@ -167,6 +167,12 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)
         z = mu if logvar is None else reparameterize(mu, logvar)
         return VAEOutput(self.decode(z), mu, logvar, z)
+
+
+def _float32(t: torch.Tensor) -> torch.Tensor:
+    """Under mixed precision (bf16 autocast) the networks' matmuls and convolutions run in bfloat16;
+    what leaves them is made float32 again, so the densities and losses are computed in float32."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
 def build_model(cfg: ModelConfig, device: torch.device | str = "cpu") -> VAE:
