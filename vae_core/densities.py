@@ -9,6 +9,8 @@ import math
 
 import torch
 
+from .distributed import global_rows
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -19,9 +21,18 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, *, samples: int | Non
 
     mu, logvar: (B, D). `samples=None` gives one draw per row, (B, D); `samples=S` gives
     (S, B, D). `generator` seeds eps (evaluation); without it the global RNG is used.
+    In a training step under torchrun, eps is drawn for the global batch and this rank's rows are
+    taken (`vae_core.distributed.global_rows`), so every image gets the eps it gets in one process.
     """
-    shape = mu.shape if samples is None else (samples, *mu.shape)
-    eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    rows = global_rows(mu.shape[0]) if generator is None else None
+    if rows is None:
+        shape = mu.shape if samples is None else (samples, *mu.shape)
+        eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    else:
+        total, offset = rows
+        shape = (total, *mu.shape[1:]) if samples is None else (samples, total, *mu.shape[1:])
+        eps = torch.randn(shape, device=mu.device, dtype=mu.dtype).narrow(0 if samples is None else 1, offset,
+                                                                          mu.shape[0])
     return mu + torch.exp(0.5 * logvar) * eps
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..distributed import gather_rows
 from .base import LossParts, Objective
 
 
@@ -37,6 +38,10 @@ class MMDVAE(Objective):
 
     mmd_recon 'nll' is −log p(x|z) under the model's likelihood, summed over pixels (λ ≈ 1000
     matches its scale on MNIST); 'mse' is Σ_i (E[x_i|z] − x_i)² per image.
+
+    Under torchrun the MMD² is computed on the codes of the whole global batch, gathered from all
+    ranks with an all_gather that carries the gradient (`vae_core.distributed.gather_rows`), not
+    per rank: the same term, and the same gradient, as one process on that batch.
     """
 
     name, title, stochastic_encoder = "mmd", "MMD-VAE", False
@@ -49,5 +54,5 @@ class MMDVAE(Objective):
         else:
             rec = -model.likelihood.log_prob(logits, x).mean()
         prior = model.prior.sample(self.cfg.mmd_prior_samples, device=z.device).to(z.dtype)
-        divergence = mmd(prior, z)
+        divergence = mmd(prior, gather_rows(z))  # the global batch's codes under torchrun
         return LossParts(rec + self.cfg.mmd_lambda * divergence, rec, mmd=divergence)

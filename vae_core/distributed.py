@@ -1,0 +1,292 @@
+"""Data-parallel training under torchrun: one model, N processes ("ranks"), DistributedDataParallel.
+
+`torchrun --nproc-per-node N -m vae_core train …` starts N copies of the CLI with RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR and MASTER_PORT set. `setup()` sees them and joins the process group: gloo
+on the CPU, NCCL on CUDA (rank r on GPU LOCAL_RANK). In a plain process (or WORLD_SIZE 1) it returns
+the one-process `World`, and every hook below is a no-op, so `python -m vae_core train` runs exactly
+as before: no process group, no wrapper, no extra work per step.
+
+The global batch. `batch_size` is the batch of the whole group. Every rank holds the whole training
+set (whole-split tensors), draws the same seeded permutation, and takes its rows of each global
+batch (`Shard`; the sizes differ by at most one). Every random draw of a step is made for the global
+batch and then sliced, so each image meets the randomness it would meet in one process:
+- the binarisation: the loop binarises the global batch with the data generator, then slices it;
+- ε of the reparameterisation: `densities.reparameterize` asks `global_rows` and draws for all rows;
+- draws that are not per image (the MMD term's prior samples) come out alike on every rank, since
+  every rank's generators are seeded alike and draw alike.
+The gradient. DDP averages the ranks' gradients; each rank's loss is weighted by N·b_r/B (1 when the
+shards are equal), so the average is the gradient of the global batch's mean. A term computed on
+the whole batch — the MMD term, on codes gathered from every rank with `gather_rows`, whose backward
+sums the ranks' gradients — gets the same weights, which sum to N, so it too comes out as in one
+process. So N ranks give the weights of one process with the same seed, up to the order of
+floating-point sums (tests/test_distributed.py: within 1e-4 after 40 steps).
+
+Rank 0 alone evaluates, writes snapshots, resume checkpoints and the model. Evaluation draws from the
+global generator, so rank 0 then hands its generator states to the others (`sync_rng`). Reports
+(progress, the train metrics summed over ranks, the NaN guard, a cancel) fall on the same steps on
+every rank (`report_every`), since each is a collective.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .errors import ConfigError
+from .runtime import pick_device
+
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+REPORTS_PER_EPOCH = 20  # under torchrun: progress and the NaN check every 1/20 epoch (fixed steps, not seconds)
+
+
+def launched_by_torchrun() -> bool:
+    """Whether this process is one rank of a torchrun group (its environment variables are set)."""
+    return all(k in os.environ for k in TORCHRUN_ENV)
+
+
+def restart_count() -> int:
+    """How often torchrun has restarted this group (--max-restarts): > 0 means resume if possible."""
+    try:
+        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This rank's rows of one global batch: rows [offset, offset + size) of `total`."""
+
+    offset: int
+    size: int
+    total: int
+    sizes: tuple[int, ...]  # every rank's size, in rank order
+
+    @property
+    def weight(self) -> float:
+        """The factor on this rank's batch-mean loss that makes DDP's average the global mean."""
+        return len(self.sizes) * self.size / self.total
+
+    def take(self, x: torch.Tensor, dim: int = 0) -> torch.Tensor:
+        return x.narrow(dim, self.offset, self.size)
+
+
+def shard_sizes(total: int, world: int) -> tuple[int, ...]:
+    base, extra = divmod(total, world)
+    return tuple(base + (1 if r < extra else 0) for r in range(world))
+
+
+_ACTIVE: Shard | None = None  # the shard of the step being computed (set by World.step)
+
+
+def global_rows(local: int) -> tuple[int, int] | None:
+    """(global batch size, this rank's first row) while a sharded step runs, else None.
+
+    A draw made per image (ε of the reparameterisation, any objective's per-image noise) is made
+    for all `global` rows and sliced from `offset`, so it equals the one-process draw."""
+    shard = _ACTIVE
+    if shard is None:
+        return None
+    if local != shard.size:
+        raise RuntimeError(f"a per-image draw for {local} rows while this rank's shard has {shard.size}: draw "
+                           "for the batch the objective was given")
+    return shard.total, shard.offset
+
+
+class _GatherRows(torch.autograd.Function):
+    """all_gather of (b_r, ...) rows into the global (B, ...) batch; backward sums the ranks'
+    gradients of the gathered batch (all_reduce) and hands each rank its own rows."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, shard: Shard) -> torch.Tensor:
+        ctx.shard = shard
+        biggest = max(shard.sizes)
+        padded = x.new_zeros((biggest, *x.shape[1:]))
+        padded[:x.shape[0]] = x
+        parts = [torch.empty_like(padded) for _ in shard.sizes]
+        dist.all_gather(parts, padded.contiguous())
+        return torch.cat([p[:n] for p, n in zip(parts, shard.sizes)])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return ctx.shard.take(grad), None
+
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """The global batch's rows of a per-image tensor (codes): this rank's `x` in one process.
+
+    Under torchrun an all_gather with gradient: a loss term computed on the result (the MMD-VAE's
+    MMD² between the codes and prior draws) is the term of the whole global batch, and its gradient
+    reaches every rank's codes as in one process (see the module docstring)."""
+    shard = _ACTIVE
+    if shard is None:
+        return x
+    return _GatherRows.apply(x, shard)
+
+
+class _LossModule(nn.Module):
+    """The objective as a module, so DistributedDataParallel wraps one forward: the loss."""
+
+    def __init__(self, model: nn.Module, objective):
+        super().__init__()
+        self.model = model
+        self.objective = objective
+
+    def forward(self, x: torch.Tensor, step: int):
+        return self.objective.loss(self.model, x, step)
+
+
+@dataclass(frozen=True)
+class World:
+    """The process group this process trains in (one process: rank 0 of 1, no backend)."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def describe(self) -> dict:
+        """What a saved run records: {"world_size": N, "backend": "gloo" | "nccl" | None}."""
+        return {"world_size": self.size, "backend": self.backend}
+
+    # --- hooks of the training loop (no-ops in one process) ---------------------------------
+
+    def check_batches(self, n: int, batch_size: int) -> None:
+        """Every rank needs at least one image of every global batch (the last one may be short)."""
+        if not self.distributed:
+            return
+        last = n % batch_size or batch_size
+        if min(batch_size, last) < self.size:
+            raise ConfigError(f"with {self.size} ranks every batch needs at least {self.size} images, but "
+                              f"{'the last batch of each epoch' if last < batch_size else 'a batch'} has "
+                              f"{min(batch_size, last)} ({n} training images, batch_size {batch_size}): choose "
+                              "another batch_size or train_subset")
+
+    def loss_function(self, model: nn.Module, objective):
+        """`loss(x, step) -> LossParts`: the objective itself, or its DDP-wrapped module."""
+        if not self.distributed:
+            return lambda x, step: objective.loss(model, x, step)
+        cuda = self.device.type == "cuda"
+        ddp = nn.parallel.DistributedDataParallel(
+            _LossModule(model, objective), device_ids=[self.device.index] if cuda else None,
+            broadcast_buffers=False,  # every rank's buffers are equal already (seeded alike)
+            find_unused_parameters=True,  # e.g. a mixture prior's weights get no gradient from the MMD term
+            gradient_as_bucket_view=True)
+        return lambda x, step: ddp(x, step)
+
+    def shard(self, total: int) -> Shard | None:
+        if not self.distributed:
+            return None
+        sizes = shard_sizes(total, self.size)
+        return Shard(sum(sizes[:self.rank]), sizes[self.rank], total, sizes)
+
+    def step(self, shard: Shard | None):
+        """Context of one step's loss: per-image draws and gathers see this rank's shard."""
+        if shard is None:
+            return contextlib.nullcontext()
+        return _active(shard)
+
+    def sum_(self, t: torch.Tensor) -> torch.Tensor:
+        """In place: the sum over ranks."""
+        if self.distributed:
+            dist.all_reduce(t)
+        return t
+
+    def any(self, flag: bool) -> bool:
+        """Whether any rank says so (a cancel seen by one rank stops them all at the same step)."""
+        if not self.distributed:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def agree(self, value: int) -> int:
+        """Rank 0's value of an integer, on every rank."""
+        if not self.distributed:
+            return value
+        t = torch.tensor([value], dtype=torch.int64, device=self.device)
+        dist.broadcast(t, 0)
+        return int(t.item())
+
+    def sync_rng(self) -> None:
+        """Every rank takes rank 0's global generator states (rank 0 alone drew for evaluation)."""
+        if not self.distributed:
+            return
+        cpu = torch.get_rng_state()
+        dist.broadcast(_on(cpu, self.device), 0)
+        if self.device.type == "cuda":
+            state = _on(torch.cuda.get_rng_state(self.device), self.device)
+            dist.broadcast(state, 0)
+            torch.cuda.set_rng_state(state.cpu(), self.device)
+        torch.set_rng_state(_from(cpu, self.device))
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+
+def _on(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return t.to(device) if device.type == "cuda" else t
+
+
+def _from(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    return t.cpu() if device.type == "cuda" else t
+
+
+@contextlib.contextmanager
+def _active(shard: Shard):
+    global _ACTIVE
+    previous, _ACTIVE = _ACTIVE, shard
+    try:
+        yield
+    finally:
+        _ACTIVE = previous
+
+
+_WORLD: World | None = None
+
+
+def setup(device: str = "auto") -> World:
+    """The world this process trains in; under torchrun, joins the process group (once)."""
+    global _WORLD
+    if _WORLD is not None:
+        return _WORLD
+    if not launched_by_torchrun() or int(os.environ["WORLD_SIZE"]) <= 1:
+        return World(device=pick_device(device))  # nothing to remember: a plain process
+    rank, size, local = (int(os.environ[k]) for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+    where = pick_device(device)
+    if where.type == "cuda":
+        if local >= torch.cuda.device_count():
+            raise ConfigError(f"rank {rank} has LOCAL_RANK {local} but this host has {torch.cuda.device_count()} "
+                              "GPU(s): start at most one rank per GPU (--nproc-per-node)")
+        where = torch.device("cuda", local)
+        torch.cuda.set_device(where)
+        backend = "nccl"
+    else:
+        backend = "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend, device_id=where if where.type == "cuda" else None)
+    _WORLD = World(rank=rank, size=size, local_rank=local, backend=backend, device=where)
+    return _WORLD
+
+
+def shutdown() -> None:
+    """Leave the process group (the CLI calls it when a rank is done)."""
+    global _WORLD
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    _WORLD = None
