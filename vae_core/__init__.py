@@ -60,6 +60,7 @@ from .likelihoods import LIKELIHOODS, Likelihood
 from .models import VAE, build_model
 from .objectives import OBJECTIVES, LossParts, Objective, gaussian_kl, make_objective, mmd
 from .priors import PRIORS, Prior
+from .resume import ResumeState, clear_resume, read_resume, resumable_runs, resume_file
 from .runs import SHIPPED_EVALUATION, finish_run
 from .runtime import describe_device, pick_device
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, fit
@@ -75,7 +76,7 @@ __all__ = [
     "UnsupportedDecoderError", "decoder_export", "export_to_folder", "LIKELIHOODS", "Likelihood", "VAE",
     "build_model", "OBJECTIVES", "LossParts", "Objective", "gaussian_kl", "make_objective", "mmd", "PRIORS", "Prior",
     "SHIPPED_EVALUATION", "finish_run", "describe_device", "pick_device", "CANCELLED", "COMPLETED", "DIVERGED",
-    "Progress", "TrainResult", "fit",
+    "Progress", "TrainResult", "fit", "ResumeState", "clear_resume", "read_resume", "resumable_runs", "resume_file",
     "GeometryError", "active_units", "aggregate_log_density", "curve_length", "decoded_class_layer", "elbo_surgery",
     "elbo_surgery_from_posteriors", "encode_posteriors", "geodesic", "hole_layer", "hole_prior_samples", "hole_share",
     "lattice", "log_magnification", "magnification", "mmd_to_prior", "posterior_ellipse", "scott_bandwidth",

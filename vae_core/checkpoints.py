@@ -227,7 +227,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: dict | None = None,
                 latents: dict | None = None, half: bool = False, allow_pretrained: bool = False,
-                overwrite: bool = True, data: Dataset | dict | None = None) -> Path:
+                overwrite: bool = True, data: Dataset | dict | None = None, run: dict | None = None) -> Path:
     """Write a model folder atomically and return its path.
 
     `half=True` stores the weights as float16 (they load back as float32).
@@ -235,18 +235,19 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
     `overwrite=False` never replaces a folder that exists, even one that appears while this
     save writes (the final rename fails instead): raises CheckpointError, the other folder untouched.
     `data` is the dataset record (or its `describe()`) the model was trained on; without it the
-    train config's dataset is described when it is a built-in one.
+    train config's dataset is described when it is a built-in one. `run` says how it was trained
+    ({"world_size": N, "backend": ...}: torchrun's group) and goes into config.json as "run".
     A write that fails (a full disk) raises CheckpointError and leaves any previous folder whole.
     """
     try:
         return _write_bundle(Path(path), model, train_config, metrics=metrics, latents=latents, half=half,
-                             allow_pretrained=allow_pretrained, overwrite=overwrite, data=data)
+                             allow_pretrained=allow_pretrained, overwrite=overwrite, data=data, run=run)
     except OSError as exc:
         raise CheckpointError(f"{path}: could not be written ({exc}); any earlier model there is unchanged") from exc
 
 
 def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics, latents, half, allow_pretrained,
-                  overwrite, data) -> Path:
+                  overwrite, data, run=None) -> Path:
     if _is_pretrained(path) and not allow_pretrained:
         raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}; "
                               "choose a tag for the user models directory")
@@ -272,6 +273,7 @@ def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics,
             "data": data,
             "model": model.config.to_dict(),
             "train": train_config.to_dict(),
+            **({"run": run} if run is not None else {}),
         })
         _write_json(tmp / METRICS_FILE, metrics or {})
         if latents is not None:

@@ -18,6 +18,7 @@ from .data import Split, resolve_dataset
 from .errors import CheckpointError
 from .evaluate import evaluate_model
 from .explore import encode_means
+from .resume import clear_resume
 from .train import CANCELLED, TrainResult
 
 # What the shipped models carry: test −ELBO on the whole test set, the importance-weighted NLL with
@@ -28,7 +29,8 @@ SHIPPED_EVALUATION = {"n_test": None, "iw_k": 1000, "iw_n": 1000, "knn_k": 5, "q
 def run_metrics(result: TrainResult) -> dict:
     """The metrics every saved run records about its training."""
     return {"status": result.status, "message": result.message, "train_seconds": round(result.seconds, 2),
-            "steps": result.steps, "epochs": result.epochs,
+            "steps": result.steps, "epochs": result.epochs, **result.world,
+            **({"resumed_at_steps": result.resumed_at} if result.resumed_at else {}),
             "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
             "history": result.history}
 
@@ -49,6 +51,9 @@ def finish_run(result: TrainResult, path, *, test_split: Split | None = None, tr
       codes are those of the weights stored.
     - `overwrite=False` refuses (CheckpointError) an existing folder before any work, and a folder
       that appears meanwhile at the final rename.
+    - config.json ("run") and metrics.json record torchrun's world size and backend (1, None for
+      one process). Once saved, the run's resume checkpoint is removed, unless the run was
+      cancelled (it can then be continued: `vae_core.resume`).
     """
     def say(message: str) -> None:
         if progress is not None:
@@ -76,5 +81,9 @@ def finish_run(result: TrainResult, path, *, test_split: Split | None = None, tr
     say("encoding the test set")
     codes = encode_means(model, test_split.images)
     say("saving")
-    return save_bundle(path, model, cfg, metrics=metrics, latents={"mu": codes, "labels": test_split.labels.numpy()},
-                       half=half, allow_pretrained=allow_pretrained, overwrite=overwrite, data=dataset)
+    saved = save_bundle(path, model, cfg, metrics=metrics, latents={"mu": codes, "labels": test_split.labels.numpy()},
+                        half=half, allow_pretrained=allow_pretrained, overwrite=overwrite, data=dataset,
+                        run=result.world)
+    if result.status != CANCELLED:
+        clear_resume(saved)
+    return saved

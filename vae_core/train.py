@@ -8,6 +8,7 @@ first step. `vae_core.runs.finish_run` then evaluates and saves the result.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from typing import Callable
 
 import torch
 
+from . import distributed
 from .config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible
 from .data import Dataset, Split, binarize, eval_inputs, load_split, resolve_dataset, to_float
 from .models import VAE, build_model
 from .objectives import Objective, make_objective
-from .runtime import Pacer, configure_cpu_numerics, pick_device
+from .resume import ResumeState, check_same_run, write_resume
+from .runtime import Pacer, configure_cpu_numerics
 
 COMPLETED, CANCELLED, DIVERGED = "completed", "cancelled", "diverged"
 
@@ -61,6 +64,8 @@ class TrainResult:
     seconds: float
     history: list[dict] = field(default_factory=list)  # rows: split, step, epoch, elapsed, loss parts
     dataset: Dataset | None = None  # the record of the data it was trained on
+    world: dict = field(default_factory=lambda: {"world_size": 1, "backend": None})  # torchrun's group, if any
+    resumed_at: list[int] = field(default_factory=list)  # the steps this run was resumed at
 
     @property
     def ok(self) -> bool:
@@ -120,20 +125,40 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         callback: Callable[[Progress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         snapshot_dir: Path | None = None, report_seconds: float = 0.5,
-        model: VAE | None = None) -> TrainResult:
-    """Train a model from scratch (or continue `model`) and return it with its history."""
+        model: VAE | None = None, resume: ResumeState | None = None,
+        checkpoint: Path | str | None = None) -> TrainResult:
+    """Train a model from scratch (or continue `model`) and return it with its history.
+
+    - `resume`: a run's resume checkpoint (`vae_core.resume.read_resume`): the run goes on from
+      where the checkpoint left it and ends as it would have without the stop. The configs must
+      be the run's (a ConfigError names every setting that differs).
+    - `checkpoint`: the file to keep the run's resume checkpoint in (`resume_file(model folder)`),
+      written at every epoch's end, every `checkpoint_every` steps and at a cancel.
+    - Under torchrun (`vae_core.distributed`) each rank trains its share of every global batch
+      in DistributedDataParallel; rank 0 alone evaluates, reports, snapshots and checkpoints.
+    - No host sync per step: the loss parts stay on the device and are read at each report
+      (every `report_seconds`; under torchrun every 1/20 epoch), where the NaN guard looks for a
+      non-finite loss and, finding one, rolls back to the last weights whose loss was finite.
+    """
     check_compatible(model_cfg, train_cfg)
-    device = pick_device(train_cfg.device)
+    world = distributed.setup(train_cfg.device)
+    device = world.device
     if device.type == "cpu":
         configure_cpu_numerics()
+    if resume is not None:
+        check_same_run(resume, model_cfg, train_cfg)
     torch.manual_seed(train_cfg.seed)
     dataset = resolve_dataset(train_cfg.dataset, data_dir=data_dir, **train_cfg.folder_options)
     check_model_fits_data(model_cfg, dataset)
+    if resume is not None and resume.state.get("data") not in (None, dataset.fingerprint):
+        raise ConfigError(f"cannot resume {resume.tag!r}: its run trained on other data than {dataset.title} has now "
+                          f"(fingerprint {resume.state['data']} then, {dataset.fingerprint} now)")
     train_split = train_split or dataset.read("train", data_dir=data_dir)
     test_split = test_split or dataset.read("test", data_dir=data_dir)
     train_split = train_split.subset(train_cfg.train_subset)
     n = len(train_split)
     check_fits(train_cfg, n)
+    world.check_batches(n, train_cfg.batch_size)
     binary = binarizes(model_cfg, train_cfg)
 
     if model is not None:  # continue training, perhaps under another objective (ELBO, then the IWAE bound)
@@ -145,10 +170,10 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     images = train_split.images.to(device)  # uint8 on the device; floats made per batch
     g_data = torch.Generator(device=device).manual_seed(train_cfg.seed)
     g_order = torch.Generator().manual_seed(train_cfg.seed)
-    # A learned prior may start from the data (the VampPrior's pseudo-inputs, once per model).
-    g_init = torch.Generator().manual_seed(train_cfg.seed)
-    pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
-    model.prior.init_from_data(to_float(images[pick]))
+    if resume is None:  # a learned prior may start from the data (the VampPrior's pseudo-inputs, once per model)
+        g_init = torch.Generator().manual_seed(train_cfg.seed)
+        pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
+        model.prior.init_from_data(to_float(images[pick]))
     opt = _optimizer(model, train_cfg)
 
     test_x = eval_inputs(test_split.images[:train_cfg.eval_subset], binarized=binary, seed=train_cfg.seed)
@@ -156,7 +181,8 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     if model_cfg.arch == "conv" and device.type == "cpu":
         test_x = test_x.contiguous(memory_format=torch.channels_last)
 
-    steps_per_epoch = math.ceil(n / train_cfg.batch_size)
+    bs = train_cfg.batch_size
+    steps_per_epoch = math.ceil(n / bs)
     total_steps = steps_per_epoch * train_cfg.epochs
     if train_cfg.max_iters is not None:
         total_steps = min(total_steps, train_cfg.max_iters)
@@ -167,17 +193,51 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
     # finite (weights one step before a NaN loss can be finite and still give NaN).
     good_state, good_step = _copy_state(model), 0
     pending: tuple[dict, int] | None = None
-    sums: dict[str, float] = {}
-    count = 0
+    step, seconds_before, resumed_at = 0, 0.0, []
+    order_state = None  # the order generator's state before it drew the permutation of the next step's epoch
+    if resume is not None:
+        step, seconds_before, resumed_at, order_state, good_state, good_step, pending, history = _restore(
+            resume, model, opt, g_data, g_order, device)
+    loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
+    amp = ((lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if train_cfg.precision == "bf16"
+           else contextlib.nullcontext)
+    rows: list[torch.Tensor] = []  # each step's loss parts, on the device until the next report
+    names: list[str] = []
+    means: dict[str, float] = {}
+    report_every = max(steps_per_epoch // distributed.REPORTS_PER_EPOCH, 1) if world.distributed else None
+    writes = checkpoint is not None and world.is_main
     status, message = COMPLETED, ""
-    step = 0
     start = last_report = time.perf_counter()
     pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
 
+    def flush() -> bool:
+        """Read the loss parts of the steps since the last report (one host sync). False when one
+        was not finite: the run is then marked diverged and the last good weights are back."""
+        nonlocal rows, means, good_state, good_step, pending, status, message, step
+        if not rows:
+            means = {}
+            return True
+        table = world.sum_(torch.stack(rows)).tolist()  # (steps, parts); under torchrun summed over ranks
+        first = len(rows)
+        rows = []
+        bad = next((j for j, row in enumerate(table) if not all(math.isfinite(v) for v in row)), None)
+        done = table if bad is None else table[:bad]
+        means = {k: sum(r[j] for r in done) / len(done) for j, k in enumerate(names)} if done else {}
+        if pending is not None and bad != 0:  # the first of these losses was computed with the pending copy
+            good_state, good_step = pending
+        pending = None
+        if bad is None:
+            return True
+        model.load_state_dict(good_state)
+        step = step - first + bad  # the updates that came before the first non-finite loss
+        status = DIVERGED
+        message = (f"training diverged at step {step} (loss {table[bad][0]}); kept the weights from step "
+                   f"{good_step}. Try a smaller learning rate.")
+        return False
+
     def report(test: dict | None = None) -> None:
-        nonlocal sums, count, last_report, pending
-        elapsed = time.perf_counter() - start
-        means = {k: v / count for k, v in sums.items()} if count else {}
+        nonlocal last_report, pending
+        elapsed = seconds_before + time.perf_counter() - start
         if means:
             history.append({"split": "train", "step": step, "epoch": step / steps_per_epoch,
                             "elapsed": elapsed, **means})
@@ -186,66 +246,122 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
                             "elapsed": elapsed, **test})
         if status == COMPLETED and step > good_step:
             pending = (_copy_state(model), step)
-        sums, count, last_report = {}, 0, time.perf_counter()
-        if callback is not None:
+        last_report = time.perf_counter()
+        if callback is not None and world.is_main:
             callback(Progress(step, total_steps, step / steps_per_epoch, elapsed, means, test, rate=pacer.rate()))
 
+    def save_checkpoint() -> None:
+        if not writes:
+            return
+        write_resume(Path(checkpoint), {
+            "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(), "data": dataset.fingerprint,
+            "step": step, "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
+            "seconds": seconds_before + time.perf_counter() - start, "world": world.describe(),
+            "resumed_at": resumed_at, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "good": good_state, "good_step": good_step, "pending": pending is not None, "history": history,
+            "rng": {"cpu": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                    "data": g_data.get_state(), "data_device": device.type,
+                    "order": order_state}})  # the epoch's permutation is drawn again, the run goes on inside it
+
+    first = (step % steps_per_epoch) * bs  # where a resumed run is inside its epoch
     while step < total_steps and status == COMPLETED:
+        if first == 0:
+            order_state = g_order.get_state()
         order = torch.randperm(n, generator=g_order).to(device)
-        for i in range(0, n, train_cfg.batch_size):
+        for i in range(first, n, bs):
             if step >= total_steps:
                 break
-            if should_stop is not None and should_stop():
+            if should_stop is not None and not world.distributed and should_stop():
                 status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
                 break
-            x = to_float(images[order[i:i + train_cfg.batch_size]])
+            x = to_float(images[order[i:i + bs]])
             if binary:
-                x = binarize(x, g_data)
+                x = binarize(x, g_data)  # drawn for the whole global batch under torchrun, then sliced
+            shard = world.shard(len(x))
+            if shard is not None:
+                x = shard.take(x)
             if model_cfg.arch == "conv" and device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)
             for group in opt.param_groups:
                 group["lr"] = _lr_at(train_cfg, step, total_steps)
-            parts = objective.loss(model, x, step)
-            values = parts.as_floats()
-            if not all(math.isfinite(v) for v in values.values()):
-                model.load_state_dict(good_state)
-                status = DIVERGED
-                message = (f"training diverged at step {step} (loss {values.get('total')}); kept the weights "
-                           f"from step {good_step}. Try a smaller learning rate.")
-                break
-            if pending is not None:  # the loss just computed with the pending copy is finite
-                good_state, good_step = pending
-                pending = None
+            with world.step(shard), amp():
+                parts = loss_of(x, step)
+            values = [v for v in parts if v is not None]
+            if not names:
+                names = [k for k, v in parts._asdict().items() if v is not None]
             opt.zero_grad(set_to_none=True)
-            parts.total.backward()
+            (parts.total if shard is None or shard.weight == 1 else parts.total * shard.weight).backward()
             opt.step()
             step += 1
             pacer.tick(step)
-            count += 1
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            if time.perf_counter() - last_report >= report_seconds:
+            row = torch.stack([v.detach().float() for v in values])
+            rows.append(row if shard is None else row * (shard.size / shard.total))  # summed over ranks at reports
+            checkpoint_due = train_cfg.checkpoint_every and step % train_cfg.checkpoint_every == 0
+            if report_every is None:
+                due = time.perf_counter() - last_report >= report_seconds
+            else:
+                due = step % report_every == 0
+            if due or checkpoint_due:
+                if not flush():
+                    break
                 report()
+                if world.distributed and world.any(should_stop is not None and should_stop()):
+                    status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
+                    break
+                if checkpoint_due and step % steps_per_epoch:
+                    save_checkpoint()
+        first = 0
         if status != COMPLETED:
             break
+        if step % steps_per_epoch == 0:
+            order_state = g_order.get_state()  # the next epoch starts from here
+        if not flush():
+            break
         epoch_done = step % steps_per_epoch == 0 or step >= total_steps
-        test = evaluate_loss(model, test_x, objective, step) if epoch_done and len(test_x) else None
+        test = evaluate_loss(model, test_x, objective, step) if epoch_done and world.is_main and len(test_x) else None
         report(test)
-        if snapshot_dir is not None and train_cfg.snapshot_every and epoch_done:
+        if epoch_done and snapshot_dir is not None and train_cfg.snapshot_every and world.is_main:
             epoch = math.ceil(step / steps_per_epoch)
             if epoch % train_cfg.snapshot_every == 0 or step >= total_steps:
                 write_snapshot(model, test_split, Path(snapshot_dir), epoch)
-    if status == CANCELLED and not all(torch.isfinite(p).all() for p in model.parameters()):
-        model.load_state_dict(good_state)  # a cancelled run hands back finite weights, like a diverged one
+        world.sync_rng()  # rank 0 drew for the evaluation: every rank goes on from its generator
+        save_checkpoint()
+    if status == CANCELLED:
+        if flush():  # a cancel after a non-finite loss is a divergence
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                model.load_state_dict(good_state)  # a cancelled run hands back finite weights, like a diverged one
+            else:
+                save_checkpoint()  # the run can go on from here
     if status != COMPLETED and callback is not None:
         report()
+    seconds = seconds_before + time.perf_counter() - start
     if not message:
-        message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {time.perf_counter() - start:.1f} s"
+        message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s"
     pacer.close()
     model.eval()
-    return TrainResult(model, model_cfg, train_cfg, status, message, step, step / steps_per_epoch,
-                       time.perf_counter() - start, history, dataset)
+    return TrainResult(model, model_cfg, train_cfg, status, message, step, step / steps_per_epoch, seconds,
+                       history, dataset, world=world.describe(), resumed_at=resumed_at)
 
+
+def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data: torch.Generator,
+             g_order: torch.Generator, device: torch.device):
+    """Put a run's state back from its resume checkpoint (the loop's variables are returned)."""
+    s = resume.state
+    model.load_state_dict(s["model"])
+    opt.load_state_dict(s["optimizer"])
+    rng = s["rng"]
+    torch.set_rng_state(rng["cpu"])
+    if device.type == "cuda" and rng.get("cuda") is not None:
+        torch.cuda.set_rng_state(rng["cuda"], device)
+    if rng["data_device"] == device.type:  # a run moved to another kind of device draws anew from its seed
+        g_data.set_state(rng["data"])
+    g_order.set_state(rng["order"])
+    step = int(s["step"])
+    good = {k: v.to(device) for k, v in s["good"].items()}
+    pending = (_copy_state(model), step) if s["pending"] else None
+    return (step, float(s["seconds"]), [*s["resumed_at"], step], rng["order"], good, int(s["good_step"]), pending,
+            [dict(r) for r in s["history"]])
 
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000) -> list[Path]:
