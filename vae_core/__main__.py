@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -35,8 +36,28 @@ def _model_path(ref: str) -> Path:
     raise CheckpointError(f"no model folder or tag {ref!r}; `python -m vae_core list` shows what exists")
 
 
+class _Default:
+    """A setting's default on the command line, told apart from the same value typed in: a resumed
+    run takes what was not typed from its checkpoint."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self) -> str:  # the --help text
+        return str(self.value)
+
+
+def _plain(value):
+    return value.value if isinstance(value, _Default) else value
+
+
 def _setting_values(args, section: str) -> dict:
-    return {s.name: getattr(args, s.name) for s in settings(section)}
+    return {s.name: _plain(getattr(args, s.name)) for s in settings(section)}
+
+
+def _typed_settings(args, section: str) -> dict:
+    """The settings given on the command line (not left at their defaults)."""
+    return {s.name: getattr(args, s.name) for s in settings(section) if not isinstance(getattr(args, s.name), _Default)}
 
 
 def _bundle_dataset(bundle, data_dir):
@@ -70,32 +91,88 @@ class _StopOnInterrupt:
 
 
 def cmd_train(args) -> int:
+    from . import distributed
+
+    try:
+        return _train(args)
+    finally:
+        distributed.shutdown()
+
+
+def _resume_configs(args, state, dataset) -> tuple[ModelConfig, TrainConfig]:
+    """A resumed run's configs: the checkpoint's, with what was typed on the command line (which must
+    agree: `check_same_run` names every setting that does not)."""
+    from .resume import check_same_run
+
+    typed_model, typed_train = _typed_settings(args, "model"), _typed_settings(args, "train")
+    if "hidden" in typed_model:
+        typed_model["hidden"] = tuple(typed_model["hidden"])
+    if "dataset" in typed_train:
+        typed_train["dataset"] = dataset.name
+    model_cfg = state.model_config.replace(**typed_model)
+    train_cfg = state.train_config.replace(**typed_train)
+    check_same_run(state, model_cfg, train_cfg)
+    return model_cfg, train_cfg
+
+
+def _train(args) -> int:
     from tqdm import tqdm
 
+    from . import distributed
+    from .resume import can_replace, clear_resume, read_resume, resume_file
     from .runs import finish_run
     from .train import CANCELLED, COMPLETED, check_fits, fit
 
+    if args.resume:
+        out = Path(args.resume) if ("/" in args.resume or os.sep in args.resume) else tag_path(args.resume)
+    else:
+        out = Path(args.out) if args.out else tag_path(args.tag)
+    checkpoint = resume_file(out)
     model_values, train_values = _setting_values(args, "model"), _setting_values(args, "train")
     probe = TrainConfig(**train_values)  # every value checked before anything is read
-    dataset = resolve_dataset(probe.dataset, data_dir=args.data_dir, **probe.folder_options)
-    train_cfg = probe.replace(dataset=dataset.name)  # a user's path, made absolute
-    model_values["hidden"] = tuple(model_values["hidden"])
-    model_cfg = ModelConfig.for_dataset(dataset, **model_values)
+    world = distributed.setup(probe.device)  # under torchrun: joins the group (gloo on CPU, NCCL on CUDA)
+    say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if world.is_main else (lambda *a, **k: None)
+    # torchrun --max-restarts runs the same command again after a rank died: it goes on from the checkpoint.
+    restarted = distributed.restart_count() > 0
+    state = None
+    if args.resume or (restarted and checkpoint.exists()):
+        state = read_resume(checkpoint)
+        if out.exists() and not can_replace(out):
+            raise CheckpointError(f"{out} is saved already (its run finished); nothing to resume")
+    elif restarted and out.exists():
+        say(f"{out} was saved before the restart; nothing left to do")
+        return 0
+    elif checkpoint.exists() and not args.overwrite:
+        raise CheckpointError(f"{out.name!r} has an unfinished run ({read_resume(checkpoint).describe()}): pass "
+                              f"--resume {args.tag if not args.out else out} to continue it, or --overwrite to "
+                              "start again")
+    dataset = resolve_dataset(state.train_config.dataset if state and "dataset" not in _typed_settings(args, "train")
+                              else probe.dataset, data_dir=args.data_dir,
+                              **(state.train_config if state else probe).folder_options)
+    if state is not None:
+        model_cfg, train_cfg = _resume_configs(args, state, dataset)
+    else:
+        train_cfg = probe.replace(dataset=dataset.name)  # a user's path, made absolute
+        model_values["hidden"] = tuple(model_values["hidden"])
+        model_cfg = ModelConfig.for_dataset(dataset, **model_values)
     for note in dataset.notes:
-        print(f"note: {dataset.name}: {note}", file=sys.stderr)
-    out = Path(args.out) if args.out else tag_path(args.tag)
-    init = load_bundle(_model_path(args.init_from), device=pick_device(train_cfg.device)) if args.init_from else None
+        say(f"note: {dataset.name}: {note}")
+    init = load_bundle(_model_path(args.init_from), device=world.device) if args.init_from else None
     if init is not None and not init.model_config.same_network(model_cfg):
         raise ConfigError(f"--init-from {args.init_from} has another architecture ({init.model_config})")
-    if out.exists() and not args.overwrite:
+    if state is None and out.exists() and not args.overwrite:
         raise CheckpointError(f"{out} exists; pick another --tag or pass --overwrite")
     train_split = dataset.read("train", data_dir=args.data_dir)
     test_split = dataset.read("test", data_dir=args.data_dir)
     check_fits(train_cfg, len(train_split.subset(train_cfg.train_subset)))  # before any output
-    print(f"training {model_cfg.objective} VAE ({model_cfg.arch}, d={model_cfg.latent_dim}, {model_cfg.likelihood} "
-          f"likelihood, {model_cfg.prior} prior) on {dataset.title} "
-          f"[{describe_device(pick_device(train_cfg.device))}] -> {out}", file=sys.stderr)
-    bar = tqdm(total=1, unit="step", file=sys.stderr, disable=args.quiet)
+    if state is None and world.is_main:
+        clear_resume(out)  # an old run's checkpoint (--overwrite) must not be resumed after a restart
+    ranks = f", {world.size} ranks ({world.backend})" if world.distributed else ""
+    say(f"training {model_cfg.objective} VAE ({model_cfg.arch}, d={model_cfg.latent_dim}, {model_cfg.likelihood} "
+        f"likelihood, {model_cfg.prior} prior) on {dataset.title} [{describe_device(world.device)}{ranks}] -> {out}")
+    if state is not None:
+        say(f"resuming from {state.describe()}")
+    bar = tqdm(total=1, unit="step", file=sys.stderr, disable=args.quiet or not world.is_main)
 
     def on_progress(p):
         bar.total = p.total_steps
@@ -108,9 +185,11 @@ def cmd_train(args) -> int:
         result = fit(model_cfg, train_cfg, train_split=train_split, test_split=test_split, callback=on_progress,
                      should_stop=lambda: interrupt.requested,
                      snapshot_dir=(out.parent / f"{out.name}-snapshots") if train_cfg.snapshot_every else None,
-                     model=init.model.train() if init is not None else None)
+                     model=init.model.train() if init is not None else None, resume=state, checkpoint=checkpoint)
     bar.close()
-    print(result.message, file=sys.stderr)
+    say(result.message)
+    if not world.is_main:  # rank 0 alone evaluates and saves
+        return 0 if result.status == COMPLETED else 3
     extra = {}
     before = (init.metrics.get("epochs_total") or init.metrics.get("epochs") or 0) if init is not None else 0
     extra["epochs_total"] = before + result.epochs  # across a chain of --init-from stages
@@ -122,14 +201,15 @@ def cmd_train(args) -> int:
                        allow_pretrained=args.release, extra_metrics=extra,
                        progress=None if args.quiet else lambda m: print(f"… {m}", file=sys.stderr))
     if saved is None:
-        print("cancelled; nothing was saved (pass --keep-cancelled to keep the last weights)", file=sys.stderr)
+        say("cancelled; nothing was saved (pass --keep-cancelled to keep the last weights)"
+            + (f"; continue the run with --resume {args.tag if not args.out else out}" if checkpoint.exists() else ""))
         return 130
-    print(f"saved {out}" + (f" (marked {result.status})" if result.status != COMPLETED else ""), file=sys.stderr)
+    say(f"saved {out}" + (f" (marked {result.status})" if result.status != COMPLETED else ""))
     if args.evaluate:
         e = load_bundle(saved, with_latents=False).metrics["evaluation"]
-        print(f"test −ELBO {e['test']['neg_elbo']:.2f} nats (KL {e['test']['kl']:.2f}), IW NLL "
-              f"{e['iw_nll']['nll']:.2f} (k={e['iw_nll']['k']}, {e['iw_nll']['n']} images), "
-              f"{e['knn_accuracy']['k']}-NN accuracy {e['knn_accuracy']['accuracy']:.3f}", file=sys.stderr)
+        say(f"test −ELBO {e['test']['neg_elbo']:.2f} nats (KL {e['test']['kl']:.2f}), IW NLL "
+            f"{e['iw_nll']['nll']:.2f} (k={e['iw_nll']['k']}, {e['iw_nll']['n']} images), "
+            f"{e['knn_accuracy']['k']}-NN accuracy {e['knn_accuracy']['accuracy']:.3f}")
     return 0 if result.status == COMPLETED else 3
 
 
@@ -182,13 +262,13 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
     """One option per user setting of ModelConfig and TrainConfig, from their fields."""
     for s in settings():
         help_text = s.help.replace("%", "%%") + (f" [{_applies_note(s.applies_to)}]" if s.applies_to else "")
-        kwargs: dict = {"dest": s.name, "help": help_text, "default": s.default}
+        kwargs: dict = {"dest": s.name, "help": help_text, "default": _Default(s.default)}
         if s.name == "likelihood":
-            kwargs["default"] = None  # the dataset's own (ModelConfig.for_dataset)
+            kwargs["default"] = _Default(None)  # the dataset's own (ModelConfig.for_dataset)
         if s.type == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         elif s.type == "ints":
-            kwargs.update(type=int, nargs="+", default=list(s.default))
+            kwargs.update(type=int, nargs="+", default=_Default(list(s.default)))
         else:
             kwargs["type"] = {"int": int, "float": float, "str": str}[s.type]
             if s.choices:
@@ -222,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="explicit output folder (instead of --tag)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     t.add_argument("--init-from", help="start from this model's weights (same network; the objective may differ)")
+    t.add_argument("--resume", metavar="TAG",
+                   help="continue the unfinished run of TAG (or of a folder) from its resume checkpoint, written at "
+                        "every epoch's end (and every --checkpoint-every steps); settings left out are the run's, "
+                        "settings given must be the run's. Under torchrun --max-restarts a restarted group resumes "
+                        "by itself")
     t.add_argument("--evaluate", action="store_true",
                    help="when done, run the evaluation the shipped models carry (test −ELBO on the whole test set, "
                         "IW NLL with k=1000 on 1,000 images, 5-NN accuracy) and store it in metrics.json")
