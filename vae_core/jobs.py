@@ -33,6 +33,7 @@ from .data import load_split
 from .errors import VaeCoreError
 from .explore import prior_samples
 from .models import build_model
+from .resume import ResumeState, can_replace, check_same_run, clear_resume, resume_file
 from .runs import finish_run
 from .runtime import pick_device
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, fit
@@ -89,6 +90,8 @@ class TrainJob:
     owner: str | None = None
     saved: bool = False
     keep_on_cancel: bool = False  # a cancel saves the last good weights (marked cancelled) when set
+    resume: ResumeState | None = None  # continue this run from its resume checkpoint (vae_core.resume)
+    replace: bool = False  # the run saved as cancelled is replaced by its resumed end
     preview: np.ndarray | None = None
     preview_epoch: float = 0.0
     state: str = RUNNING
@@ -162,22 +165,27 @@ class TrainJob:
         try:
             torch.manual_seed(self.train_config.seed)  # seeded initial weights (fit() seeds its draws again)
             self._model = build_model(self.model_config, pick_device(self.train_config.device))
+            # The run keeps a resume checkpoint beside its tag (a server restart can continue it);
+            # finish_run removes it once the model is saved.
             result = fit(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
-                         callback=self._on_progress, should_stop=self._stop.is_set, model=self._model)
+                         callback=self._on_progress, should_stop=self._stop.is_set, model=self._model,
+                         resume=self.resume, checkpoint=resume_file(self.path))
             with self._lock:
                 keep = self.keep_on_cancel
             if result.status == CANCELLED and not keep:
+                clear_resume(self.path)
                 self._set(result.status, result.message + "; nothing was saved")
                 return
             # Completed, diverged (`fit` then handed back the last weights whose loss was finite), or
             # cancelled with "keep": saved like the CLI saves them, the status marked in metrics.json.
             self._set(SAVING, "encoding the test set and saving")
             try:  # refuses a tag someone took while we trained, before and at the final rename
-                finish_run(result, self.path, test_split=test_split, train_split=train_split, overwrite=False,
+                finish_run(result, self.path, test_split=test_split, train_split=train_split, overwrite=self.replace,
                            keep_cancelled=keep, progress=lambda m: self._set(SAVING, m))
             except CheckpointError:
                 if not self.path.exists():
                     raise
+                clear_resume(self.path)
                 self._set(FAILED, f"a model tagged {self.tag!r} was saved elsewhere while this one trained; "
                                   "this run was not saved and the other model was left as it is")
                 return
@@ -220,16 +228,23 @@ class JobRegistry:
             return [j for j in self._jobs if j.view().running]
 
     def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *, owner: str | None = None,
-              data_dir=None, models_root: Path | None = None) -> TrainJob:
+              data_dir=None, models_root: Path | None = None, resume: ResumeState | None = None) -> TrainJob:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
         CheckpointError or DatasetError (nothing started) when the request cannot run.
+
+        `resume` (`vae_core.resume.read_resume(tag)`, or one of `resumable_runs()`) continues that
+        run ("continue training"): pass its own configs and tag; a model it saved as cancelled is
+        replaced by the finished one.
 
         The data is read (perhaps downloaded) outside the registry's lock, which every session's
         once-a-second progress read needs; the checks run again under the lock just before the
         thread starts, so two quick clicks still start one job."""
         path = tag_path(tag, models_root)
+        if resume is not None:
+            check_same_run(resume, model_config, train_config)
+        replace = resume is not None and path.exists() and can_replace(path)
         with self._lock:
-            self._refuse(owner, path, tag)
+            self._refuse(owner, path, tag, replace)
         train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False)
         test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False)
         check_fits(train_config, len(train_split.subset(train_config.train_subset)))
@@ -239,8 +254,9 @@ class JobRegistry:
             except RuntimeError as exc:
                 raise ConfigError(str(exc)) from None
         with self._lock:
-            self._refuse(owner, path, tag)
-            job = TrainJob(next(self._ids), model_config, train_config, tag, path, owner=owner)
+            self._refuse(owner, path, tag, replace)
+            job = TrainJob(next(self._ids), model_config, train_config, tag, path, owner=owner, resume=resume,
+                           replace=replace)
             job._thread = threading.Thread(target=job._run, args=(train_split, test_split),
                                            name=f"vae-train-{tag}", daemon=True)
             finished = [j for j in self._jobs if not j.view().running]
@@ -250,7 +266,7 @@ class JobRegistry:
             job._thread.start()
             return job
 
-    def _refuse(self, owner: str | None, path: Path, tag: str) -> None:
+    def _refuse(self, owner: str | None, path: Path, tag: str, replace: bool = False) -> None:
         """Raise when this owner already trains, the server is full, or the tag is taken (hold the lock)."""
         running = [j for j in self._jobs if j.view().running]
         mine = next((j for j in running if j.owner == owner), None)
@@ -261,7 +277,7 @@ class JobRegistry:
         if len(running) >= self.max_running:
             raise JobError(f"the server is busy: {len(running)} trainings are running, the most it runs at "
                            "once; try again when one has finished")
-        if path.exists():
+        if path.exists() and not replace:
             raise CheckpointError(f"a model tagged {tag!r} already exists ({path}); choose another tag")
         if any(j.path == path for j in running):
             raise CheckpointError(f"a model tagged {tag!r} is being trained right now; choose another tag")
