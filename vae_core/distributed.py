@@ -183,8 +183,11 @@ class World:
         cuda = self.device.type == "cuda"
         ddp = nn.parallel.DistributedDataParallel(
             _LossModule(model, objective), device_ids=[self.device.index] if cuda else None,
-            broadcast_buffers=False,  # every rank's buffers are equal already (seeded alike)
-            find_unused_parameters=True,  # e.g. a mixture prior's weights get no gradient from the MMD term
+            forward_sync_buffers=False,  # every rank's buffers are equal already (seeded alike)
+            # The same parameters take part in every step; some may take no part at all (a mixture
+            # prior's weights get no gradient from the MMD term): a static graph handles both without
+            # searching the autograd graph at every step, as find_unused_parameters would.
+            static_graph=True,
             gradient_as_bucket_view=True)
         return lambda x, step: ddp(x, step)
 
