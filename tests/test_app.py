@@ -191,10 +191,14 @@ def test_samples_new_seed(models):
     assert sum(c.endswith("reconstructions") for c in captions(at)) == 2
 
 
-def fill_form(at: AppTest, **values) -> AppTest:
+def fill_form(at: AppTest, *, evaluate: bool = False, hidden: str = "64", **values) -> AppTest:
+    """Fill the Train tab's form and press Train. Small and quick unless asked: a 64-unit MLP, and
+    no evaluation at the end (one test checks the evaluation)."""
     if at.session_state["tab"] != "Train":
         open_tab(at, "Train")
-    keys = {"epochs": "t_epochs", "batch": "t_batch", "lr": "t_lr", "subset": "t_subset", "eval": "t_eval",
+    at.checkbox(key="t_evaluate").set_value(evaluate)
+    at.text_input(key="t_hidden").input(hidden)
+    keys = {"epochs": "t_epochs", "batch": "t_batch_size", "lr": "t_lr", "subset": "t_train_subset", "eval": "t_eval_subset",
             "latent_dim": "t_latent_dim"}
     for name, value in values.items():
         if name == "tag":
@@ -207,18 +211,27 @@ def fill_form(at: AppTest, **values) -> AppTest:
 
 
 def test_training_in_the_page(models):
+    """A training from the form ends with the evaluation the shipped models carry, and the sidebar
+    compares it with the others in the same table."""
     at = run_app()
-    fill_form(at, tag="made-here", epochs=1, batch=64, subset=256, eval=200)
+    fill_form(at, tag="made-here", epochs=1, batch=64, subset=256, eval=200, evaluate=True)
     assert not errors(at)
-    wait_for(at, lambda a: any("saved as 'made-here'" in s.value for s in a.success))
+    wait_for(at, lambda a: any("saved as 'made-here'" in s.value for s in a.success), timeout=240)
     saved = vc.load_bundle(models / "made-here")
     assert saved.latents["mu"].shape == (10_000, 2) and saved.metrics["status"] == "completed"
+    evaluation = saved.metrics["evaluation"]
+    assert evaluation["n_test"] == 10_000 and evaluation["iw_nll"]["k"] == 1000 and evaluation["iw_nll"]["n"] == 1000
+    assert evaluation["knn_accuracy"]["k"] == 5 and saved.metrics["geometry"]["elbo_surgery"]["defined"]
     at.run()  # the run the finished training asks for (the sidebar was drawn before it finished)
     options = [o for b in at.sidebar.selectbox if b.label == "Model B" for o in b.options]
     assert any(o.startswith("made-here · VAE") for o in options)  # selectable at once
     assert "t_curve" in {c.key for c in at.get("plotly_chart")}
     choose(at, "B", models / "made-here")
     assert not errors(at) and mapped_sides(open_tab(at, "Latent space")) == ["A", "B"]
+    figures = " ".join(m.value for m in at.sidebar.markdown)
+    # B's column holds the same figures as the shipped model's beside it.
+    assert f"| {evaluation['test']['neg_elbo']:.1f} |" in figures
+    assert f"| {evaluation['knn_accuracy']['accuracy']:.1%} |" in figures
 
 
 @pytest.mark.parametrize("values, message", [
