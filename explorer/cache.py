@@ -38,9 +38,15 @@ def device_text() -> str:
     return vc.describe_device()
 
 
+@st.cache_resource(show_spinner="Reading your dataset…", max_entries=8)
+def dataset_record(spec: str, data_dir: str) -> vc.Dataset:
+    """What a dataset is (title, classes, image shape): a built-in's record, or a user's file read once."""
+    return vc.resolve_dataset(spec, data_dir=data_dir)
+
+
 @dataclass(frozen=True)
 class TestSet:
-    """The test split as the page needs it: uint8 images (N, 28, 28) and labels (N,)."""
+    """The test split as the page needs it: uint8 images (N, H, W) or (N, H, W, 3), and labels (N,)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -57,7 +63,9 @@ def test_set(dataset: str, data_dir: str, attempt: int) -> TestSet:
     user's explicit choice (`download_data`).
     """
     split = vc.load_split(dataset, "test", data_dir=data_dir, download=False, progress=False)
-    return TestSet(split.images.numpy()[:, 0], split.labels.numpy())
+    images = split.images.numpy()  # (N, C, H, W)
+    images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+    return TestSet(images, split.labels.numpy())
 
 
 def download_data(dataset: str, data_dir: str) -> None:

@@ -11,12 +11,20 @@ from .settings import DEFAULT_MODELS, SIDES
 from .text import plain
 
 
+def datasets() -> list[str]:
+    """The built-in datasets, then every dataset of the user's own that a model was trained on."""
+    own = sorted({e.dataset for e in vc.list_models() if e.source == "user" and e.dataset and e.dataset not in vc.DATASETS})
+    return [*vc.DATASETS, *own]
+
+
 def dataset_ui() -> str:
+    options = datasets()
     if "dataset" not in st.session_state:  # a shared URL reproduces the view
         wanted = st.query_params.get("dataset")
-        st.session_state["dataset"] = wanted if wanted in vc.DATASETS else "mnist"
-    return st.sidebar.selectbox("Dataset", list(vc.DATASETS), key="dataset",
-                                format_func=lambda k: vc.DATASETS[k].title)
+        st.session_state["dataset"] = wanted if wanted in options else "mnist"
+    state.keep_choice("dataset", options)
+    return st.sidebar.selectbox("Dataset", options, key="dataset", format_func=vc.dataset_title,
+                                help="MNIST, Fashion-MNIST, and the datasets of your own that you trained a model on")
 
 
 def model_key(side: str, dataset: str) -> str:
@@ -34,7 +42,7 @@ def count_ui() -> int:
                             help="Every view shows each model on the same inputs.")
 
 
-def models_ui(dataset: str) -> list[Slot]:
+def models_ui(dataset: str, record: vc.Dataset | None = None) -> list[Slot]:
     """A picker per side over every model found (shipped and trained here), then load them."""
     sides = SIDES[:count_ui()]
     every = st.sidebar.checkbox("List models of every dataset", key="all_models",
@@ -58,7 +66,7 @@ def models_ui(dataset: str) -> list[Slot]:
                                                                 st.query_params.get(side.lower()), taken)
         path = st.sidebar.selectbox(f"Model {side}", list(labels), key=key, format_func=labels.get, index=index)
         chosen.append(next(e for e in entries if str(e.path.resolve()) == path))
-    return [open_slot(side, entry, dataset) for side, entry in zip(sides, chosen)]
+    return [open_slot(side, entry, dataset, record) for side, entry in zip(sides, chosen)]
 
 
 def key_figures(bundle: vc.Bundle) -> dict[str, str]:

@@ -374,3 +374,31 @@ def test_a_person_s_order_of_clicks(models):
     assert not at.exception and not errors(at)
     grid = latent_map(at)["models"][0]["grid"]
     assert grid["n"] == 7 and "evenly spaced over the codes" in grid["caption"]
+
+
+def test_a_model_of_your_own_colour_data_on_the_page(tmp_path, isolated_models_dir, data_dir):
+    """A conv model trained on an .npz of 32×32 colour shapes: the sidebar lists that dataset, and every
+    view shows it in colour (its decoder's mean is not the sigmoid, so the map decodes on the server)."""
+    from helpers import SHAPE_CLASSES, coloured_shapes
+
+    x, y = coloured_shapes(300, seed=0)
+    data = tmp_path / "shapes.npz"
+    np.savez(data, x_train=x[:240], y_train=y[:240], x_test=x[240:], y_test=y[240:], class_names=np.array(SHAPE_CLASSES))
+    record = vc.resolve_dataset(str(data))
+    cfg = vc.TrainConfig(dataset=str(data), epochs=1, batch_size=32, eval_subset=20)
+    result = vc.fit(vc.ModelConfig.for_dataset(record, arch="conv"), cfg)
+    vc.finish_run(result, isolated_models_dir / "shapes-conv")
+    at = run_app()
+    assert "shapes.npz" in at.sidebar.selectbox(key="dataset").options  # listed by its file name
+    at.sidebar.selectbox(key="dataset").set_value(str(data)).run()
+    assert not at.exception and not errors(at), errors(at)
+    assert at.title[0].value == "VAE Explorer · shapes.npz"
+    m = latent_map(at)
+    assert m["classes"] == list(SHAPE_CLASSES) and [x["side"] for x in m["models"]] == ["A", "B"]
+    assert m["models"][0]["decoder"] is None and sorted(m["serverImages"]) == ["A", "B"]
+    open_tab(at, "Samples")
+    assert not at.exception and sum(c.endswith("reconstructions") for c in captions(at)) == 2
+    open_tab(at, "Interpolation")
+    assert not at.exception and any(c.startswith("start: test #") for c in captions(at))
+    open_tab(at, "Train")
+    assert at.selectbox(key="t_dataset").value == "your own data"
