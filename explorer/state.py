@@ -123,6 +123,9 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("grid_spacing", "quantile", SESSION, _choice("quantile", "range")),
     Var("grid_q", (5, 95), SESSION),
     Var("grid_r", (0, 100), SESSION),
+    # The geometry layer drawn under the codes (Latent space tab), and the geodesic (Interpolation tab).
+    Var("layer", "none", SESSION, _choice("none", "classes", "holes", "stretch")),
+    Var("geodesic", False, SESSION),
     # The latent point the sliders decode, per model side (its length is that model's dimension).
     Var("z_A", [], MODELS),
     Var("z_B", [], MODELS),
