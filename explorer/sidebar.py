@@ -90,10 +90,42 @@ def key_figures(bundle: vc.Bundle) -> dict[str, str]:
     return rows
 
 
+def ledger_figures(geometry: dict, latent_dim: int) -> dict[str, str]:
+    """The ELBO's KL ledger (Hoffman & Johnson 2016) and what the codes do with the prior, as shown."""
+    rows = {}
+    surgery = geometry.get("elbo_surgery") or {}
+    if surgery.get("defined"):
+        rows["E[KL] = I + KL(q‖p) (nats)"] = (f"{surgery['expected_kl']:.2f} = {surgery['mutual_information']:.2f} "
+                                              f"+ {surgery['marginal_kl']:.2f}")
+    elif surgery:
+        rows["E[KL] = I + KL(q‖p) (nats)"] = "— (deterministic encoder)"
+    units = geometry.get("active_units")
+    if units:
+        rows["active units"] = f"{units['count']}/{latent_dim}"
+    mmd = geometry.get("mmd_to_prior")
+    if mmd:
+        rows["MMD² to prior"] = f"{mmd['mmd2']:.5f} ± {mmd['se']:.5f}"
+    holes = geometry.get("holes") or {}
+    share = (holes.get("aggregate_posterior") or holes.get("kde_of_means") or {}).get("share")
+    if share is not None:
+        rows["prior mass in holes"] = f"{share:.1%}"
+    return rows
+
+
+def geometry_of(slot: Slot) -> dict:
+    """The model's stored geometry block, or the one measured on request this session."""
+    stored = slot.bundle.metrics.get("geometry")
+    if stored:
+        return stored
+    if slot.identity in state.get("ledgers"):
+        return cache.measure_ledger(slot.path, slot.stamp, slot.codes)
+    return {}
+
+
 def figures_table(slots: list[Slot]) -> str:
     """One table, a column per model: the same figures side by side, so they compare like with like."""
     shown = [s for s in slots if s.ok]
-    figures = {s.side: key_figures(s.bundle) for s in shown}
+    figures = {s.side: {**key_figures(s.bundle), **ledger_figures(geometry_of(s), s.latent_dim)} for s in shown}
     names = list(dict.fromkeys(name for f in figures.values() for name in f))
     head = "| | " + " | ".join(f"**{s.side}**" for s in shown) + " |\n|---|" + "---:|" * len(shown)
     rows = [f"| {name} | " + " | ".join(figures[s.side].get(name, "–") for s in shown) + " |" for name in names]
@@ -109,6 +141,13 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
     if any(s.ok for s in slots):
         st.sidebar.markdown("  \n".join(f"**{plain(s.title)}**" for s in slots if s.ok))
         st.sidebar.markdown(figures_table(slots))
+        missing = [s for s in slots if s.ok and s.codes and not geometry_of(s)]
+        if missing and st.sidebar.button("Measure the KL ledger of " + ", ".join(s.side for s in missing),
+                                         key="measure_ledgers", help="From each model's stored test codes: "
+                                         "E[KL] split into the information the codes carry and their mismatch "
+                                         "with the prior, active units, MMD² to the prior (about 10 s each)"):
+            state.set("ledgers", [*state.get("ledgers"), *(s.identity for s in missing)])
+            st.rerun()
     missing = [vc.PRETRAINED_DIR / name / "config.json" for name in (f"{dataset}-vae", f"{dataset}-mmd")
                if not (vc.PRETRAINED_DIR / name / "config.json").exists()]
     if missing:

@@ -138,6 +138,8 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("t_tag", "", SESSION),
     Var("t_evaluate", True, SESSION),
     *(Var(form.key(s.name), form.initial(s), SESSION) for s in form.SETTINGS),
+    # Models whose KL ledger this session asked to measure (explorer/sidebar.py).
+    Var("ledgers", [], SESSION),
     # Retries of reading the data files (a new number is a new attempt, past the cache).
     Var("data_attempt", 0, SESSION),
     # The replica (behind nginx) this session's page arrived pinned to (explorer/replica.py).

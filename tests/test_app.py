@@ -402,3 +402,62 @@ def test_a_model_of_your_own_colour_data_on_the_page(tmp_path, isolated_models_d
     assert not at.exception and any(c.startswith("start: test #") for c in captions(at))
     open_tab(at, "Train")
     assert at.selectbox(key="t_dataset").value == "your own data"
+
+
+def test_geometry_layers_under_the_codes(models):
+    """Each layer reaches the map as a picture over the codes' plane with its explanation and scale;
+    the holes layer brings prior samples that fell into holes; a pinned image brings its ellipses."""
+    from PIL import Image
+    import io
+
+    at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    for kind, words in (("classes", "What each point decodes to"), ("holes", "Holes: log p(z) − log q(z)"),
+                        ("stretch", "Stretch: log magnification factor")):
+        at.radio(key="layer").set_value(kind).run()
+        assert not at.exception and not errors(at)
+        assert any(c.value.startswith(words) for c in at.caption), kind
+        for m in latent_map(at)["models"]:
+            layer = m["layer"]
+            assert layer["kind"] == kind and layer["extent"][0] < layer["extent"][1]
+            picture = Image.open(io.BytesIO(static_file(layer["url"])))
+            assert picture.mode == "RGBA" and picture.size == (100, 100)  # the MLP lattice: 100 × 100
+            if kind != "classes":
+                assert layer["legend"]["kind"] == "scale" and layer["legend"]["lo"] < layer["legend"]["hi"]
+    at.radio(key="layer").set_value("holes").run()
+    assert any("Prior samples that fell into holes" in m.value for m in at.markdown)
+    at.session_state["picked"] = 7
+    at.run()
+    a, b = latent_map(at)["models"]
+    assert [e["sigma"] for e in a["ellipses"]] == [1, 2] and b["ellipses"] == []  # the MMD-VAE has no q(z|x)
+    assert any("a deterministic encoder, so no ellipse" in c.value for c in at.caption)
+
+
+def test_the_geodesic_beside_the_straight_line(models):
+    at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    open_tab(at, "Interpolation")
+    at.checkbox(key="geodesic").check().run()
+    assert not at.exception and not errors(at)
+    lengths = [m.value for m in at.markdown if "geodesic (16 points)" in m.value]
+    assert len(lengths) == 2
+    for text in lengths:  # "... travel **a** against **b** along the straight line (ratio r; ..."
+        a, b = (float(v) for v in text.split("**")[1:4:2])
+        assert a <= b + 1e-6  # never longer than the straight line
+    open_tab(at, "Latent space")
+    assert all(len(m["geodesic"]) == 16 for m in latent_map(at)["models"])  # dashed on both maps
+
+
+def test_the_sidebar_shows_the_kl_ledger(models):
+    """The shipped models carry their ledger; a model without one can have it measured from its codes."""
+    at = run_app()
+    figures = " ".join(m.value for m in at.sidebar.markdown)
+    shipped = vc.load_bundle(vc.PRETRAINED_DIR / "mnist-vae").metrics["geometry"]["elbo_surgery"]
+    assert f"| E[KL] = I + KL(q‖p) (nats) | {shipped['expected_kl']:.2f} = " in figures
+    assert "— (deterministic encoder)" in figures and "| active units | 2/2 | 2/2 |" in figures
+    choose(at, "B", models / "tiny-vae")
+    at.button(key="measure_ledgers").click().run()
+    assert not at.exception
+    figures = " ".join(m.value for m in at.sidebar.markdown)
+    row = next(line for line in figures.split("\n") if line.startswith("| E[KL]"))
+    kl, info = (float(v) for v in row.split("|")[3].replace("=", "+").split("+")[:2])
+    assert 0 <= info <= kl + 0.01  # the information the codes carry is part of E[KL] (rounded to 2 places)
+    assert info <= np.log(10_000)  # and at most log N
