@@ -21,9 +21,10 @@ def main() -> None:
     st.sidebar.title("VAE Explorer")
     dataset = sidebar.dataset_ui()
     data_dir = settings.data_dir()
+    record = data.dataset_record(dataset, data_dir)
     test, data_error = data.load_test_set(dataset, data_dir)
-    slots = sidebar.models_ui(dataset)
-    page = Page(dataset, data_dir, slots, test, data_error)
+    slots = sidebar.models_ui(dataset, record)
+    page = Page(dataset, data_dir, slots, test, data_error, record=record)
     for s in slots:
         if s.ok:
             s.codes = cache.latent_codes(s.path, s.stamp, test, page.test_key)

@@ -58,7 +58,7 @@ async def round_trip(page, step: int = 1, timeout_ms: float = 30_000) -> float:
     and sends the picture) until model A's samples picture is another one. Returns milliseconds from
     the click to the new picture's URL in the page. (Moving through the latent map costs the server
     nothing: it decodes in the browser.) `step` is kept for callers that alternate directions."""
-    await page.get_by_role("tab", name="Samples").click(timeout=timeout_ms)
+    await open_tab(page, "Samples", timeout_ms)
     img = samples_image(page)
     before = await img.get_attribute("src", timeout=timeout_ms)
     t = time.perf_counter()
@@ -75,8 +75,12 @@ async def image_loaded(page, timeout_ms: float = 30_000) -> int:
 
 
 async def open_training_tab(page, timeout_ms: float = 30_000) -> None:
-    """Select the Train tab (again, if a rerun that was on its way redrew the tabs meanwhile)."""
-    tab = page.get_by_role("tab", name="Train", exact=True)
+    await open_tab(page, "Train", timeout_ms)
+
+
+async def open_tab(page, name: str, timeout_ms: float = 30_000) -> None:
+    """Select a tab (again, if a rerun that was on its way, such as a reconnect's, redrew the tabs)."""
+    tab = page.get_by_role("tab", name=name, exact=True)
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         await tab.click(timeout=timeout_ms)
@@ -90,14 +94,14 @@ async def start_training(page, tag: str, timeout_ms: float = 30_000) -> None:
     """Fill the Train tab for a slow training under `tag`, press Train, wait for its progress bar."""
     await open_training_tab(page)
     panel = page.get_by_role("tabpanel", name="Train")
-    if not await panel.get_by_label(next(reversed(SLOW_TRAINING))).is_visible():  # still open from before?
+    if not await panel.get_by_label(next(reversed(SLOW_TRAINING)), exact=True).is_visible():  # still open?
         await panel.get_by_test_id("stExpander").get_by_text("Advanced").click()
     for label, value in SLOW_TRAINING.items():
         field = panel.get_by_label(label, exact=True)
         await field.fill(value)
         await field.press("Tab")
-    await panel.get_by_label("Tag (the new model's name)").fill(tag)
-    await panel.get_by_label("Tag (the new model's name)").press("Tab")
+    await panel.get_by_label("Tag (the new model's name)", exact=True).fill(tag)
+    await panel.get_by_label("Tag (the new model's name)", exact=True).press("Tab")
     await panel.get_by_role("button", name="Train", exact=True).click()
     await _expect()(page.get_by_test_id("stProgress").filter(has_text=tag)).to_be_visible(timeout=timeout_ms)
 

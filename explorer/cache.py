@@ -38,9 +38,15 @@ def device_text() -> str:
     return vc.describe_device()
 
 
+@st.cache_resource(show_spinner="Reading your dataset…", max_entries=8)
+def dataset_record(spec: str, data_dir: str) -> vc.Dataset:
+    """What a dataset is (title, classes, image shape): a built-in's record, or a user's file read once."""
+    return vc.resolve_dataset(spec, data_dir=data_dir)
+
+
 @dataclass(frozen=True)
 class TestSet:
-    """The test split as the page needs it: uint8 images (N, 28, 28) and labels (N,)."""
+    """The test split as the page needs it: uint8 images (N, H, W) or (N, H, W, 3), and labels (N,)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -57,7 +63,9 @@ def test_set(dataset: str, data_dir: str, attempt: int) -> TestSet:
     user's explicit choice (`download_data`).
     """
     split = vc.load_split(dataset, "test", data_dir=data_dir, download=False, progress=False)
-    return TestSet(split.images.numpy()[:, 0], split.labels.numpy())
+    images = split.images.numpy()  # (N, C, H, W)
+    images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
+    return TestSet(images, split.labels.numpy())
 
 
 def download_data(dataset: str, data_dir: str) -> None:
@@ -71,14 +79,17 @@ def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) 
     encoding nor the data files are needed), their 2-D view (PCA for d > 2) and the ranges
     the sliders cover. `test_key` names `_test` in the cache key."""
     bundle = load_model(path, stamp)
+    logvar = None
     if bundle.latents is not None and (_test is None or len(bundle.latents["mu"]) == len(_test.labels)):
-        mu, labels = bundle.latents["mu"], bundle.latents["labels"]
+        mu, labels, logvar = bundle.latents["mu"], bundle.latents["labels"], bundle.latents.get("logvar")
     elif _test is not None:
-        mu, labels = vc.encode_means(bundle.model, _test.images), _test.labels
+        from vae_core import geometry
+
+        (mu, logvar), labels = geometry.encode_posteriors(bundle.model, _test.images), _test.labels
     else:
         return {}
     plane = vc.latent_plane(mu)
-    return {"mu": mu, "labels": labels, "xy": plane.xy, "mean": plane.mean, "axes": plane.axes,
+    return {"mu": mu, "logvar": logvar, "labels": labels, "xy": plane.xy, "mean": plane.mean, "axes": plane.axes,
             "explained": plane.explained, "lo": np.percentile(mu, 0.5, axis=0), "hi": np.percentile(mu, 99.5, axis=0)}
 
 
@@ -124,6 +135,80 @@ def interpolation(path: str, stamp: float, _test: TestSet, test_key: str, i0: in
 def decode_point(path: str, stamp: float, z: tuple[float, ...]) -> np.ndarray:
     """One decoded latent point (not cached: every slider value is new)."""
     return vc.decode(load_model(path, stamp).model, np.asarray(z, np.float32))[0]
+
+
+CLASSIFIERS = Path(__file__).resolve().parent.parent / "classifiers"
+
+
+@st.cache_resource(show_spinner=False)
+def classifier(dataset: str):
+    """The small classifier shipped for a built-in dataset (classifiers/<name>.pt), or None."""
+    from vae_core.claims import load_classifier
+
+    path = CLASSIFIERS / f"{dataset}.pt"
+    return load_classifier(path) if path.exists() else None
+
+
+LAYER_SIDE = {"mlp": 100, "conv": 50}  # lattice points per side: a conv decoder costs ~20× an MLP per point
+
+
+@st.cache_data(show_spinner="Computing the layer…", max_entries=48)
+def layer(path: str, stamp: float, kind: str, dataset: str, extent: tuple[float, float, float, float],
+          _codes: dict) -> dict:
+    """One geometry layer of a model on a lattice over `extent` (the map's plane): values (n, n) with
+    row i at y = ys[i] (y up), and for "classes" the confidence too. Cached per model version."""
+    from vae_core import geometry
+
+    bundle = load_model(path, stamp)
+    model, d = bundle.model, bundle.model_config.latent_dim
+    n = LAYER_SIDE.get(bundle.model_config.arch, 60)
+    plane = {} if d <= 2 else {"mean": _codes["mean"], "axes": _codes["axes"]}
+    xs, ys, z = geometry.lattice(extent[:2], extent[2:], n, **plane)
+    out = {"xs": xs, "ys": ys, "n": n}
+    if kind == "classes":
+        classes, confidence = geometry.decoded_class_layer(model, classifier(dataset), z)
+        out.update(values=classes.reshape(n, n), confidence=confidence.reshape(n, n))
+    elif kind == "holes":
+        out["values"] = geometry.hole_layer(model, _codes["mu"], _codes.get("logvar"), z).reshape(n, n)
+    elif kind == "stretch":
+        out["values"] = geometry.stretch_layer(model, z, axes=plane.get("axes")).reshape(n, n)
+    else:
+        raise ValueError(f"unknown layer {kind!r}")
+    return out
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def hole_samples(path: str, stamp: float, n: int, _codes: dict) -> np.ndarray:
+    """A few prior draws that fell where q(z) < p(z)/10, decoded (seeded, so a rerun shows the same)."""
+    from vae_core import geometry
+
+    _, images = geometry.hole_prior_samples(load_model(path, stamp).model, _codes["mu"], _codes.get("logvar"), n,
+                                            seed=0)
+    return images
+
+
+@st.cache_data(show_spinner="Finding the geodesic…", max_entries=32)
+def geodesic(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1: int) -> dict:
+    """The path between two test images' codes along which the decoded image changes least, its
+    frames, and both paths' lengths (each segment measured in 16 pieces, as vae_core does)."""
+    from vae_core import geometry
+
+    model = load_model(path, stamp).model
+    ends = vc.encode_means(model, _test.images[[i0, i1]])
+    path_z = geometry.geodesic(model, ends[0], ends[1], steps=16)
+    line = vc.interpolation_path(ends[0], ends[1], 16)
+    return {"path": path_z, "frames": vc.decode(model, path_z),
+            "length": geometry.curve_length(model, path_z, refine=16),
+            "line_length": geometry.curve_length(model, line, refine=16)}
+
+
+@st.cache_data(show_spinner="Measuring the KL ledger…", max_entries=16)
+def measure_ledger(path: str, stamp: float, _codes: dict) -> dict:
+    """The geometry block a training with evaluation stores (geometry.ledger), for a model saved
+    without it: measured from its stored test codes, once per model version."""
+    from vae_core import geometry
+
+    return geometry.ledger(load_model(path, stamp).model, _codes["mu"], _codes.get("logvar"))
 
 
 @st.cache_resource

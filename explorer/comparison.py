@@ -44,16 +44,20 @@ class Slot:
         return f"{self.side}: {self.entry.name} ({objective_title(self.entry.objective)})"
 
 
-def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str) -> Slot:
-    """Load a chosen model, or say in one sentence why it cannot be shown."""
+def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str, record: vc.Dataset | None = None) -> Slot:
+    """Load a chosen model, or say in one sentence why it cannot be shown (another dataset, or the
+    same dataset's files changed since it was trained: its fingerprint no longer fits)."""
     if entry is None:
         return Slot(side, None, error="No model for this dataset yet: train one in the “Train” tab.")
     if entry.error:
         return Slot(side, entry, error=entry.error)
     if entry.dataset != dataset:
         return Slot(side, entry, error=(
-            f"{entry.name} was trained on {vc.DATASETS[entry.dataset].title}, not "
-            f"{vc.DATASETS[dataset].title}: switch the dataset in the sidebar to explore it."))
+            f"{entry.name} was trained on {vc.dataset_title(entry.dataset)}, not "
+            f"{vc.dataset_title(dataset)}: switch the dataset in the sidebar to explore it."))
+    mismatch = entry.dataset_mismatch(record) if record is not None else None
+    if mismatch:
+        return Slot(side, entry, error=mismatch)
     stamp = cache.folder_stamp(entry.path)
     try:
         return Slot(side, entry, cache.load_model(str(entry.path), stamp), stamp)

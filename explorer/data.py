@@ -17,6 +17,14 @@ from . import cache, state
 from .text import plain
 
 
+def dataset_record(dataset: str, data_dir: str) -> vc.Dataset | None:
+    """The dataset's record, or None when a user's file cannot be read now (the notice says why)."""
+    try:
+        return cache.dataset_record(dataset, data_dir)
+    except vc.DatasetError:
+        return None
+
+
 def load_test_set(dataset: str, data_dir: str) -> tuple[cache.TestSet | None, str | None]:
     try:
         return cache.test_set(dataset, data_dir, state.get("data_attempt")), None
@@ -30,6 +38,12 @@ def retry() -> None:
 
 def draw_missing(dataset: str, data_dir: str, error: str) -> None:
     """One notice: which files are missing (or which one is damaged), where they go, what works anyway."""
+    if dataset not in vc.DATASETS:  # the user's own file or folder
+        st.warning(f"**{vc.dataset_title(dataset)} could not be read.** {plain(error)} The latent map, the sliders, "
+                   "the manifold grid and the prior samples work from the models' stored codes. Fix the file "
+                   f"(`{dataset}`), then press Retry.")
+        st.button("Retry", key="data_retry", on_click=retry, help="Read the data again")
+        return
     info = vc.DATASETS[dataset]
     raw = Path(data_dir) / info.folder / "raw"
     missing = [name for name in info.md5 if not (raw / name).is_file()]

@@ -47,3 +47,54 @@ def latest(history, split: str) -> dict[str, float]:
     """The most recent loss parts of one split (empty before the first report)."""
     row = next((r for r in reversed(history) if r["split"] == split), None)
     return {k: v for k, v in (row or {}).items() if k not in ("split", "step", "epoch", "elapsed") and v is not None}
+
+
+# ----------------------------------------------------------------------------------------------
+# Geometry layers as pictures for the latent map (RGBA, top row = the highest y).
+# ----------------------------------------------------------------------------------------------
+
+# A light-to-dark purple ramp for one-sided quantities (holes, stretch): 0 -> transparent.
+_RAMP = np.array([[255, 255, 255], [218, 204, 235], [171, 138, 209], [117, 77, 168], [63, 25, 110]], np.float64)
+
+
+def _hex_rgb(color: str) -> np.ndarray:
+    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], np.float64)
+
+
+def _ramp(t: np.ndarray) -> np.ndarray:
+    """t in [0, 1] -> RGB along the ramp."""
+    x = np.clip(t, 0, 1) * (len(_RAMP) - 1)
+    i = np.minimum(x.astype(int), len(_RAMP) - 2)
+    f = (x - i)[..., None]
+    return _RAMP[i] * (1 - f) + _RAMP[i + 1] * f
+
+
+def layer_picture(kind: str, layer: dict, palette=PALETTE) -> tuple[np.ndarray, dict]:
+    """(RGBA image (n, n, 4) uint8 with y up, legend) for a layer from cache.layer.
+
+    classes: the class colour, paler where the classifier is less sure; holes: log p − log q from 0
+    (the data as dense as the prior expects) to its 98th percentile; stretch: log magnification from
+    its 2nd to 98th percentile."""
+    values = np.asarray(layer["values"], np.float64)
+    if kind == "classes":
+        colours = np.stack([_hex_rgb(palette[int(c) % len(palette)]) for c in values.ravel()]).reshape(*values.shape, 3)
+        confidence = np.asarray(layer["confidence"], np.float64)[..., None]
+        rgb = 255 * (1 - confidence) + colours * confidence
+        alpha = np.full(values.shape, 0.9)
+        legend = {"kind": "classes", "text": "colour: the class the decoded image is taken for; pale: unsure"}
+    elif kind == "holes":
+        finite = values[np.isfinite(values)]
+        hi = float(max(np.percentile(finite, 98), np.log(10) * 2)) if finite.size else 1.0
+        t = np.nan_to_num(values, nan=hi, posinf=hi) / hi
+        rgb, alpha = _ramp(t), np.clip(t, 0, 1) * 0.9
+        legend = {"kind": "scale", "lo": 0.0, "hi": hi, "text": "log p(z) − log q(z): dark = prior mass the data never uses"}
+    elif kind == "stretch":
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if finite.size else (0.0, 1.0)
+        t = (np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-9)
+        rgb, alpha = _ramp(t), 0.15 + 0.75 * np.clip(t, 0, 1)
+        legend = {"kind": "scale", "lo": lo, "hi": hi, "text": "log magnification: dark = the image changes fast"}
+    else:
+        raise ValueError(f"unknown layer {kind!r}")
+    rgba = np.concatenate([rgb, 255 * alpha[..., None]], axis=-1)
+    return np.clip(rgba[::-1] + 0.5, 0, 255).astype(np.uint8), legend  # rows: y up -> picture rows top down

@@ -11,6 +11,14 @@ from . import cache, state
 from .comparison import Slot
 
 
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the views need to know of the dataset: its title and class names."""
+
+    title: str
+    classes: tuple[str, ...]
+
+
 @dataclass
 class Page:
     dataset: str
@@ -19,10 +27,15 @@ class Page:
     test: cache.TestSet | None  # None when the data files are missing
     data_error: str | None = None
     owner: str = ""  # names this browser (explorer/identity.py): its trainings are the ones shown
+    record: vc.Dataset | None = None  # None when a user's dataset cannot be read now
 
     @property
-    def info(self):
-        return vc.DATASETS[self.dataset]
+    def info(self) -> DatasetInfo:
+        """The dataset's title and classes: from its record, else from what a model recorded of it."""
+        if self.record is not None:
+            return DatasetInfo(self.record.title, tuple(self.record.classes))
+        recorded = next((s.entry.data for s in self.slots if s.entry is not None and s.entry.data), None) or {}
+        return DatasetInfo(vc.dataset_title(self.dataset), tuple(recorded.get("classes") or ()))
 
     @property
     def live(self) -> list[Slot]:

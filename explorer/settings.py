@@ -32,4 +32,6 @@ def data_dir() -> str:
 
 
 def objective_title(objective: str) -> str:
-    return {"standard": "VAE", "mmd": "MMD-VAE"}.get(objective, objective or "?")
+    """The objective's own title from vae_core's registry ("VAE", "MMD-VAE", "IWAE", ...)."""
+    record = vc.OBJECTIVES.get(objective)
+    return record.title if record is not None else (objective or "?")

@@ -11,12 +11,20 @@ from .settings import DEFAULT_MODELS, SIDES
 from .text import plain
 
 
+def datasets() -> list[str]:
+    """The built-in datasets, then every dataset of the user's own that a model was trained on."""
+    own = sorted({e.dataset for e in vc.list_models() if e.source == "user" and e.dataset and e.dataset not in vc.DATASETS})
+    return [*vc.DATASETS, *own]
+
+
 def dataset_ui() -> str:
+    options = datasets()
     if "dataset" not in st.session_state:  # a shared URL reproduces the view
         wanted = st.query_params.get("dataset")
-        st.session_state["dataset"] = wanted if wanted in vc.DATASETS else "mnist"
-    return st.sidebar.selectbox("Dataset", list(vc.DATASETS), key="dataset",
-                                format_func=lambda k: vc.DATASETS[k].title)
+        st.session_state["dataset"] = wanted if wanted in options else "mnist"
+    state.keep_choice("dataset", options)
+    return st.sidebar.selectbox("Dataset", options, key="dataset", format_func=vc.dataset_title,
+                                help="MNIST, Fashion-MNIST, and the datasets of your own that you trained a model on")
 
 
 def model_key(side: str, dataset: str) -> str:
@@ -34,7 +42,7 @@ def count_ui() -> int:
                             help="Every view shows each model on the same inputs.")
 
 
-def models_ui(dataset: str) -> list[Slot]:
+def models_ui(dataset: str, record: vc.Dataset | None = None) -> list[Slot]:
     """A picker per side over every model found (shipped and trained here), then load them."""
     sides = SIDES[:count_ui()]
     every = st.sidebar.checkbox("List models of every dataset", key="all_models",
@@ -58,7 +66,7 @@ def models_ui(dataset: str) -> list[Slot]:
                                                                 st.query_params.get(side.lower()), taken)
         path = st.sidebar.selectbox(f"Model {side}", list(labels), key=key, format_func=labels.get, index=index)
         chosen.append(next(e for e in entries if str(e.path.resolve()) == path))
-    return [open_slot(side, entry, dataset) for side, entry in zip(sides, chosen)]
+    return [open_slot(side, entry, dataset, record) for side, entry in zip(sides, chosen)]
 
 
 def key_figures(bundle: vc.Bundle) -> dict[str, str]:
@@ -82,10 +90,42 @@ def key_figures(bundle: vc.Bundle) -> dict[str, str]:
     return rows
 
 
+def ledger_figures(geometry: dict, latent_dim: int) -> dict[str, str]:
+    """The ELBO's KL ledger (Hoffman & Johnson 2016) and what the codes do with the prior, as shown."""
+    rows = {}
+    surgery = geometry.get("elbo_surgery") or {}
+    if surgery.get("defined"):
+        rows["E[KL] = I + KL(q‖p) (nats)"] = (f"{surgery['expected_kl']:.2f} = {surgery['mutual_information']:.2f} "
+                                              f"+ {surgery['marginal_kl']:.2f}")
+    elif surgery:
+        rows["E[KL] = I + KL(q‖p) (nats)"] = "— (deterministic encoder)"
+    units = geometry.get("active_units")
+    if units:
+        rows["active units"] = f"{units['count']}/{latent_dim}"
+    mmd = geometry.get("mmd_to_prior")
+    if mmd:
+        rows["MMD² to prior"] = f"{mmd['mmd2']:.5f} ± {mmd['se']:.5f}"
+    holes = geometry.get("holes") or {}
+    share = (holes.get("aggregate_posterior") or holes.get("kde_of_means") or {}).get("share")
+    if share is not None:
+        rows["prior mass in holes"] = f"{share:.1%}"
+    return rows
+
+
+def geometry_of(slot: Slot) -> dict:
+    """The model's stored geometry block, or the one measured on request this session."""
+    stored = slot.bundle.metrics.get("geometry")
+    if stored:
+        return stored
+    if slot.identity in state.get("ledgers"):
+        return cache.measure_ledger(slot.path, slot.stamp, slot.codes)
+    return {}
+
+
 def figures_table(slots: list[Slot]) -> str:
     """One table, a column per model: the same figures side by side, so they compare like with like."""
     shown = [s for s in slots if s.ok]
-    figures = {s.side: key_figures(s.bundle) for s in shown}
+    figures = {s.side: {**key_figures(s.bundle), **ledger_figures(geometry_of(s), s.latent_dim)} for s in shown}
     names = list(dict.fromkeys(name for f in figures.values() for name in f))
     head = "| | " + " | ".join(f"**{s.side}**" for s in shown) + " |\n|---|" + "---:|" * len(shown)
     rows = [f"| {name} | " + " | ".join(figures[s.side].get(name, "–") for s in shown) + " |" for name in names]
@@ -101,6 +141,13 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
     if any(s.ok for s in slots):
         st.sidebar.markdown("  \n".join(f"**{plain(s.title)}**" for s in slots if s.ok))
         st.sidebar.markdown(figures_table(slots))
+        missing = [s for s in slots if s.ok and s.codes and not geometry_of(s)]
+        if missing and st.sidebar.button("Measure the KL ledger of " + ", ".join(s.side for s in missing),
+                                         key="measure_ledgers", help="From each model's stored test codes: "
+                                         "E[KL] split into the information the codes carry and their mismatch "
+                                         "with the prior, active units, MMD² to the prior (about 10 s each)"):
+            state.set("ledgers", [*state.get("ledgers"), *(s.identity for s in missing)])
+            st.rerun()
     missing = [vc.PRETRAINED_DIR / name / "config.json" for name in (f"{dataset}-vae", f"{dataset}-mmd")
                if not (vc.PRETRAINED_DIR / name / "config.json").exists()]
     if missing:

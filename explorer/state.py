@@ -16,6 +16,10 @@ from typing import Any, Callable
 
 import streamlit as st
 
+import vae_core as vc
+
+from . import form
+
 SESSION, DATASET, MODELS = "session", "dataset", "models"
 
 
@@ -119,25 +123,23 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("grid_spacing", "quantile", SESSION, _choice("quantile", "range")),
     Var("grid_q", (5, 95), SESSION),
     Var("grid_r", (0, 100), SESSION),
+    # The geometry layer drawn under the codes (Latent space tab), and the geodesic (Interpolation tab).
+    Var("layer", "none", SESSION, _choice("none", "classes", "holes", "stretch")),
+    Var("geodesic", False, SESSION),
     # The latent point the sliders decode, per model side (its length is that model's dimension).
     Var("z_A", [], MODELS),
     Var("z_B", [], MODELS),
     Var("z_C", [], MODELS),
     Var("z_D", [], MODELS),
-    # The training form (kept while another tab is open); its dataset follows the page's.
-    Var("t_dataset", lambda ctx: ctx.dataset, DATASET),
-    Var("t_objective", "standard", SESSION, _choice("standard", "mmd")),
-    Var("t_arch", "mlp", SESSION, _choice("mlp", "conv")),
-    Var("t_latent_dim", 2, SESSION),
-    Var("t_epochs", 10, SESSION),
-    Var("t_batch", 128, SESSION),
-    Var("t_lr", 1e-3, SESSION),
-    Var("t_beta", 1.0, SESSION),
-    Var("t_lambda", 1000.0, SESSION),
+    # The training form (kept while another tab is open): its dataset follows the page's; its other
+    # fields come from vae_core's settings list (explorer/form.py).
+    Var("t_dataset", lambda ctx: ctx.dataset if ctx.dataset in vc.DATASETS else "your own data", DATASET),
+    Var("t_path", "", SESSION),
     Var("t_tag", "", SESSION),
-    Var("t_subset", 0, SESSION),
-    Var("t_eval", 2000, SESSION),
-    Var("t_seed", 0, SESSION),
+    Var("t_evaluate", True, SESSION),
+    *(Var(form.key(s.name), form.initial(s), SESSION) for s in form.SETTINGS),
+    # Models whose KL ledger this session asked to measure (explorer/sidebar.py).
+    Var("ledgers", [], SESSION),
     # Retries of reading the data files (a new number is a new attempt, past the cache).
     Var("data_attempt", 0, SESSION),
     # The replica (behind nginx) this session's page arrived pinned to (explorer/replica.py).

@@ -116,21 +116,10 @@ def geodesic_ratios(model, codes: np.ndarray) -> dict:
 
 def measure(bundle, mu: np.ndarray, logvar: np.ndarray | None, pairs: int) -> dict:
     model = bundle.model
-    activity = geo.unit_activity(mu)
     codes = mu[interpolation_pairs(len(mu), pairs)]  # (pairs, 2, D)
     t0 = time.perf_counter()
-    out = {
-        "device": describe_device(model.device),
-        "n_test": len(mu),
-        "elbo_surgery": geo.elbo_surgery_from_posteriors(model, mu, logvar, samples=4, seed=SEED),
-        "active_units": {"threshold": 0.01, "activity": activity.tolist(), "active": (activity > 0.01).tolist(),
-                         "count": int((activity > 0.01).sum())},
-        "mmd_to_prior": geo.mmd_to_prior(mu),
-        "holes": {"aggregate_posterior": geo.hole_share(model, mu, logvar, seed=SEED),
-                  "kde_of_means": {**geo.hole_share(model, mu, None, seed=SEED),
-                                   "bandwidth": geo.scott_bandwidth(mu).tolist()}},
-        "stretch_vs_jump": stretch_vs_jump(model, codes),
-    }
+    out = {"device": describe_device(model.device), **geo.ledger(model, mu, logvar, seed=SEED),
+           "stretch_vs_jump": stretch_vs_jump(model, codes)}
     print(f"  {bundle.name}: ledger, units, MMD², holes, stretch in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     t0 = time.perf_counter()
     out["geodesics"] = geodesic_ratios(model, codes)

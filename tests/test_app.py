@@ -191,10 +191,14 @@ def test_samples_new_seed(models):
     assert sum(c.endswith("reconstructions") for c in captions(at)) == 2
 
 
-def fill_form(at: AppTest, **values) -> AppTest:
+def fill_form(at: AppTest, *, evaluate: bool = False, hidden: str = "64", **values) -> AppTest:
+    """Fill the Train tab's form and press Train. Small and quick unless asked: a 64-unit MLP, and
+    no evaluation at the end (one test checks the evaluation)."""
     if at.session_state["tab"] != "Train":
         open_tab(at, "Train")
-    keys = {"epochs": "t_epochs", "batch": "t_batch", "lr": "t_lr", "subset": "t_subset", "eval": "t_eval",
+    at.checkbox(key="t_evaluate").set_value(evaluate)
+    at.text_input(key="t_hidden").input(hidden)
+    keys = {"epochs": "t_epochs", "batch": "t_batch_size", "lr": "t_lr", "subset": "t_train_subset", "eval": "t_eval_subset",
             "latent_dim": "t_latent_dim"}
     for name, value in values.items():
         if name == "tag":
@@ -207,18 +211,27 @@ def fill_form(at: AppTest, **values) -> AppTest:
 
 
 def test_training_in_the_page(models):
+    """A training from the form ends with the evaluation the shipped models carry, and the sidebar
+    compares it with the others in the same table."""
     at = run_app()
-    fill_form(at, tag="made-here", epochs=1, batch=64, subset=256, eval=200)
+    fill_form(at, tag="made-here", epochs=1, batch=64, subset=256, eval=200, evaluate=True)
     assert not errors(at)
-    wait_for(at, lambda a: any("saved as 'made-here'" in s.value for s in a.success))
+    wait_for(at, lambda a: any("saved as 'made-here'" in s.value for s in a.success), timeout=240)
     saved = vc.load_bundle(models / "made-here")
     assert saved.latents["mu"].shape == (10_000, 2) and saved.metrics["status"] == "completed"
+    evaluation = saved.metrics["evaluation"]
+    assert evaluation["n_test"] == 10_000 and evaluation["iw_nll"]["k"] == 1000 and evaluation["iw_nll"]["n"] == 1000
+    assert evaluation["knn_accuracy"]["k"] == 5 and saved.metrics["geometry"]["elbo_surgery"]["defined"]
     at.run()  # the run the finished training asks for (the sidebar was drawn before it finished)
     options = [o for b in at.sidebar.selectbox if b.label == "Model B" for o in b.options]
     assert any(o.startswith("made-here · VAE") for o in options)  # selectable at once
     assert "t_curve" in {c.key for c in at.get("plotly_chart")}
     choose(at, "B", models / "made-here")
     assert not errors(at) and mapped_sides(open_tab(at, "Latent space")) == ["A", "B"]
+    figures = " ".join(m.value for m in at.sidebar.markdown)
+    # B's column holds the same figures as the shipped model's beside it.
+    assert f"| {evaluation['test']['neg_elbo']:.1f} |" in figures
+    assert f"| {evaluation['knn_accuracy']['accuracy']:.1%} |" in figures
 
 
 @pytest.mark.parametrize("values, message", [
@@ -361,3 +374,90 @@ def test_a_person_s_order_of_clicks(models):
     assert not at.exception and not errors(at)
     grid = latent_map(at)["models"][0]["grid"]
     assert grid["n"] == 7 and "evenly spaced over the codes" in grid["caption"]
+
+
+def test_a_model_of_your_own_colour_data_on_the_page(tmp_path, isolated_models_dir, data_dir):
+    """A conv model trained on an .npz of 32×32 colour shapes: the sidebar lists that dataset, and every
+    view shows it in colour (its decoder's mean is not the sigmoid, so the map decodes on the server)."""
+    from helpers import SHAPE_CLASSES, coloured_shapes
+
+    x, y = coloured_shapes(300, seed=0)
+    data = tmp_path / "shapes.npz"
+    np.savez(data, x_train=x[:240], y_train=y[:240], x_test=x[240:], y_test=y[240:], class_names=np.array(SHAPE_CLASSES))
+    record = vc.resolve_dataset(str(data))
+    cfg = vc.TrainConfig(dataset=str(data), epochs=1, batch_size=32, eval_subset=20)
+    result = vc.fit(vc.ModelConfig.for_dataset(record, arch="conv"), cfg)
+    vc.finish_run(result, isolated_models_dir / "shapes-conv")
+    at = run_app()
+    assert "shapes.npz" in at.sidebar.selectbox(key="dataset").options  # listed by its file name
+    at.sidebar.selectbox(key="dataset").set_value(str(data)).run()
+    assert not at.exception and not errors(at), errors(at)
+    assert at.title[0].value == "VAE Explorer · shapes.npz"
+    m = latent_map(at)
+    assert m["classes"] == list(SHAPE_CLASSES) and [x["side"] for x in m["models"]] == ["A", "B"]
+    assert m["models"][0]["decoder"] is None and sorted(m["serverImages"]) == ["A", "B"]
+    open_tab(at, "Samples")
+    assert not at.exception and sum(c.endswith("reconstructions") for c in captions(at)) == 2
+    open_tab(at, "Interpolation")
+    assert not at.exception and any(c.startswith("start: test #") for c in captions(at))
+    open_tab(at, "Train")
+    assert at.selectbox(key="t_dataset").value == "your own data"
+
+
+def test_geometry_layers_under_the_codes(models):
+    """Each layer reaches the map as a picture over the codes' plane with its explanation and scale;
+    the holes layer brings prior samples that fell into holes; a pinned image brings its ellipses."""
+    from PIL import Image
+    import io
+
+    at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    for kind, words in (("classes", "What each point decodes to"), ("holes", "Holes: log p(z) − log q(z)"),
+                        ("stretch", "Stretch: log magnification factor")):
+        at.radio(key="layer").set_value(kind).run()
+        assert not at.exception and not errors(at)
+        assert any(c.value.startswith(words) for c in at.caption), kind
+        for m in latent_map(at)["models"]:
+            layer = m["layer"]
+            assert layer["kind"] == kind and layer["extent"][0] < layer["extent"][1]
+            picture = Image.open(io.BytesIO(static_file(layer["url"])))
+            assert picture.mode == "RGBA" and picture.size == (100, 100)  # the MLP lattice: 100 × 100
+            if kind != "classes":
+                assert layer["legend"]["kind"] == "scale" and layer["legend"]["lo"] < layer["legend"]["hi"]
+    at.radio(key="layer").set_value("holes").run()
+    assert any("Prior samples that fell into holes" in m.value for m in at.markdown)
+    at.session_state["picked"] = 7
+    at.run()
+    a, b = latent_map(at)["models"]
+    assert [e["sigma"] for e in a["ellipses"]] == [1, 2] and b["ellipses"] == []  # the MMD-VAE has no q(z|x)
+    assert any("a deterministic encoder, so no ellipse" in c.value for c in at.caption)
+
+
+def test_the_geodesic_beside_the_straight_line(models):
+    at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
+    open_tab(at, "Interpolation")
+    at.checkbox(key="geodesic").check().run()
+    assert not at.exception and not errors(at)
+    lengths = [m.value for m in at.markdown if "geodesic (16 points)" in m.value]
+    assert len(lengths) == 2
+    for text in lengths:  # "... travel **a** against **b** along the straight line (ratio r; ..."
+        a, b = (float(v) for v in text.split("**")[1:4:2])
+        assert a <= b + 1e-6  # never longer than the straight line
+    open_tab(at, "Latent space")
+    assert all(len(m["geodesic"]) == 16 for m in latent_map(at)["models"])  # dashed on both maps
+
+
+def test_the_sidebar_shows_the_kl_ledger(models):
+    """The shipped models carry their ledger; a model without one can have it measured from its codes."""
+    at = run_app()
+    figures = " ".join(m.value for m in at.sidebar.markdown)
+    shipped = vc.load_bundle(vc.PRETRAINED_DIR / "mnist-vae").metrics["geometry"]["elbo_surgery"]
+    assert f"| E[KL] = I + KL(q‖p) (nats) | {shipped['expected_kl']:.2f} = " in figures
+    assert "— (deterministic encoder)" in figures and "| active units | 2/2 | 2/2 |" in figures
+    choose(at, "B", models / "tiny-vae")
+    at.button(key="measure_ledgers").click().run()
+    assert not at.exception
+    figures = " ".join(m.value for m in at.sidebar.markdown)
+    row = next(line for line in figures.split("\n") if line.startswith("| E[KL]"))
+    kl, info = (float(v) for v in row.split("|")[3].replace("=", "+").split("+")[:2])
+    assert 0 <= info <= kl + 0.01  # the information the codes carry is part of E[KL] (rounded to 2 places)
+    assert info <= np.log(10_000)  # and at most log N

@@ -49,7 +49,12 @@ def test_finish_run_runs_the_shipped_evaluation_on_request(result, mnist_small, 
     assert evaluation["knn_accuracy"]["k"] == 5 and "aggregate_posterior" in evaluation
     assert evaluation["iw_nll"]["nll"] < evaluation["test"]["neg_elbo"] + 2
     assert messages[0] == "evaluating: test −ELBO" and any("k=50" in m for m in messages)
-    assert messages[-2:] == ["encoding the test set", "saving"]
+    assert messages[-3:] == ["encoding the test set",
+                             "measuring the latent geometry (the KL ledger, active units, MMD² to the prior)", "saving"]
+    bundle = load_bundle(path)
+    ledger = bundle.metrics["geometry"]["elbo_surgery"]  # what the sidebar shows for this model
+    assert ledger["defined"] and ledger["mutual_information"] <= ledger["log_n"]
+    assert bundle.latents["logvar"].shape == bundle.latents["mu"].shape  # the holes layer needs no data
 
 
 def test_a_cancelled_run_is_saved_only_on_request_and_marked(mnist_small, mnist_test, tmp_path):

@@ -177,8 +177,8 @@ def run_app(query: dict | None = None) -> AppTest:
     return at
 
 
-FORM_KEYS = {"epochs": "t_epochs", "batch": "t_batch", "lr": "t_lr", "subset": "t_subset", "eval": "t_eval",
-             "latent_dim": "t_latent_dim", "beta": "t_beta", "lam": "t_lambda", "seed": "t_seed"}
+FORM_KEYS = {"epochs": "t_epochs", "batch": "t_batch_size", "lr": "t_lr", "subset": "t_train_subset", "eval": "t_eval_subset",
+             "latent_dim": "t_latent_dim", "beta": "t_beta", "lam": "t_mmd_lambda", "seed": "t_seed"}
 FORM_CASES = [
     ({"latent_dim": 0}, "latent_dim must be a positive integer"),
     ({"latent_dim": -2}, "latent_dim must be a positive integer"),
@@ -207,7 +207,7 @@ def test_the_form_refuses_every_bad_value_in_one_session(models):
     for values, message in FORM_CASES:
         values = {"tag": "fresh", **values}
         # λ is asked for only when the MMD-VAE is chosen (and β only for the standard VAE).
-        at.radio(key="t_objective").set_value("mmd" if "lam" in values else "standard").run()
+        at.selectbox(key="t_objective").set_value("mmd" if "lam" in values else "standard").run()
         for name, value in values.items():
             if name == "tag":
                 at.text_input(key="t_tag").input(value)

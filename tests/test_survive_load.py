@@ -279,6 +279,8 @@ def test_concurrent_saves_never_interfere(tmp_path):
 def fill_and_train(at: AppTest, tag: str, **values) -> AppTest:
     if at.session_state["tab"] != "Train":
         open_tab(at, "Train")
+    at.checkbox(key="t_evaluate").set_value(False)  # quick: these tests are about slots, not figures
+    at.text_input(key="t_hidden").input("64")
     at.text_input(key="t_tag").input(tag)
     for key, value in values.items():
         at.number_input(key=key).set_value(value)
@@ -291,13 +293,13 @@ def test_three_sessions_on_the_page_two_train_the_third_is_told_the_server_is_bu
     sessions = [AppTest.from_file(APP, default_timeout=60) for _ in range(3)]
     for at in sessions:
         at.run()
-    slow = {"t_epochs": 200, "t_batch": 16, "t_subset": 2000, "t_eval": 50}
+    slow = {"t_epochs": 200, "t_batch_size": 16, "t_train_subset": 2000, "t_eval_subset": 50}
     try:
         fill_and_train(sessions[0], "page-one", **slow)
         fill_and_train(sessions[1], "page-two", **slow)
         for at in sessions[:2]:
             assert not [e.value for e in at.error]
-        fill_and_train(sessions[2], "page-three", t_epochs=1, t_batch=64, t_subset=256, t_eval=50)
+        fill_and_train(sessions[2], "page-three", t_epochs=1, t_batch_size=64, t_train_subset=256, t_eval_subset=50)
         assert any(e.value.startswith("Not started") and "the server is busy" in e.value for e in sessions[2].error), \
             [e.value for e in sessions[2].error]
         # Each session sees its own training, and the server's load.
@@ -307,7 +309,7 @@ def test_three_sessions_on_the_page_two_train_the_third_is_told_the_server_is_bu
             assert texts and texts[0].startswith(tag), texts
             assert any("2 of 2 training slots in use" in c.value for c in at.caption)
         assert not sessions[2].progress
-        fill_and_train(sessions[0], "page-again", t_epochs=1, t_batch=64, t_subset=256, t_eval=50)
+        fill_and_train(sessions[0], "page-again", t_epochs=1, t_batch_size=64, t_train_subset=256, t_eval_subset=50)
         assert any("your training is already running ('page-one'" in e.value for e in sessions[0].error)
     finally:
         for at in sessions[:2]:

@@ -658,6 +658,25 @@ def hole_share(model: VAE, mu, logvar, *, ratio: float = 10.0, radius: float = 2
             "samples": samples}
 
 
+def ledger(model: VAE, mu, logvar, *, seed: int = 0) -> dict:
+    """What a model folder's metrics.json carries under "geometry" (the page's sidebar reads it): the
+    ELBO's KL ledger, the active units, the exact MMD² to the prior and the share of the prior's mass in
+    holes, from the test set's posteriors (mu, logvar; logvar None for a deterministic encoder)."""
+    mu = np.asarray(mu)
+    activity = unit_activity(mu)
+    out = {"n_test": len(mu),
+           "elbo_surgery": elbo_surgery_from_posteriors(model, mu, logvar, samples=4, seed=seed),
+           "active_units": {"threshold": 0.01, "activity": activity.tolist(), "active": (activity > 0.01).tolist(),
+                            "count": int((activity > 0.01).sum())}}
+    if _has_standard_normal_prior(model):  # both are defined against N(0, I)
+        out["mmd_to_prior"] = mmd_to_prior(mu)
+        out["holes"] = {"aggregate_posterior": hole_share(model, mu, logvar, seed=seed) if logvar is not None
+                        else None,
+                        "kde_of_means": {**hole_share(model, mu, None, seed=seed),
+                                         "bandwidth": scott_bandwidth(mu).tolist()}}
+    return out
+
+
 def posterior_ellipse(mu, logvar, *, n_sigma: float, mean=None, axes=None, points: int = 64) -> np.ndarray:
     """Encoder uncertainty: where the encoder could put this image's code, as an n-σ ellipse of q(z|x).
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from .checkpoints import CheckpointError, tag_path
-from .config import ConfigError, ModelConfig, TrainConfig
+from .config import ConfigError, ModelConfig, TrainConfig, check_compatible
 from .data import load_split
 from .errors import VaeCoreError
 from .explore import prior_samples
@@ -92,6 +92,7 @@ class TrainJob:
     keep_on_cancel: bool = False  # a cancel saves the last good weights (marked cancelled) when set
     resume: ResumeState | None = None  # continue this run from its resume checkpoint (vae_core.resume)
     replace: bool = False  # the run saved as cancelled is replaced by its resumed end
+    evaluate: bool = False  # when done, the evaluation the shipped models carry (runs.SHIPPED_EVALUATION)
     preview: np.ndarray | None = None
     preview_epoch: float = 0.0
     state: str = RUNNING
@@ -181,7 +182,8 @@ class TrainJob:
             self._set(SAVING, "encoding the test set and saving")
             try:  # refuses a tag someone took while we trained, before and at the final rename
                 finish_run(result, self.path, test_split=test_split, train_split=train_split, overwrite=self.replace,
-                           keep_cancelled=keep, progress=lambda m: self._set(SAVING, m))
+                           keep_cancelled=keep, evaluate=self.evaluate and result.status == COMPLETED,
+                           progress=lambda m: self._set(SAVING, m))
             except CheckpointError:
                 if not self.path.exists():
                     raise
@@ -228,7 +230,8 @@ class JobRegistry:
             return [j for j in self._jobs if j.view().running]
 
     def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *, owner: str | None = None,
-              data_dir=None, models_root: Path | None = None, resume: ResumeState | None = None) -> TrainJob:
+              data_dir=None, models_root: Path | None = None, resume: ResumeState | None = None,
+              evaluate: bool = False) -> TrainJob:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
         CheckpointError or DatasetError (nothing started) when the request cannot run.
 
@@ -245,8 +248,10 @@ class JobRegistry:
         replace = resume is not None and path.exists() and can_replace(path)
         with self._lock:
             self._refuse(owner, path, tag, replace)
-        train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False)
-        test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False)
+        check_compatible(model_config, train_config)
+        options = train_config.folder_options
+        train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False, **options)
+        test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False, **options)
         check_fits(train_config, len(train_split.subset(train_config.train_subset)))
         if train_config.device == "cuda":
             try:
@@ -256,7 +261,7 @@ class JobRegistry:
         with self._lock:
             self._refuse(owner, path, tag, replace)
             job = TrainJob(next(self._ids), model_config, train_config, tag, path, owner=owner, resume=resume,
-                           replace=replace)
+                           replace=replace, evaluate=evaluate)
             job._thread = threading.Thread(target=job._run, args=(train_split, test_split),
                                            name=f"vae-train-{tag}", daemon=True)
             finished = [j for j in self._jobs if not j.view().running]

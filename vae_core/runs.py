@@ -17,7 +17,7 @@ from .checkpoints import save_bundle
 from .data import Split, resolve_dataset
 from .errors import CheckpointError
 from .evaluate import evaluate_model
-from .explore import encode_means
+from .geometry import encode_posteriors, ledger
 from .resume import clear_resume
 from .train import CANCELLED, TrainResult
 
@@ -79,9 +79,13 @@ def finish_run(result: TrainResult, path, *, test_split: Split | None = None, tr
         metrics["evaluation"] = evaluate_model(model, train_split, test_split, seed=0,
                                                progress=lambda m: say(f"evaluating: {m}"), **options)
     say("encoding the test set")
-    codes = encode_means(model, test_split.images)
+    mu, logvar = encode_posteriors(model, test_split.images)  # logvar: the page's holes layer needs no data
+    latents = {"mu": mu, "labels": test_split.labels.numpy(), **({"logvar": logvar} if logvar is not None else {})}
+    if evaluate:
+        say("measuring the latent geometry (the KL ledger, active units, MMD² to the prior)")
+        metrics["geometry"] = ledger(model, mu, logvar)
     say("saving")
-    saved = save_bundle(path, model, cfg, metrics=metrics, latents={"mu": codes, "labels": test_split.labels.numpy()},
+    saved = save_bundle(path, model, cfg, metrics=metrics, latents=latents,
                         half=half, allow_pretrained=allow_pretrained, overwrite=overwrite, data=dataset,
                         run=result.world)
     if result.status != CANCELLED:

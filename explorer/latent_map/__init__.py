@@ -18,7 +18,7 @@ import streamlit as st
 
 import vae_core as vc
 
-from .. import cache, state, webcache
+from .. import cache, figures, state, webcache
 from ..comparison import Slot
 from ..figures import axis_title
 from ..settings import PALETTE
@@ -120,15 +120,50 @@ def grid_caption(s: Slot, grid: dict, spacing: str) -> str:
             f"{axis_title(s.codes, 1, s.latent_dim)}: {ys[0]:.2f} … {ys[-1]:.2f} bottom to top ({how})")
 
 
-def extent(s: Slot, grid: dict | None) -> list[float]:
+def geodesic_path(page, s: Slot) -> list | None:
+    """The geodesic between the interpolation's ends, when the Interpolation tab asked for it."""
+    if not state.get("geodesic") or page.test is None:
+        return None
+    i0, i1 = page.interpolation_ends()
+    return cache.geodesic(s.path, s.stamp, page.test, page.test_key, i0, i1)["path"].tolist()
+
+
+def extent(s: Slot, grid: dict | None, margin: float = 0.05) -> list[float]:
     """What a map shows at first: the codes' 0.5–99.5 percentiles and the grid, with a margin."""
     xy = s.codes["xy"]
     lo, hi = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
     if grid is not None:
         lo = np.minimum(lo, [grid["xs"][0], grid["ys"][0]])
         hi = np.maximum(hi, [grid["xs"][-1], grid["ys"][-1]])
-    pad = (hi - lo) * 0.05 + 1e-6
+    pad = (hi - lo) * margin + 1e-6
     return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
+
+
+def layer_file(page, s: Slot, kind: str) -> dict | None:
+    """A geometry layer of one model as a picture under its map: {url, extent, legend}."""
+    if kind == "classes" and cache.classifier(page.dataset) is None:
+        return None
+    ext = extent(s, None, margin=0.25)
+    layer = cache.layer(s.path, s.stamp, kind, page.dataset, tuple(ext), s.codes)
+    picture, legend = figures.layer_picture(kind, layer, PALETTE)
+    # The picture's pixels are the lattice's points: its edges lie half a cell outside them.
+    xs, ys = layer["xs"], layer["ys"]
+    dx, dy = (xs[1] - xs[0]) / 2, (ys[1] - ys[0]) / 2
+    return {"url": webcache.publish(vc.png_bytes(picture), ".png"), "kind": kind, "legend": legend,
+            "extent": [float(xs[0] - dx), float(xs[-1] + dx), float(ys[0] - dy), float(ys[-1] + dy)]}
+
+
+def ellipses(s: Slot, index: int | None) -> list[dict]:
+    """The 1σ and 2σ ellipses of q(z|x) for the picked test image, in the map's plane (none for a
+    deterministic encoder, or without stored log-variances)."""
+    from vae_core import geometry
+
+    logvar = s.codes.get("logvar")
+    if index is None or logvar is None or index >= len(logvar):
+        return []
+    plane = {} if s.latent_dim <= 2 else {"mean": s.codes["mean"], "axes": s.codes["axes"]}
+    return [{"sigma": k, "points": geometry.posterior_ellipse(s.codes["mu"][index], logvar[index], n_sigma=k,
+                                                               **plane).tolist()} for k in (1, 2)]
 
 
 def model_data(page, s: Slot, grid_settings: tuple, layer: dict | None) -> dict:
@@ -144,6 +179,8 @@ def model_data(page, s: Slot, grid_settings: tuple, layer: dict | None) -> dict:
         "grid": {**grid, "n": n, "caption": grid_caption(s, grid, spacing)},
         "path": interpolation[0].tolist() if interpolation is not None else None,
         "pickedCode": s.codes["mu"][picked].tolist() if picked is not None and picked < len(s.codes["mu"]) else None,
+        "ellipses": ellipses(s, picked),
+        "geodesic": geodesic_path(page, s),
         "layer": layer,
     }
     files = decoder_files(s.path, s.stamp)
@@ -192,12 +229,13 @@ def _on_end(page) -> None:
         state.shift_end(index, int(page.test.labels[index]))
 
 
-def latent_map(page, slots: list[Slot], grid_settings: tuple, layers: dict[str, dict] | None = None) -> None:
-    """Mount the map for `slots` (models with test codes)."""
+def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | None = None) -> None:
+    """Mount the map for `slots` (models with test codes), with a geometry layer under the codes."""
     groups = slider_groups(slots)
     data = {
         "classes": list(page.info.classes), "palette": list(PALETTE),
-        "models": [model_data(page, s, grid_settings, (layers or {}).get(s.side)) for s in slots],
+        "models": [model_data(page, s, grid_settings, layer_file(page, s, layer_kind) if layer_kind else None)
+                   for s in slots],
         "sliders": groups, "picked": state.get("picked"),
         "ends": list(page.interpolation_ends()) if page.test is not None else [],
         "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,

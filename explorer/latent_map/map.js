@@ -232,6 +232,7 @@ class ModelMap {
       ctx.globalAlpha = 1;
     }
     this.drawGridLattice(ctx);
+    this.drawLegend(ctx);
     if (this.points) {
       const palette = this.owner.data.palette, pts = this.points;
       const v = this.view, w = this.width - MARGIN.left - MARGIN.right, h = this.height - MARGIN.top - MARGIN.bottom;
@@ -251,6 +252,29 @@ class ModelMap {
     }
     ctx.restore();
     this.drawAxes(ctx);
+  }
+
+  drawLegend(ctx) {
+    // A layer's scale: a bar in the map's lower left corner, its two ends labelled.
+    const legend = this.model.layer && this.model.layer.legend;
+    if (!legend || legend.kind !== "scale") return;
+    const x = MARGIN.left + 8, y = this.height - MARGIN.bottom - 22, w = 90, h = 8;
+    const ramp = ["#ffffff", "#dacceb", "#ab8ad1", "#754da8", "#3f196e"];
+    const gradient = ctx.createLinearGradient(x, 0, x + w, 0);
+    ramp.forEach((c, i) => gradient.addColorStop(i / (ramp.length - 1), c));
+    ctx.fillStyle = "rgba(255,255,255,0.85)";
+    ctx.fillRect(x - 4, y - 4, w + 8, h + 18);
+    ctx.fillStyle = gradient;
+    ctx.fillRect(x, y, w, h);
+    ctx.strokeStyle = "#999";
+    ctx.strokeRect(x, y, w, h);
+    ctx.fillStyle = "#333";
+    ctx.font = "10px sans-serif";
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    ctx.fillText(legend.lo.toFixed(1), x, y + h + 1);
+    ctx.textAlign = "right";
+    ctx.fillText(legend.hi.toFixed(1), x + w, y + h + 1);
   }
 
   drawGridLattice(ctx) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .. import state
+from .. import cache, state
 from ..figures import big
 from ..page import Page
 
@@ -64,9 +64,24 @@ def draw(page: Page) -> None:
              width=84, output_format="PNG")
     steps, method = state.get("interp_steps"), state.get("interp_method")
     t = np.linspace(0.0, 1.0, steps)
+    geodesic = st.checkbox("Also the geodesic: the path along which the decoded image changes least (drawn dashed "
+                           "on the maps)", key="geodesic")
     for s in page.live:
         _, frames = page.interpolation(s)
         st.markdown(f"**{s.title}**: {steps} steps, {METHODS[method]}")
         # One image per frame: the row wraps to the column's width instead of running off it.
         st.image([big(f, 2) for f in frames], caption=[f"t = {v:.2f}" for v in t], width=FRAME_PX,
                  output_format="PNG")
+        if geodesic:
+            draw_geodesic(page, s, i0, i1)
+
+
+def draw_geodesic(page: Page, s, i0: int, i1: int) -> None:
+    """The geodesic's strip and how much shorter it is than the straight line (in decoded-image distance)."""
+    g = cache.geodesic(s.path, s.stamp, page.test, page.test_key, i0, i1)
+    ratio = g["length"] / g["line_length"] if g["line_length"] > 0 else float("nan")
+    st.markdown(f"{s.side}, geodesic ({len(g['frames'])} points): the images travel **{g['length']:.1f}** "
+                f"against **{g['line_length']:.1f}** along the straight line (ratio {ratio:.2f}; lengths are "
+                "Σ‖f(zᵢ₊₁) − f(zᵢ)‖ of the decoded images, each segment measured in 16 pieces)")
+    st.image([big(f, 2) for f in g["frames"]], width=FRAME_PX, output_format="PNG",
+             caption=[f"s = {v:.2f}" for v in np.linspace(0, 1, len(g["frames"]))])

@@ -4,7 +4,10 @@ from __future__ import annotations
 import streamlit as st
 
 import vae_core as vc
+from vae_core import geometry
 
+from .. import cache, state
+from ..figures import big
 from ..latent_map import latent_map
 from ..page import Page
 
@@ -27,6 +30,47 @@ def grid_ui() -> tuple[int, str, float, float]:
     return n, spacing, float(lo), float(hi)
 
 
+# Each layer's one-line explanation is the first line of the vae_core function that computes it.
+LAYERS = {"none": None, "classes": geometry.decoded_class_layer, "holes": geometry.hole_layer,
+          "stretch": geometry.stretch_layer}
+LAYER_TITLES = {"none": "codes only", "classes": "what it decodes to", "holes": "holes", "stretch": "stretch"}
+
+
+def layer_ui(page: Page) -> str | None:
+    kind = st.radio("Layer under the codes", list(LAYERS), key="layer", horizontal=True,
+                    format_func=LAYER_TITLES.get,
+                    help="Computed on a lattice over each map by vae_core.geometry, once per model version.")
+    if kind == "none":
+        return None
+    st.caption(LAYERS[kind].__doc__.strip().splitlines()[0])
+    if kind == "classes" and cache.classifier(page.dataset) is None:
+        st.info("There is no classifier for this dataset (they ship for MNIST and Fashion-MNIST only).")
+        return None
+    return kind
+
+
+def draw_hole_samples(page: Page) -> None:
+    """Prior samples drawn where the data never goes: what the model makes of them."""
+    st.markdown("**Prior samples that fell into holes** (q(z) < p(z)/10): what each model decodes there")
+    for s in page.live:
+        images = cache.hole_samples(s.path, s.stamp, 8, s.codes)
+        if len(images):
+            st.image([big(im, 2) for im in images], width=56, output_format="PNG",
+                     caption=[""] * (len(images) - 1) + [s.title])
+        else:
+            st.caption(f"{s.title}: none of 100,000 prior samples fell into a hole.")
+
+
+def draw_uncertainty_note(page: Page) -> None:
+    """The ellipses need a stochastic encoder: say so for the models that have none."""
+    if state.get("picked") is None:
+        return
+    deterministic = [s.title for s in page.live if s.codes.get("logvar") is None]
+    st.caption("Around the pinned image: the 1σ (solid) and 2σ (dashed) ellipses of q(z|x), where the encoder "
+               "could put its code." + (f" {', '.join(deterministic)}: a deterministic encoder, so no ellipse."
+                                        if deterministic else ""))
+
+
 def draw(page: Page) -> None:
     for s in page.slots:
         if not s.ok:
@@ -39,4 +83,8 @@ def draw(page: Page) -> None:
                "wheel to zoom, double-click to reset. Click a point to pin it; shift-click two points for the "
                "interpolation's ends. Grey lines: the manifold grid's lattice; hover a grid cell to find it.")
     settings = grid_ui()
-    latent_map(page, page.live, settings)
+    kind = layer_ui(page)
+    draw_uncertainty_note(page)
+    latent_map(page, page.live, settings, kind)
+    if kind == "holes":
+        draw_hole_samples(page)
