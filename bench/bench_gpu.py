@@ -1,0 +1,111 @@
+#!/usr/bin/env python
+"""The GPU path's figures, printed side by side (asserts nothing); bench/gpu_check.sh runs it.
+
+  (a) one MNIST epoch (60,000 images, batch 128) of the 2-D MLP VAE with the whole training set on
+      the device, fp32 and bf16 autocast (goal on an H100/H200-class GPU: < 0.5 s per epoch);
+  (b) the same for the conv architecture;
+  (c) decoding the 20×20 manifold grid, and encoding the 10,000 test images, in one call each;
+  (d) bf16 against fp32 on the test −ELBO after the same short training (same seed).
+
+Each epoch is timed after a warm-up epoch, with the device synchronised at its ends only (the loop
+itself never waits for the device). On a machine without CUDA it runs on the CPU with --quick's
+sizes and says so.
+
+    python bench/bench_gpu.py [--epochs-elbo 5] [--quick] [--data-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import vae_core as vc  # noqa: E402
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def epoch_seconds(model_cfg, train_cfg, train, test, device) -> float:
+    """Seconds of the second of two epochs (the first warms up kernels and the allocator)."""
+    marks = []
+
+    def on_progress(p):
+        if p.test is not None:  # an epoch's end
+            sync(device)
+            marks.append(time.perf_counter())
+
+    sync(device)
+    result = vc.fit(model_cfg, train_cfg.replace(epochs=2), train_split=train, test_split=test,
+                    callback=on_progress, report_seconds=3600)
+    assert result.ok, result.message
+    return marks[1] - marks[0]
+
+
+def latency_ms(fn, device: str, repeats: int = 20) -> float:
+    fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--epochs-elbo", type=int, default=5, help="epochs of the fp32/bf16 comparison (d)")
+    parser.add_argument("--quick", action="store_true", help="a 6,000-image subset (the CPU's default)")
+    args = parser.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    quick = args.quick or device == "cpu"
+    subset = 6000 if quick else None
+    name = torch.cuda.get_device_name() if device == "cuda" else "CPU (no CUDA device: a smoke run, not GPU figures)"
+    print(f"device: {name}; torch {torch.__version__}; vae_core {vc.__version__}"
+          + (f"; subset of {subset} training images" if subset else ""))
+    train = vc.load_split("mnist", "train", data_dir=args.data_dir)
+    test = vc.load_split("mnist", "test", data_dir=args.data_dir)
+    run = vc.TrainConfig(batch_size=128, eval_subset=1000, device=device, train_subset=subset, schedule="constant")
+
+    print("\n(a, b) one epoch, whole training set on the device (seconds; goal for the MLP on a GPU < 0.5)")
+    print(f"{'architecture':<14}{'fp32':>10}{'bf16':>10}")
+    for arch in ("mlp", "conv"):
+        cfg = vc.ModelConfig(arch=arch, latent_dim=2)
+        row = [epoch_seconds(cfg, run.replace(precision=p), train, test, device) for p in ("fp32", "bf16")]
+        print(f"{arch:<14}{row[0]:>10.3f}{row[1]:>10.3f}")
+
+    print("\n(c) the page's batched calls (ms, median of 20)")
+    print(f"{'architecture':<14}{'20×20 grid':>12}{'encode 10,000':>16}")
+    for arch in ("mlp", "conv"):
+        torch.manual_seed(0)
+        model = vc.build_model(vc.ModelConfig(arch=arch, latent_dim=2), torch.device(device)).eval()
+        z = vc.explore.grid_points(vc.explore.grid_axis(20), vc.explore.grid_axis(20))
+        grid = latency_ms(lambda: vc.decode(model, z), device)
+        encode = latency_ms(lambda: vc.encode_means(model, test.images), device, repeats=5)
+        print(f"{arch:<14}{grid:>12.2f}{encode:>16.1f}")
+
+    print(f"\n(d) test −ELBO (nats, 10,000 test images) after {args.epochs_elbo} epochs, same seed")
+    for precision in ("fp32", "bf16"):
+        cfg = vc.ModelConfig(latent_dim=2)
+        t = time.perf_counter()
+        result = vc.fit(cfg, run.replace(epochs=args.epochs_elbo, precision=precision, eval_subset=10000),
+                        train_split=train, test_split=test)
+        seconds = time.perf_counter() - t
+        final = [r for r in result.history if r["split"] == "test"][-1]
+        print(f"{precision:<6} −ELBO {final['total']:8.2f}   ({seconds:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The GPU path (marked `cuda`; skipped where no GPU is present): training with the whole training
+set on the device, bf16 autocast, evaluation, geometry and the page's decodes on CUDA agree with the
+CPU. bench/gpu_check.sh runs these with the timings on a lent GPU machine."""
+import numpy as np
+import pytest
+import torch
+
+import vae_core as vc
+from vae_core import geometry
+
+pytestmark = [pytest.mark.cuda,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]
+
+TINY = vc.ModelConfig(hidden=(64,), latent_dim=2)
+RUN = vc.TrainConfig(epochs=2, batch_size=64, train_subset=512, eval_subset=100, lr=3e-3, device="cuda")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_training_on_cuda_keeps_the_data_on_the_device_and_the_loss_falls(arch, precision, mnist_small, mnist_test):
+    cfg = TINY.replace(arch=arch)
+    result = vc.fit(cfg, RUN.replace(precision=precision), train_split=mnist_small, test_split=mnist_test)
+    assert result.ok, result.message
+    assert next(result.model.parameters()).device.type == "cuda"
+    train_rows = [r["total"] for r in result.history if r["split"] == "train"]
+    assert train_rows[-1] < train_rows[0]
+    assert all(np.isfinite(r["total"]) for r in result.history)
+
+
+def test_cuda_and_cpu_agree_on_the_same_weights(mnist_small, mnist_test):
+    result = vc.fit(TINY, RUN, train_split=mnist_small, test_split=mnist_test)
+    gpu = result.model.eval()
+    cpu = vc.build_model(TINY, torch.device("cpu"))
+    cpu.load_state_dict({k: v.cpu() for k, v in gpu.state_dict().items()})
+    cpu.eval()
+    images = mnist_test.images[:256]
+    np.testing.assert_allclose(vc.encode_means(gpu, images), vc.encode_means(cpu, images), atol=1e-4)
+    z = np.random.default_rng(0).normal(size=(400, 2)).astype(np.float32)
+    np.testing.assert_allclose(vc.decode(gpu, z), vc.decode(cpu, z), atol=1e-4)  # the page's grid and sliders
+    np.testing.assert_allclose(geometry.log_magnification(gpu, z[:100]), geometry.log_magnification(cpu, z[:100]),
+                               atol=1e-3)
+    path_gpu = geometry.geodesic(gpu, z[0], z[1], steps=8)
+    path_cpu = geometry.geodesic(cpu, z[0], z[1], steps=8)
+    assert abs(geometry.curve_length(gpu, path_gpu) - geometry.curve_length(cpu, path_cpu)) < 1e-2 * \
+        geometry.curve_length(cpu, path_cpu)
+    small = mnist_test.subset(200)
+    on_gpu = vc.evaluate_model(gpu, mnist_small, small, iw_k=50, iw_n=50)
+    on_cpu = vc.evaluate_model(cpu, mnist_small, small, iw_k=50, iw_n=50)
+    assert on_gpu["test"]["neg_elbo"] == pytest.approx(on_cpu["test"]["neg_elbo"], rel=1e-3)
