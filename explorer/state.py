@@ -137,6 +137,7 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("t_path", "", SESSION),
     Var("t_tag", "", SESSION),
     Var("t_evaluate", True, SESSION),
+    Var("t_resume", None, SESSION),  # the unfinished run chosen to continue (its tag)
     *(Var(form.key(s.name), form.initial(s), SESSION) for s in form.SETTINGS),
     # Models whose KL ledger this session asked to measure (explorer/sidebar.py).
     Var("ledgers", [], SESSION),

@@ -5,6 +5,9 @@ weights and the history of the run that never stopped; a resume under other sett
 naming them; a damaged checkpoint is a clear error; the CLI and the page's job registry continue a
 run. (torchrun restarts after a killed rank: tests/test_distributed.py.)
 """
+import time
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,6 +15,7 @@ from vae_core import COMPLETED, CheckpointError, ConfigError, ModelConfig, Train
 from vae_core.__main__ import main
 from vae_core.resume import read_resume, resumable_runs, resume_file
 
+ROOT = Path(__file__).resolve().parent.parent
 TINY = ModelConfig(hidden=(32,), latent_dim=2)
 RUN = TrainConfig(epochs=2, batch_size=64, train_subset=512, eval_subset=100, lr=3e-3)  # 8 steps an epoch
 
@@ -113,3 +117,26 @@ def test_the_page_s_registry_continues_a_run_cancelled_with_its_weights_kept(iso
     bundle = load_bundle(isolated_models_dir / "page-run")  # the cancelled model was replaced by the whole run
     assert bundle.metrics["status"] == "completed" and bundle.metrics["steps"] == 40 * 8
     assert resumable_runs(isolated_models_dir) == []
+
+
+def test_the_train_tab_offers_an_unfinished_run_and_continues_it(splits, isolated_models_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from helpers import open_tab
+
+    stopped_at(5, TINY, RUN.replace(dataset="mnist"), splits, resume_file(isolated_models_dir / "page-continue"))
+    at = AppTest.from_file(str(ROOT / "explorer_app.py"), default_timeout=60)
+    at.run()
+    open_tab(at, "Train")
+    [choice] = [s for s in at.selectbox if s.key == "t_resume"]
+    assert choice.value == "page-continue" and "step 5 of 16" in choice.format_func(choice.value)
+    at.button(key="t_continue").click().run()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not at.success:
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception, at.exception
+    assert any("saved as 'page-continue'" in s.value for s in at.success), [s.value for s in at.success]
+    bundle = load_bundle(isolated_models_dir / "page-continue")
+    assert bundle.metrics["steps"] == 16 and bundle.metrics["resumed_at_steps"] == [5]
+    assert not any(s.key == "t_resume" for s in at.selectbox)  # nothing is left to continue

@@ -198,7 +198,7 @@ class TrainJob:
                                     "(marked diverged in its metrics).")
             elif result.status == CANCELLED:
                 self._set(CANCELLED, f"{result.message}; the weights trained so far were saved as {self.tag!r} "
-                                     "(marked cancelled in its metrics)")
+                                     "(marked cancelled in its metrics); it can be continued from where it stopped")
             else:
                 self._set(COMPLETED, f"{result.message}; saved as {self.tag!r}")
         except Exception as exc:  # a thread has nobody to raise to: the page shows the message

@@ -22,6 +22,7 @@ TITLE = "Train"
 
 
 def draw(page: Page) -> None:
+    continue_fragment(page)
     form_fragment(page)
     job = cache.job_registry().current(page.owner)
     running = job is not None and job.view().running
@@ -84,6 +85,33 @@ def form_fragment(page: Page) -> None:
         start(page, dataset, model_fields, {**train_fields, "dataset": dataset}, tag, evaluate)
 
 
+@st.fragment
+def continue_fragment(page: Page) -> None:
+    """Runs that stopped before their end (cancelled, or a server that went down) and can go on from
+    their resume checkpoint: the choice and a button; the run ends as if it had never stopped."""
+    runs = {r.tag: r for r in vc.resumable_runs()}
+    if not runs:
+        return
+    state.keep_choice("t_resume", list(runs))
+    if state.get("t_resume") not in runs:
+        state.set("t_resume", next(iter(runs)))
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    tag = c1.selectbox("Continue an unfinished run", list(runs), key="t_resume",
+                       format_func=lambda t: f"{t}: {runs[t].describe()}, {vc.dataset_title(runs[t].train_config.dataset)}",
+                       help="Runs stopped before their end (cancelled, or a server stopped) keep a resume checkpoint: "
+                            "continuing one ends with the weights it would have had without the stop.")
+    if c2.button("Continue training", key="t_continue"):
+        run = runs[tag]
+        try:
+            cache.job_registry().start(run.model_config, run.train_config, run.tag, owner=page.owner,
+                                       data_dir=page.data_dir, resume=run)
+        except (vc.VaeCoreError, jobs.JobError) as exc:
+            st.error(f"Not continued: {plain(str(exc))}")
+            return
+        state.set("announced_job", None)
+        st.rerun()
+
+
 def start(page: Page, dataset: str, model_fields: dict, train_fields: dict, tag: str, evaluate: bool) -> None:
     problems = [] if dataset else ["give the path of your data (an .npz file or an image folder)"]
     problems += form.errors(model_fields, {k: v for k, v in train_fields.items() if k != "dataset"})
@@ -132,7 +160,7 @@ def progress(page: Page) -> None:
         c1.button("Cancel", key="t_cancel", on_click=job.cancel, disabled=v.cancel_requested,
                   help="Stop now; nothing is saved")
         c2.button("Cancel and keep the weights", key="t_cancel_keep", on_click=job.cancel, kwargs={"keep": True},
-                  disabled=v.cancel_requested, help="Stop now and save the model as trained so far")
+                  disabled=v.cancel_requested, help="Stop now and save the model as trained so far; it can be continued later from where it stopped")
         c3.caption(v.message if not v.cancel_requested else "cancelling…")
     elif v.state == jobs.COMPLETED:
         st.success(f"{plain(v.message)}.")
