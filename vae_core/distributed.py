@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -282,9 +283,25 @@ def setup(device: str = "auto") -> World:
     else:
         backend = "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend, device_id=where if where.type == "cuda" else None)
+        dist.init_process_group(backend, store=_attempt_store(rank, size), rank=rank, world_size=size,
+                                device_id=where if where.type == "cuda" else None)
     _WORLD = World(rank=rank, size=size, local_rank=local, backend=backend, device=where)
     return _WORLD
+
+
+def _attempt_store(rank: int, size: int) -> dist.Store:
+    """torchrun's store for this group, with keys of its own for each restart of the group.
+
+    torchrun keeps one store across the restarts of --max-restarts; without a prefix per attempt, a
+    restarted rank can read the address its peer published in the attempt before (that process is
+    dead) before the peer publishes the new one, and gloo's connect is refused (seen in 5 of 5 runs
+    here). The store is the one `init_process_group("env://")` would open: the agent's when torchrun
+    says to use it, else one hosted by rank 0."""
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    base = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), size,
+                         is_master=not agent and rank == 0, timeout=timedelta(minutes=10), multi_tenant=not agent,
+                         wait_for_workers=False)
+    return dist.PrefixStore(f"vae_core/attempt_{restart_count()}", base)
 
 
 def shutdown() -> None:
