@@ -5,15 +5,16 @@
 
 (1) cold start: a fresh process runs the page script once with AppTest (imports, the shipped
     models, cached latents, both 20×20 grids, every tab) and then once more with warm caches;
-(2) a slider move: the server work of the sliders' fragment (decode the point with both models,
-    encode the two images as PNG), best and median of many;
+(2) a latent point decoded on the server, for both models (decode, encode the two images as PNG),
+    best and median of many: what a move costs where the browser cannot decode (the latent map's
+    server fallback; in the browser the map decodes itself and the server does nothing);
 (3) in-app training with the form's defaults (2-D MLP VAE, MNIST, 10 epochs, batch 128, lr 1e-3),
     as a background job like the page's:
     seconds until the test −ELBO (binarised, 2,000 images) first reaches ≤ 145 nats, and the cost of
     the progress reports the page draws from (twice a second) against a run that reports only
     at epoch ends.
-The browser-side figures (page drawn, slider key press to new image) come from
-`python bench/bench_load.py --sessions 1`.
+The browser-side figures (page drawn, hover and drag on the latent map) come from
+`python bench/bench_map.py`.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def cold_start() -> tuple[float, float]:
 
 
 def slider_work(repeats: int = 200) -> tuple[float, float]:
-    """(best, median) ms of what the sliders' fragment computes for the two shipped MNIST models."""
+    """(best, median) ms of the server-side decode of one point for the two shipped MNIST models."""
     import numpy as np
 
     import vae_core as vc
@@ -104,7 +105,7 @@ def main() -> int:
     print(f"(1) page script, first run in a fresh process            {first:6.2f} s  (goal < {GOAL_COLD_S} s)")
     print(f"    page script, rerun with warm caches                  {second:6.2f} s")
     best, median = slider_work()
-    print(f"(2) slider fragment work, both models (best / median)   {best:6.2f} / {median:.2f} ms "
+    print(f"(2) server-side decode, both models (best / median)     {best:6.2f} / {median:.2f} ms "
           f"(goal < {GOAL_SLIDER_MS:.0f} ms)")
     if not args.skip_training:
         view = training()

@@ -113,8 +113,10 @@ async def _pinned(ctx) -> str:
     return next(c["value"] for c in await ctx.cookies() if c["name"] == "vae_replica")
 
 
-async def _connection_lost(page) -> None:
-    ws = page.sockets[-1]
+async def _connection_lost(page, ws=None) -> None:
+    """Wait until `ws` (by default the page's newest WebSocket) has closed. Pass the socket the page
+    had when the replica died: by now the page may have opened a new one to the survivor."""
+    ws = ws if ws is not None else page.sockets[-1]
     if not ws.is_closed():
         await ws.wait_for_event("close")
 
@@ -158,6 +160,7 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
             # run_every fragment, which makes Streamlit rerun the page on reconnect: see the last
             # test of this group for a session idle since a full run.)
             await pa.start_training(page1, "deploy-lost")
+            socket2 = page2.sockets[-1]  # page2's connection when the holder dies
             dep.kill(names.index(holder))
             await _connection_lost(page1)
             await page1.screenshot(path=str(ARTIFACTS / "deploy-failover-lost.png"))
@@ -179,7 +182,7 @@ def test_sessions_stay_on_their_replica_and_survive_its_death(deployment, shared
             assert await pa.round_trip(page1) > 0
             assert await pa.image_loaded(page1) == pa.SAMPLES_WIDTH
             if second == holder:  # it moved too (its last run was a slider step's: rerun on reconnect)
-                await _connection_lost(page2)
+                await _connection_lost(page2, socket2)
                 await pa.wait_usable(page2)
             assert await pa.round_trip(page2, step=-1) > 0
             assert await pa.image_loaded(page2) == pa.SAMPLES_WIDTH
@@ -211,11 +214,22 @@ async def _idle_session_after_failover(dep, index: int) -> float:
     pw, browser = await _browser()
     try:
         errors: list[str] = []
-        ctx, page = await _open(browser, dep.url, errors, pinned=dep.replicas[index].name)
+        name = dep.replicas[index].name
+        for _ in range(10):  # nginx keeps a replica that failed (restarted since) out for fail_timeout (5 s)
+            ctx, page = await _open(browser, dep.url, errors, pinned=name)
+            if await _pinned(ctx) == name:  # its WebSocket reached that replica
+                break
+            await ctx.close()
+            await asyncio.sleep(2)
+        assert await _pinned(ctx) == name
         dep.kill(index)
         await _connection_lost(page)
         await pa.wait_usable(page)
-        ms = await pa.round_trip(page, timeout_ms=30_000)
+        try:
+            ms = await pa.round_trip(page, timeout_ms=30_000)
+        except Exception:
+            await page.screenshot(path=str(ARTIFACTS / "deploy-idle-failover.png"), full_page=True)
+            raise
         assert not errors, errors
         return ms
     finally:

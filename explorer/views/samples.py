@@ -21,11 +21,11 @@ def draw(page: Page) -> None:
     n = st.slider("Images per row", 4, 30, key="row_n")
     c1, c2, _ = st.columns([1, 1, 3])
     c1.button("New samples", key="new_samples", on_click=bump, args=("sample_seed",),
-              help="Draw new points z ~ N(0, I); the test images stay")
+              help="Draw new points z ~ p(z), each model's prior; the test images stay")
     c2.button("New test images", key="new_test_images", on_click=bump, args=("recon_seed",),
               disabled=page.test is None, help="Pick other test images to reconstruct; the samples stay")
     seed = state.get("sample_seed")
-    st.markdown("**Prior samples** z ~ N(0, I), decoded")
+    st.markdown("**Prior samples** z ~ p(z) (N(0, I), or the model's learned prior), decoded")
     for s in page.live:
         st.image(vc.tile(cache.samples(s.path, s.stamp, n, seed), n, pad=2),
                  caption=f"{s.title}: samples (seed {seed})", width=ROW_PX, output_format="PNG")
