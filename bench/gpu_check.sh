@@ -7,7 +7,8 @@
 #     VAE_DATA_DIR=/path/to/datasets bash bench/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export VAE_DATA_DIR="${VAE_DATA_DIR:-$HOME/.cache/vae_core}"
+# The data: $VAE_DATA_DIR if set, else vae_core's default folder (the tests need it named).
+export VAE_DATA_DIR="${VAE_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vae_explorer/data}"
 status=0
 step() { echo; echo "=== $* ==="; }
 

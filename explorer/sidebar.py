@@ -90,6 +90,11 @@ def key_figures(bundle: vc.Bundle) -> dict[str, str]:
     return rows
 
 
+NO_LEDGER = "—†"  # narrow, so the table fits the sidebar; explained by the note under it
+NO_LEDGER_NOTE = ("† a deterministic encoder (the MMD-VAE's): q(z|x) is a point, so its KL to the prior, and "
+                  "the ledger, are not defined; the MMD² compares its codes with the prior instead.")
+
+
 def ledger_figures(geometry: dict, latent_dim: int) -> dict[str, str]:
     """The ELBO's KL ledger (Hoffman & Johnson 2016) and what the codes do with the prior, as shown."""
     rows = {}
@@ -98,7 +103,7 @@ def ledger_figures(geometry: dict, latent_dim: int) -> dict[str, str]:
         rows["E[KL] = I + KL(q‖p) (nats)"] = (f"{surgery['expected_kl']:.2f} = {surgery['mutual_information']:.2f} "
                                               f"+ {surgery['marginal_kl']:.2f}")
     elif surgery:
-        rows["E[KL] = I + KL(q‖p) (nats)"] = "— (deterministic encoder)"
+        rows["E[KL] = I + KL(q‖p) (nats)"] = NO_LEDGER
     units = geometry.get("active_units")
     if units:
         rows["active units"] = f"{units['count']}/{latent_dim}"
@@ -140,7 +145,10 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
             st.sidebar.error(plain(slot.error))
     if any(s.ok for s in slots):
         st.sidebar.markdown("  \n".join(f"**{plain(s.title)}**" for s in slots if s.ok))
-        st.sidebar.markdown(figures_table(slots))
+        table = figures_table(slots)
+        st.sidebar.markdown(table)
+        if NO_LEDGER in table:
+            st.sidebar.caption(NO_LEDGER_NOTE)
         missing = [s for s in slots if s.ok and s.codes and not geometry_of(s)]
         if missing and st.sidebar.button("Measure the KL ledger of " + ", ".join(s.side for s in missing),
                                          key="measure_ledgers", help="From each model's stored test codes: "

@@ -18,6 +18,13 @@ def bump(key: str) -> None:
 
 
 def draw(page: Page) -> None:
+    rows(page)
+
+
+@st.fragment
+def rows(page: Page) -> None:
+    """Its buttons and slider rerun only this fragment: new samples cost the server their decoding,
+    not a run of the whole page."""
     n = st.slider("Images per row", 4, 30, key="row_n")
     c1, c2, _ = st.columns([1, 1, 3])
     c1.button("New samples", key="new_samples", on_click=bump, args=("sample_seed",),
