@@ -94,9 +94,12 @@ def cmd_train(args) -> int:
     from . import distributed
 
     try:
-        return _train(args)
-    finally:
+        code = _train(args)
+    except BaseException:
         distributed.shutdown()
+        raise
+    distributed.shutdown(together=True)
+    return code
 
 
 def _resume_configs(args, state, dataset) -> tuple[ModelConfig, TrainConfig]:

@@ -283,8 +283,12 @@ def setup(device: str = "auto") -> World:
     else:
         backend = "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend, store=_attempt_store(rank, size), rank=rank, world_size=size,
-                                device_id=where if where.type == "cuda" else None)
+        device_id = where if where.type == "cuda" else None
+        if restart_count() > 0:  # a restarted group: keys of its own (see _attempt_store)
+            dist.init_process_group(backend, store=_attempt_store(rank, size), rank=rank, world_size=size,
+                                    device_id=device_id)
+        else:  # torchrun's env:// as it comes
+            dist.init_process_group(backend, device_id=device_id)
     _WORLD = World(rank=rank, size=size, local_rank=local, backend=backend, device=where)
     return _WORLD
 
@@ -304,9 +308,16 @@ def _attempt_store(rank: int, size: int) -> dist.Store:
     return dist.PrefixStore(f"vae_core/attempt_{restart_count()}", base)
 
 
-def shutdown() -> None:
-    """Leave the process group (the CLI calls it when a rank is done)."""
+def shutdown(*, together: bool = False) -> None:
+    """Leave the process group (the CLI calls it when a rank is done).
+
+    `together`: wait for every rank first (a run that ended normally on every rank). A rank that tore
+    its group down while rank 0 was still saving aborted at exit now and then ("terminate called
+    without an active exception": 2 runs in 24 here, 0 in 16 with the wait). Not after an error: the
+    other ranks may be inside a collective that would never match the wait."""
     global _WORLD
     if dist.is_available() and dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
     _WORLD = None
