@@ -171,11 +171,15 @@ class Deployment:
         def server(r: Replica, extra: str = "") -> str:
             return f"        server 127.0.0.1:{r.port}{extra};"
 
+        # max_fails=0: nginx never marks a replica unavailable. A dead one refuses at once, so trying it
+        # first costs nothing, and a restarted one takes its browsers back at once. (Marked down for a
+        # fail_timeout, a pinned group went to its backups only; when a backup had just died too, a page
+        # asset got a 502 and the page kept a broken view until reloaded.)
         upstreams = ["    upstream vae_any {", "        least_conn;"]
-        upstreams += [server(r, " max_fails=1 fail_timeout=5s") for r in self.replicas] + ["    }"]
+        upstreams += [server(r, " max_fails=0") for r in self.replicas] + ["    }"]
         for r in self.replicas:
-            upstreams += [f"    upstream vae_{r.name} {{", server(r, " max_fails=1 fail_timeout=5s")]
-            upstreams += [server(o, " backup") for o in self.replicas if o is not r] + ["    }"]
+            upstreams += [f"    upstream vae_{r.name} {{", server(r, " max_fails=0")]
+            upstreams += [server(o, " max_fails=0 backup") for o in self.replicas if o is not r] + ["    }"]
         fields = {
             "@PREFIX@": str(self.state_dir),
             "@LISTEN@": f"{self.listen_host}:{self.port}",
