@@ -211,6 +211,26 @@ def measure_ledger(path: str, stamp: float, _codes: dict) -> dict:
     return geometry.ledger(load_model(path, stamp).model, _codes["mu"], _codes.get("logvar"))
 
 
+def resumable_runs() -> list:
+    """vae_core.resumable_runs, read again only when a resume checkpoint or its model folder changed
+    (each checkpoint holds weights and optimiser state: not a read for every Train-tab run)."""
+    root = vc.models_dir()
+    signature = []
+    suffix = vc.resume.SUFFIX
+    for file in sorted(root.glob(f".*{suffix}")) if root.is_dir() else ():
+        try:
+            model = file.parent / file.name[1:-len(suffix)]
+            signature.append((file.name, file.stat().st_mtime_ns, folder_stamp(model) if model.exists() else 0.0))
+        except OSError:  # removed meanwhile (a run that just finished)
+            continue
+    return _resumable_runs(str(root), tuple(signature))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _resumable_runs(root: str, signature: tuple) -> list:
+    return vc.resumable_runs(Path(root))
+
+
 @st.cache_resource
 def job_registry() -> jobs.JobRegistry:
     """One registry per server process: a training survives reruns, reloads and other sessions.

@@ -73,18 +73,20 @@ def layer_picture(kind: str, layer: dict, palette=PALETTE) -> tuple[np.ndarray, 
     """(RGBA image (n, n, 4) uint8 with y up, legend) for a layer from cache.layer.
 
     classes: the class colour, paler where the classifier is less sure; holes: log p − log q from 0
-    (the data as dense as the prior expects) to its 98th percentile; stretch: log magnification from
+    (the data as dense as the prior expects) to log 1000; stretch: log magnification from
     its 2nd to 98th percentile."""
     values = np.asarray(layer["values"], np.float64)
     if kind == "classes":
-        colours = np.stack([_hex_rgb(palette[int(c) % len(palette)]) for c in values.ravel()]).reshape(*values.shape, 3)
+        colours = np.array([_hex_rgb(c) for c in palette])[values.astype(int) % len(palette)]
         confidence = np.asarray(layer["confidence"], np.float64)[..., None]
         rgb = 255 * (1 - confidence) + colours * confidence
         alpha = np.full(values.shape, 0.9)
         legend = {"kind": "classes", "text": "colour: the class the decoded image is taken for; pale: unsure"}
     elif kind == "holes":
-        finite = values[np.isfinite(values)]
-        hi = float(max(np.percentile(finite, 98), np.log(10) * 2)) if finite.size else 1.0
+        # A fixed scale: from 0 (the data as dense as the prior expects) to q 1000× rarer than p. Far
+        # from the codes the ratio grows without bound, and a percentile scale there washed out the holes
+        # that matter (q < p/10, at log 10 ≈ 2.3) inside the prior's bulk.
+        hi = float(np.log(1000))
         t = np.nan_to_num(values, nan=hi, posinf=hi) / hi
         rgb, alpha = _ramp(t), np.clip(t, 0, 1) * 0.9
         legend = {"kind": "scale", "lo": 0.0, "hi": hi, "text": "log p(z) − log q(z): dark = prior mass the data never uses"}

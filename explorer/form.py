@@ -24,9 +24,13 @@ LABELS = {  # the words a person reads; the help text says the rest
     "eval_subset": "Test images scored per epoch", "seed": "Seed", "max_iters": "Stop after steps (0: never)",
     "image_size": "Resize images to N×N (0: the most common size)", "hidden": "MLP layer widths",
 }
-CHOICE_TITLES = {"standard": "standard VAE", "mmd": "MMD-VAE", "iwae": "IWAE bound", "annealed": "β-VAE, KL annealing",
-                 "mlp": "MLP", "conv": "convolutional", "vamp": "VampPrior", "mog": "mixture of Gaussians",
-                 "bernoulli": "Bernoulli", "cbernoulli": "continuous Bernoulli", "gaussian": "Gaussian (learned σ)"}
+# Each choice's words, per setting (values repeat across settings: "standard" is an objective and a prior).
+CHOICE_TITLES = {
+    "objective": {"standard": "standard VAE", "mmd": "MMD-VAE", "iwae": "IWAE bound", "annealed": "β-VAE, KL annealing"},
+    "arch": {"mlp": "MLP", "conv": "convolutional"},
+    "prior": {"standard": "N(0, I)", "vamp": "VampPrior", "mog": "mixture of Gaussians"},
+    "likelihood": {"bernoulli": "Bernoulli", "cbernoulli": "continuous Bernoulli", "gaussian": "Gaussian (learned σ)"},
+}
 BINARIZE = {"auto": None, "on": True, "off": False}
 SETTINGS = [s for s in vc.settings() if s.name not in HIDDEN]
 
@@ -75,7 +79,8 @@ def widget(setting: vc.Setting, column):
     if setting.choices:
         options = [AUTO, *setting.choices] if setting.name == "likelihood" else list(setting.choices)
         return column.selectbox(label, options, key=k, help=setting.help,
-                                format_func=lambda c: "as fits the data" if c == AUTO else CHOICE_TITLES.get(c, c))
+                                format_func=lambda c: "as fits the data" if c == AUTO
+                                else CHOICE_TITLES.get(setting.name, {}).get(c, c))
     if setting.type == "int":
         return column.number_input(label, step=1, key=k, help=setting.help)
     if setting.type == "float":

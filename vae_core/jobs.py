@@ -132,13 +132,14 @@ class TrainJob:
 
     def view(self) -> JobView:
         with self._lock:
-            p = self.progress
+            p, r = self.progress, self.resume  # before the first report, a resumed run is where it stopped
             elapsed = (self.finished or time.monotonic()) - self.started
             return JobView(
                 id=self.id, tag=self.tag, dataset=self.train_config.dataset,
                 objective=self.model_config.objective, state=self.state, message=self.message,
-                fraction=1.0 if self.state == COMPLETED else (p.fraction if p else 0.0),
-                step=p.step if p else 0, total_steps=p.total_steps if p else 0, epoch=p.epoch if p else 0.0,
+                fraction=1.0 if self.state == COMPLETED else (p.fraction if p else r.fraction if r else 0.0),
+                step=p.step if p else r.step if r else 0, total_steps=p.total_steps if p else r.total_steps if r else 0,
+                epoch=p.epoch if p else r.epochs if r else 0.0,
                 elapsed=elapsed, eta=p.eta if p and self.state == RUNNING else None,
                 history=tuple(self.history), path=str(self.path) if self.saved and self.state in FINISHED else None,
                 cancel_requested=self._stop.is_set(), preview=self.preview, preview_epoch=self.preview_epoch)

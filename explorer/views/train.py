@@ -89,10 +89,10 @@ def form_fragment(page: Page) -> None:
 def continue_fragment(page: Page) -> None:
     """Runs that stopped before their end (cancelled, or a server that went down) and can go on from
     their resume checkpoint: the choice and a button; the run ends as if it had never stopped."""
-    runs = {r.tag: r for r in vc.resumable_runs()}
+    training = {j.path for j in cache.job_registry().running()}  # its checkpoint is being written now
+    runs = {r.tag: r for r in cache.resumable_runs() if r.model_path not in training}
     if not runs:
         return
-    state.keep_choice("t_resume", list(runs))
     if state.get("t_resume") not in runs:
         state.set("t_resume", next(iter(runs)))
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -201,7 +201,10 @@ def open_buttons(page: Page, v: jobs.JobView) -> None:
     sides = [s.side for s in page.slots]
     cols = st.columns(len(sides) + 2)
     for col, side in zip(cols, sides):
-        col.button(f"Open as model {side}", key=f"t_open_{side}", on_click=open_as, args=(side, v))
+        if col.button(f"Open as model {side}", key=f"t_open_{side}", on_click=open_as, args=(side, v)):
+            # The whole page, now: a click in this (self-refreshing) fragment reruns only the fragment,
+            # and the browser's next full rerun sent the sidebar's old choice back over the new one.
+            st.rerun()
 
 
 def open_as(side: str, v: jobs.JobView) -> None:

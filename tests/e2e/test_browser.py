@@ -238,6 +238,21 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     expect(page.get_by_text("nothing was saved")).to_be_visible(timeout=30_000)
     assert not (e2e_models_dir / "walk-long").exists()
 
+    # A short training to its end, then "Open as model B": the sidebar shows it at once (the button
+    # sits in the progress fragment, whose own rerun used to leave the sidebar's old choice in place).
+    fill(page, "Epochs", "1")
+    fill(page, "Batch size", "64")
+    page.get_by_text("Advanced").click()  # closed again: the reload began a new session
+    fill(page, "Training images (0: all)", "256")
+    fill(page, "Tag (the new model's name)", "walk-short")
+    page.get_by_text("When done, evaluate it", exact=False).click()  # on by default; a minute we skip
+    wait_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("saved as 'walk-short'", exact=False)).to_be_visible(timeout=120_000)
+    page.get_by_role("button", name="Open as model B").click()
+    wait_idle(page)
+    expect(page.get_by_role("combobox", name="Model B")).to_have_value(re.compile(r"^walk-short · VAE"))
+
     # A d = 8 model: the map is its principal plane, with a slider per dimension.
     page.get_by_role("combobox", name="Model B").click()
     page.get_by_role("option", name=re.compile(r"^tiny-d8 · MMD-VAE")).click()
