@@ -218,37 +218,21 @@ class World:
         dist.all_reduce(t)
         return bool(t.item() > 0)
 
-    def agree(self, value: int) -> int:
-        """Rank 0's value of an integer, on every rank."""
-        if not self.distributed:
-            return value
-        t = torch.tensor([value], dtype=torch.int64, device=self.device)
-        dist.broadcast(t, 0)
-        return int(t.item())
-
     def sync_rng(self) -> None:
         """Every rank takes rank 0's global generator states (rank 0 alone drew for evaluation)."""
         if not self.distributed:
             return
-        cpu = torch.get_rng_state()
-        dist.broadcast(_on(cpu, self.device), 0)
+        cpu = _on(torch.get_rng_state(), self.device)  # NCCL broadcasts device tensors only
+        dist.broadcast(cpu, 0)
+        torch.set_rng_state(cpu.cpu())  # the broadcast copy (on CUDA, not the state it was made from)
         if self.device.type == "cuda":
             state = _on(torch.cuda.get_rng_state(self.device), self.device)
             dist.broadcast(state, 0)
             torch.cuda.set_rng_state(state.cpu(), self.device)
-        torch.set_rng_state(_from(cpu, self.device))
-
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier()
 
 
 def _on(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     return t.to(device) if device.type == "cuda" else t
-
-
-def _from(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    return t.cpu() if device.type == "cuda" else t
 
 
 @contextlib.contextmanager

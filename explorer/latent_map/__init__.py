@@ -143,8 +143,13 @@ def layer_file(page, s: Slot, kind: str) -> dict | None:
     """A geometry layer of one model as a picture under its map: {url, extent, legend}."""
     if kind == "classes" and cache.classifier(page.dataset) is None:
         return None
-    ext = extent(s, None, margin=0.25)
-    layer = cache.layer(s.path, s.stamp, kind, page.dataset, tuple(ext), s.codes)
+    return layer_picture_file(s.path, s.stamp, kind, page.dataset, tuple(extent(s, None, margin=0.25)), s.codes)
+
+
+@st.cache_data(show_spinner=False, max_entries=48)
+def layer_picture_file(path: str, stamp: float, kind: str, dataset: str, ext: tuple, _codes: dict) -> dict:
+    """The layer's picture, drawn, encoded and published once per model version, layer and extent."""
+    layer = cache.layer(path, stamp, kind, dataset, ext, _codes)
     picture, legend = figures.layer_picture(kind, layer, PALETTE)
     # The picture's pixels are the lattice's points: its edges lie half a cell outside them.
     xs, ys = layer["xs"], layer["ys"]
