@@ -19,11 +19,12 @@ VIEWS = (latent, interpolation, samples, train)  # one tab each, in this order
 
 def main() -> None:
     st.sidebar.title("VAE Explorer")
-    dataset = sidebar.dataset_ui()
+    listing = sidebar.model_listing()
+    dataset = sidebar.dataset_ui(listing)
     data_dir = settings.data_dir()
     record = data.dataset_record(dataset, data_dir)
     test, data_error = data.load_test_set(dataset, data_dir)
-    slots = sidebar.models_ui(dataset, record)
+    slots = sidebar.models_ui(dataset, record, listing)
     page = Page(dataset, data_dir, slots, test, data_error, record=record)
     for s in slots:
         if s.ok:

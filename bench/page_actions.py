@@ -58,16 +58,9 @@ async def round_trip(page, step: int = 1, timeout_ms: float = 30_000) -> float:
     and sends the picture) until model A's samples picture is another one. Returns milliseconds from
     the click to the new picture's URL in the page. (Moving through the latent map costs the server
     nothing: it decodes in the browser.) `step` is kept for callers that alternate directions."""
+    await open_tab(page, "Samples", timeout_ms)
     img = samples_image(page)
-    deadline = time.monotonic() + timeout_ms / 1000
-    while True:  # a rerun on its way (a reconnect's) may still redraw the page on its first tab
-        await open_tab(page, "Samples", timeout_ms)
-        try:
-            before = await img.get_attribute("src", timeout=5_000)
-            break
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError, whose import is lazy here
-            if time.monotonic() > deadline:
-                raise
+    before = await img.get_attribute("src", timeout=timeout_ms)
     t = time.perf_counter()
     await page.get_by_role("button", name="New samples").click(timeout=timeout_ms)
     await _expect()(img).not_to_have_attribute("src", before, timeout=timeout_ms)

@@ -11,14 +11,19 @@ from .settings import DEFAULT_MODELS, SIDES
 from .text import plain
 
 
-def datasets() -> list[str]:
+def model_listing() -> list[vc.ModelEntry]:
+    """Every model folder found (each config read once per run: the dataset list and the pickers share it)."""
+    return vc.list_models()
+
+
+def datasets(entries: list[vc.ModelEntry]) -> list[str]:
     """The built-in datasets, then every dataset of the user's own that a model was trained on."""
-    own = sorted({e.dataset for e in vc.list_models() if e.source == "user" and e.dataset and e.dataset not in vc.DATASETS})
+    own = sorted({e.dataset for e in entries if e.source == "user" and e.dataset and e.dataset not in vc.DATASETS})
     return [*vc.DATASETS, *own]
 
 
-def dataset_ui() -> str:
-    options = datasets()
+def dataset_ui(entries: list[vc.ModelEntry]) -> str:
+    options = datasets(entries)
     if "dataset" not in st.session_state:  # a shared URL reproduces the view
         wanted = st.query_params.get("dataset")
         st.session_state["dataset"] = wanted if wanted in options else "mnist"
@@ -42,12 +47,12 @@ def count_ui() -> int:
                             help="Every view shows each model on the same inputs.")
 
 
-def models_ui(dataset: str, record: vc.Dataset | None = None) -> list[Slot]:
+def models_ui(dataset: str, record: vc.Dataset | None, listing: list[vc.ModelEntry]) -> list[Slot]:
     """A picker per side over every model found (shipped and trained here), then load them."""
     sides = SIDES[:count_ui()]
     every = st.sidebar.checkbox("List models of every dataset", key="all_models",
                                 help="Models trained on another dataset are listed but cannot be shown.")
-    entries = vc.list_models(dataset=None if every else dataset)
+    entries = [e for e in listing if every or e.dataset == dataset or e.error]  # vc.list_models(dataset=…)'s rule
     entries.sort(key=lambda e: (e.dataset != dataset and not e.error, e.source != "pretrained", e.name))
     # Keyed by the resolved folder, the form in which a training reports where it saved.
     labels = {str(e.path.resolve()): e.label + ("" if e.dataset in ("", dataset) else f" [{e.dataset}]")
