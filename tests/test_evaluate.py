@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+import vae_core as vc
 from vae_core import (
     ConfigError,
     ModelConfig,
@@ -16,7 +17,8 @@ from vae_core import (
     fit as train,
 )
 from vae_core.data import fixed_binarization
-from vae_core.evaluate import aggregate_posterior, best_proposal_scale, proposal
+from vae_core.evaluate import PASS_BYTES, aggregate_posterior, best_proposal_scale, decode_floats, decodes_per_pass, \
+    proposal
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +69,45 @@ def test_iw_bound_is_above_the_elbo(trained_2d, x50, iw1000):
     np.testing.assert_array_equal(iw_log_likelihood(trained_2d, x50[:5], k=50),
                                   iw_log_likelihood(trained_2d, x50[:5], k=50))
     whole = iw_log_likelihood(trained_2d, x50[:10], k=200).mean()
-    chunked = iw_log_likelihood(trained_2d, x50[:10], k=200, max_decodes=300).mean()
+    chunked = iw_log_likelihood(trained_2d, x50[:10], k=200, max_bytes=300 * 4 * decode_floats(trained_2d)).mean()
     assert abs(chunked - whole) < 1.0
+
+
+def test_evaluation_draws_from_its_own_cpu_generator(trained_2d, x50):
+    """The bounds' draws come from seeded CPU generators: the global RNG is left alone, and a model on
+    another device gets the same draws (its numbers agree up to float error, bench/gpu_check.sh)."""
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = neg_elbo(trained_2d, x50, samples=3, seed=5)
+    iw_log_likelihood(trained_2d, x50[:5], k=20, seed=5)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert neg_elbo(trained_2d, x50, samples=3, seed=5) == a  # the same call, the same draws
+    assert neg_elbo(trained_2d, x50, samples=3, seed=6)["recon"] != a["recon"]
+
+
+def test_a_pass_holds_at_most_its_byte_budget():
+    """A pass decodes as many points as PASS_BYTES allows for the decoder's activations and scoring:
+    the 32×32 colour conv decoder that took ~11 GB in passes of 50,000 now gets a few hundred."""
+    colour = vc.build_model(vc.ModelConfig(arch="conv", image_shape=(3, 32, 32), likelihood="cbernoulli"))
+    floats = decode_floats(colour)
+    # Every layer's output, counted by hand: dense, ReLU and unflatten (8·8·32 each), deconv and ReLU
+    # (64·16·16 each), deconv and ReLU (32·32·32 each), the last deconv (3·32·32); and four image-sized
+    # tensors of the scoring.
+    by_hand = (8 * 8 * 32) * 3 + (64 * 16 * 16) * 2 + (32 * 32 * 32) * 2 + 3 * 32 * 32 + 4 * 3 * 32 * 32
+    assert floats == by_hand
+    assert decodes_per_pass(colour) * 4 * floats <= PASS_BYTES
+    assert decodes_per_pass(colour, max_bytes=1) == 1
+
+
+def test_a_time_budget_stops_after_the_minimum(trained_2d, x50):
+    """With `seconds` the estimate stops at the first pass past the budget once `min_images` are
+    done: a clock that jumps 10 s per reading makes every pass late."""
+    ticks = iter(range(0, 10_000, 10))
+    ll = iw_log_likelihood(trained_2d, x50, k=20, seconds=1.0, min_images=7, clock=lambda: next(ticks),
+                           max_bytes=3 * 20 * 4 * decode_floats(trained_2d))  # passes of 3 images
+    assert len(ll) == 9  # three passes: 3, 6, then 9 ≥ 7
+    full = iw_log_likelihood(trained_2d, x50, k=20, max_bytes=3 * 20 * 4 * decode_floats(trained_2d))
+    np.testing.assert_allclose(ll, full[:9], rtol=1e-6)  # the same draws for the images it covered
 
 
 def test_neg_elbo_parts(trained_2d, x50):

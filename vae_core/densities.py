@@ -20,14 +20,17 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, *, samples: int | Non
     differentiable in (mu, logvar).
 
     mu, logvar: (B, D). `samples=None` gives one draw per row, (B, D); `samples=S` gives
-    (S, B, D). `generator` seeds eps (evaluation); without it the global RNG is used.
+    (S, B, D). `generator` seeds eps (evaluation); without it the global RNG is used. eps is drawn
+    on the generator's device and moved to mu's: a CPU generator gives the same draws for a model
+    on the GPU as on the CPU, so evaluations agree across devices up to float error.
     In a training step under torchrun, eps is drawn for the global batch and this rank's rows are
     taken (`vae_core.distributed.global_rows`), so every image gets the eps it gets in one process.
     """
     rows = global_rows(mu.shape[0]) if generator is None else None
     if rows is None:
         shape = mu.shape if samples is None else (samples, *mu.shape)
-        eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        where = generator.device if generator is not None else mu.device
+        eps = torch.randn(shape, generator=generator, device=where, dtype=mu.dtype).to(mu.device)
     else:
         total, offset = rows
         shape = (total, *mu.shape[1:]) if samples is None else (samples, total, *mu.shape[1:])

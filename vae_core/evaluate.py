@@ -12,11 +12,12 @@ the test set (as they were trained on binary draws), the others on the intensiti
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
 
-from .data import Split, eval_inputs
+from .data import Inputs, Split
 from .densities import log_normal, reparameterize
 from .errors import ConfigError
 from .explore import encode_means
@@ -24,6 +25,29 @@ from .geometry import mmd_to_prior
 from .models import VAE
 
 PROPOSAL_SCALES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
+# The most one pass may hold: decoder activations and the log-probabilities scored on them. A pass
+# of 50,000 decodes of a 32×32 colour conv decoder held ~11 GB before passes were sized by this.
+PASS_BYTES = 256 * 2 ** 20
+
+
+@torch.inference_mode()
+def decode_floats(model: VAE) -> int:
+    """Floats one latent point holds on its way through the decoder (every layer's output) and its
+    scoring (a few image-sized tensors): what sizes a pass by memory."""
+    sizes: list[int] = []
+    leaves = [m for m in model.decoder.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel())) for m in leaves]
+    try:
+        model.decoder(torch.zeros(1, model.latent_dim, device=model.device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return sum(sizes) + 4 * math.prod(model.image_shape)
+
+
+def decodes_per_pass(model: VAE, max_bytes: int | None = None) -> int:
+    """How many latent points one pass may decode and score within `max_bytes` (default PASS_BYTES)."""
+    return max(1, (max_bytes or PASS_BYTES) // (4 * decode_floats(model)))
 
 
 def _device_x(model: VAE, x: torch.Tensor) -> torch.Tensor:
@@ -42,38 +66,54 @@ def proposal(model: VAE, x: torch.Tensor, scale: float | None = None) -> tuple[t
 
 @torch.inference_mode()
 def neg_elbo(model: VAE, x: torch.Tensor, *, scale: float | None = None, samples: int = 1,
-             batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+             batch_size: int | None = None, seed: int = 0) -> dict[str, float]:
     """Test negative ELBO in nats and its parts, `samples` draws for the reconstruction; the KL in
-    closed form for N(0, I), else the Monte Carlo estimate over the same draws."""
+    closed form for N(0, I), else the Monte Carlo estimate over the same draws, with `kl_se` (the
+    standard error of the mean over images: draw noise and the images' spread). The draws come from a
+    CPU generator seeded with `seed`: the same numbers on any device, and the global RNG untouched."""
     model.eval()
-    torch.manual_seed(seed)
-    rec_sum = kl_sum = 0.0
+    g = torch.Generator().manual_seed(seed)
+    batch_size = batch_size or max(1, min(500, decodes_per_pass(model)))
+    rec_sum = kl_sum = kl_squares = 0.0
     for i in range(0, len(x), batch_size):
         xb = _device_x(model, x[i:i + batch_size])
         mu, logvar = proposal(model, xb, scale)
         draws = []
         for _ in range(samples):
-            z = reparameterize(mu, logvar)
+            z = reparameterize(mu, logvar, generator=g)
             draws.append(z)
             rec_sum -= model.likelihood.log_prob(model.decode(z), xb).sum().item() / samples
-        kl_sum += model.prior.kl(mu, logvar, torch.stack(draws)).sum().item()
+        kl = model.prior.kl(mu, logvar, torch.stack(draws)).double()  # (B,)
+        kl_sum += kl.sum().item()
+        kl_squares += kl.pow(2).sum().item()
     n = len(x)
-    return {"neg_elbo": (rec_sum + kl_sum) / n, "recon": rec_sum / n, "kl": kl_sum / n}
+    out = {"neg_elbo": (rec_sum + kl_sum) / n, "recon": rec_sum / n, "kl": kl_sum / n}
+    if model.prior.name != "standard":  # a Monte Carlo KL: the standard error of its mean over the images
+        spread = max(kl_squares / n - (kl_sum / n) ** 2, 0.0)
+        out["kl_se"] = math.sqrt(spread / max(n - 1, 1))
+    return out
 
 
 @torch.inference_mode()
 def iw_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 1000, scale: float | None = None,
-                      max_decodes: int = 50_000, seed: int = 0) -> np.ndarray:
-    """Importance-weighted estimate of log p(x) per image (Burda et al. 2015): (N,)."""
+                      max_bytes: int | None = None, seed: int = 0, seconds: float | None = None,
+                      min_images: int = 100, clock=time.perf_counter) -> np.ndarray:
+    """Importance-weighted estimate of log p(x) per image (Burda et al. 2015): (N,). The draws come
+    from a CPU generator (the same on any device); passes hold at most `max_bytes`.
+
+    `seconds`: stop after the pass that ends past this many seconds, once `min_images` are done: the
+    result then covers the first n ≤ N images (n = its length)."""
     model.eval()
-    g = torch.Generator(device=model.device).manual_seed(seed)
-    out = []
-    per_chunk = max(1, max_decodes // k)
+    g = torch.Generator().manual_seed(seed)
+    start = clock()
+    out, done = [], 0
+    per_pass = decodes_per_pass(model, max_bytes)
+    per_chunk = max(1, per_pass // k)
     for i in range(0, len(x), per_chunk):
         xb = _device_x(model, x[i:i + per_chunk])
         mu, logvar = proposal(model, xb, scale)
         lse = torch.full((len(xb),), -math.inf, device=model.device, dtype=torch.float64)
-        s_chunk = max(1, max_decodes // len(xb))
+        s_chunk = max(1, per_pass // len(xb))
         for s in range(0, k, s_chunk):
             m = min(s_chunk, k - s)
             z = reparameterize(mu, logvar, samples=m, generator=g)  # (m, B, D)
@@ -82,6 +122,9 @@ def iw_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 1000, scale: floa
             log_w = (log_px + model.prior.log_prob(z) - log_normal(z, mu, logvar)).double()
             lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))
         out.append((lse - math.log(k)).cpu())
+        done += len(xb)
+        if seconds is not None and done >= min_images and clock() - start > seconds:
+            break
     return torch.cat(out).numpy()
 
 
@@ -91,18 +134,20 @@ def quadrature_limit(model: VAE, *, standard: float = 6.0, draws: int = 20_000) 
     learned prior, 1.2× the 99.99th percentile of |z| over 20,000 prior draws (seeded), at least 6."""
     if model.config.prior == "standard":
         return standard
-    g = torch.Generator(device=model.device).manual_seed(0)
-    z = model.prior.sample(draws, generator=g).abs().flatten().double()
+    g = torch.Generator().manual_seed(0)  # on the CPU: the same limit on any device
+    z = model.prior.sample(draws, generator=g, device=torch.device("cpu")).abs().flatten().double()
     return max(standard, float(math.ceil(1.2 * torch.quantile(z, 0.9999).item())))
 
 
 @torch.inference_mode()
 def quadrature_log_likelihood(model: VAE, x: torch.Tensor, *, grid: int = 400, limit: float | None = None,
-                              chunk: int = 10_000) -> np.ndarray:
+                              max_bytes: int | None = None) -> np.ndarray:
     """log p(x) = log Σ_j p(x|z_j) p(z_j) ΔA on a grid×grid lattice over [−limit, limit]²: (N,).
 
     Only for d = 2. log p(x|z) for all images and grid points is one matrix product
-    (`model.likelihood.log_prob_pairs`); `limit` defaults to `quadrature_limit(model)`.
+    (`model.likelihood.log_prob_pairs`); `limit` defaults to `quadrature_limit(model)`. Each pass
+    decodes as many grid points as `max_bytes` allows for the decodes and the (N, points) table of
+    log-probabilities (float64, with temporaries).
     """
     if model.latent_dim != 2:
         raise ConfigError("quadrature is only practical for a 2-D latent space")
@@ -112,6 +157,7 @@ def quadrature_log_likelihood(model: VAE, x: torch.Tensor, *, grid: int = 400, l
     step = (axis[1] - axis[0]).item()
     zz = torch.cartesian_prod(axis, axis)  # (G, 2)
     xf = x.flatten(1).to(model.device, torch.float32)  # (N, C·H·W)
+    chunk = max(1, min(decodes_per_pass(model, max_bytes), (max_bytes or PASS_BYTES) // (32 * len(xf))))
     lse = torch.full((len(xf),), -math.inf, dtype=torch.float64, device=model.device)
     for j in range(0, len(zz), chunk):
         z = zz[j:j + chunk].to(model.device)
@@ -160,33 +206,40 @@ def aggregate_posterior(codes: np.ndarray) -> dict:
             "mmd_to_prior_estimator": divergence["estimator"]}
 
 
-def evaluate_model(model: VAE, train: Split, test: Split, *, n_test: int | None = None, iw_k: int = 1000,
-                   iw_n: int = 1000, quadrature_grid: int = 0, knn_k: int = 5, seed: int = 0,
-                   progress=None) -> dict:
+def evaluate_model(model: VAE, train: Split, test: Split, *, inputs: Inputs | None = None,
+                   n_test: int | None = None, iw_k: int = 1000, iw_n: int = 1000, quadrature_grid: int = 0,
+                   knn_k: int = 5, seed: int = 0, iw_seconds: float | None = None, progress=None) -> dict:
     """The metrics a model folder carries: test −ELBO, IW NLL, quadrature NLL (d = 2), k-NN, latent stats.
 
-    A Bernoulli model's test set is binarised once with `seed`, so numbers from different models
-    compare; other likelihoods score the intensities. `progress(message)` hears each stage.
+    Every figure is computed from `inputs` (`data.Inputs`: the run's, `config.run_inputs`; by
+    default a Bernoulli model's splits binarised once with `seed`, so numbers from different models
+    compare; other likelihoods score the intensities): the bounds, the codes of the k-NN accuracy and
+    the aggregate posterior alike. `iw_seconds` bounds the importance-weighted estimate's time: it
+    then covers as many of the first `iw_n` images as fit (at least 100; the count is recorded).
+    Memory stays bounded (`PASS_BYTES` per pass). `progress(message)` hears each stage.
     """
     def say(msg):
         if progress:
             progress(msg)
 
+    inputs = inputs or Inputs(binarized=model.likelihood.binarized, seed=seed)
+    test_x = inputs.of(test.images)  # the whole split, then the first n_test (a subset draws the same)
     test = test.subset(n_test)
-    binarized = model.likelihood.binarized
-    x = eval_inputs(test.images, binarized=binarized, seed=seed)
+    x = test_x[:len(test)]
     scale = None
-    metrics: dict = {"n_test": len(test), "likelihood": model.config.likelihood, "prior": model.config.prior}
-    if binarized:
-        metrics["binarization_seed"] = seed
+    metrics: dict = {"n_test": len(test), "likelihood": model.config.likelihood, "prior": model.config.prior,
+                     "inputs": inputs.to_dict()}
+    if inputs.binarized:
+        metrics["binarization_seed"] = inputs.seed
     if not model.config.stochastic_encoder:
         scale = best_proposal_scale(model, x[:500])
         metrics["proposal_scale"] = scale
     say("test −ELBO")
     metrics["test"] = neg_elbo(model, x, scale=scale)
     if iw_k and iw_n:
-        say(f"importance-weighted log-likelihood (k={iw_k}, {min(iw_n, len(x))} images)")
-        ll = iw_log_likelihood(model, x[:iw_n], k=iw_k, scale=scale, seed=seed)
+        budget = f", as many as fit in {iw_seconds:.0f} s" if iw_seconds is not None else ""
+        say(f"importance-weighted log-likelihood (k={iw_k}, up to {min(iw_n, len(x))} images{budget})")
+        ll = iw_log_likelihood(model, x[:iw_n], k=iw_k, scale=scale, seed=inputs.seed, seconds=iw_seconds)
         metrics["iw_nll"] = {"nll": float(-ll.mean()), "k": iw_k, "n": len(ll)}
     if quadrature_grid and model.latent_dim == 2:
         say(f"quadrature log-likelihood ({quadrature_grid}² grid)")
@@ -198,8 +251,8 @@ def evaluate_model(model: VAE, train: Split, test: Split, *, n_test: int | None 
             n = metrics["iw_nll"]["n"]
             metrics["iw_nll"]["quadrature_nll_same_images"] = float(-q[:n].mean())
     say("codes and k-NN accuracy")
-    test_codes = encode_means(model, test.images)
-    train_codes = encode_means(model, train.images)
+    test_codes = encode_means(model, x)
+    train_codes = encode_means(model, inputs.of(train.images))
     metrics["knn_accuracy"] = {"k": knn_k, "accuracy": knn_accuracy(
         train_codes, train.labels.numpy(), test_codes, test.labels.numpy(), k=knn_k)}
     metrics["aggregate_posterior"] = aggregate_posterior(test_codes)
