@@ -68,6 +68,19 @@ def test_set(dataset: str, data_dir: str, attempt: int) -> TestSet:
     return TestSet(images, split.labels.numpy())
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _model_inputs(_test: TestSet, test_key: str, binarized: bool, seed: int) -> np.ndarray:
+    """The whole test split as models with these `vae_core.data.Inputs` see it: float32 (N, C, H, W)."""
+    c = 1 if _test.images.ndim == 3 else _test.images.shape[3]
+    images = vc.explore.to_model_layout(_test.images, (c, *_test.images.shape[1:3]))
+    return vc.Inputs(binarized, seed).of(images).numpy()
+
+
+def model_inputs(bundle: vc.Bundle, _test: TestSet, test_key: str) -> np.ndarray:
+    """The test images as `bundle`'s model sees them, the convention its codes were made under."""
+    return _model_inputs(_test, test_key, bundle.inputs.binarized, bundle.inputs.seed)
+
+
 def download_data(dataset: str, data_dir: str) -> None:
     """Fetch the dataset's files from the mirrors (MD5-checked; raises DatasetError)."""
     vc.data.ensure_files(dataset, data_dir, download=True, progress=False)
@@ -80,12 +93,14 @@ def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) 
     the sliders cover. `test_key` names `_test` in the cache key."""
     bundle = load_model(path, stamp)
     logvar = None
-    if bundle.latents is not None and (_test is None or len(bundle.latents["mu"]) == len(_test.labels)):
+    stored = bundle.latents is not None and (_test is None or len(bundle.latents["mu"]) == len(_test.labels))
+    if stored and (bundle.latents_follow_inputs or _test is None):
         mu, labels, logvar = bundle.latents["mu"], bundle.latents["labels"], bundle.latents.get("logvar")
-    elif _test is not None:
+    elif _test is not None:  # no codes, or codes from before the inputs were recorded: encode them
         from vae_core import geometry
 
-        (mu, logvar), labels = geometry.encode_posteriors(bundle.model, _test.images), _test.labels
+        (mu, logvar), labels = geometry.encode_posteriors(bundle.model, model_inputs(bundle, _test, test_key)), \
+            _test.labels
     else:
         return {}
     plane = vc.latent_plane(mu)
@@ -116,7 +131,8 @@ def manifold(path: str, stamp: float, n: int, spacing: str, lo: float, hi: float
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def reconstructions(path: str, stamp: float, _test: TestSet, test_key: str, indices: tuple[int, ...]) -> np.ndarray:
-    return vc.reconstruct(load_model(path, stamp).model, _test.images[list(indices)])
+    bundle = load_model(path, stamp)
+    return vc.reconstruct(bundle.model, model_inputs(bundle, _test, test_key)[list(indices)])
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -128,8 +144,9 @@ def samples(path: str, stamp: float, n: int, seed: int) -> np.ndarray:
 def interpolation(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1: int, steps: int,
                   method: str) -> tuple[np.ndarray, np.ndarray]:
     """(latent path (steps, D), decoded images (steps, 28, 28)) between two test images."""
-    return vc.interpolate(load_model(path, stamp).model, _test.images[i0], _test.images[i1], steps=steps,
-                          method=method)
+    bundle = load_model(path, stamp)
+    x = model_inputs(bundle, _test, test_key)
+    return vc.interpolate(bundle.model, x[i0], x[i1], steps=steps, method=method)
 
 
 def decode_point(path: str, stamp: float, z: tuple[float, ...]) -> np.ndarray:
@@ -188,14 +205,16 @@ def hole_samples(path: str, stamp: float, n: int, _codes: dict) -> np.ndarray:
 
 
 @st.cache_data(show_spinner="Finding the geodesic…", max_entries=32)
-def geodesic(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1: int) -> dict:
-    """The path between two test images' codes along which the decoded image changes least, its
-    frames, and both paths' lengths (each segment measured in 16 pieces, as vae_core does)."""
+def geodesic(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1: int, _codes: dict) -> dict:
+    """The path between two test images' codes along which the decoded image changes least (the
+    shortest found from several starts, one bent through the codes' mean), its frames, and both
+    paths' lengths (each segment measured in 16 pieces, as vae_core does)."""
     from vae_core import geometry
 
-    model = load_model(path, stamp).model
-    ends = vc.encode_means(model, _test.images[[i0, i1]])
-    path_z = geometry.geodesic(model, ends[0], ends[1], steps=16)
+    bundle = load_model(path, stamp)
+    model = bundle.model
+    ends = vc.encode_means(model, model_inputs(bundle, _test, test_key)[[i0, i1]])
+    path_z = geometry.geodesic(model, ends[0], ends[1], steps=16, through=_codes["mu"].mean(0))
     line = vc.interpolation_path(ends[0], ends[1], 16)
     return {"path": path_z, "frames": vc.decode(model, path_z),
             "length": geometry.curve_length(model, path_z, refine=16),

@@ -55,7 +55,7 @@ def main() -> int:
         for name in names:
             path = ROOT / "pretrained" / name
             bundle = load_bundle(path)
-            claims = measure_claims(bundle.model, clf, test)
+            claims = measure_claims(bundle.model, clf, test, inputs=bundle.inputs)
             claims["aggregate_posterior"] = aggregate_posterior(bundle.latents["mu"])
             update_metrics(path, {**bundle.metrics, "claims": claims}, allow_pretrained=True)
             grids.append(manifold_grid(bundle.model, 20)[0])

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from vae_core import ModelConfig, TrainConfig, fit as train, load_split
+from vae_core import Inputs, ModelConfig, TrainConfig, fit as train, load_split
 from vae_core.claims import (classifier_accuracy, classifier_probs, grid_coverage, interpolation_smoothness,
                              load_classifier, pixel_entropy, sample_sharpness, save_classifier, train_classifier)
 
@@ -94,7 +94,8 @@ class _LinearImages:
 
 
 def test_an_even_walk_scores_the_ideal_step(classifier, mnist_test):
-    s = interpolation_smoothness(_LinearImages(), classifier, mnist_test, pairs=20, steps=6)
+    s = interpolation_smoothness(_LinearImages(), classifier, mnist_test, pairs=20, steps=6,
+                                 inputs=Inputs(binarized=False))
     assert s["max_step_relative"] == pytest.approx(0.2, abs=1e-4)  # 1/(6 − 1)
     assert s["mean_step_relative"] == pytest.approx(0.2, abs=1e-4)
 
@@ -105,10 +106,12 @@ def test_interpolation_steps_match_a_direct_computation(tiny_model, classifier, 
 
     s = interpolation_smoothness(tiny_model, classifier, mnist_test, pairs=20, steps=6, seed=4)
     idx = np.random.default_rng(4).choice(len(mnist_test), size=(20, 2), replace=False)
+    # The pairs' codes come from the inputs a Bernoulli model sees: the test set binarised once (seed 0).
+    inputs = torch.bernoulli(mnist_test.images.float() / 255, generator=torch.Generator().manual_seed(0))
     largest = []
     with torch.no_grad():
         for i, j in idx:
-            x = mnist_test.images[[i, j]].float() / 255
+            x = inputs[[i, j]]
             mu = tiny_model.encode(x).mu
             t = torch.linspace(0, 1, 6)[:, None]
             frames = torch.sigmoid(tiny_model.decode((1 - t) * mu[0] + t * mu[1])).flatten(1).double()

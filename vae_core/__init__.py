@@ -15,8 +15,8 @@ from .checkpoints import (
     tag_path,
     validate_tag,
 )
-from .config import ModelConfig, Setting, TrainConfig, check_compatible, settings
-from .data import DATASETS, Dataset, Split, dataset_info, dataset_title, load_split, resolve_data_dir, resolve_dataset
+from .config import ModelConfig, Setting, TrainConfig, check_compatible, run_inputs, settings
+from .data import DATASETS, Dataset, Inputs, Split, dataset_info, dataset_title, load_split, resolve_data_dir, resolve_dataset
 from .densities import reparameterize
 from .errors import CheckpointError, ConfigError, DatasetError, VaeCoreError
 from .evaluate import evaluate_model, iw_log_likelihood, knn_accuracy, neg_elbo, quadrature_log_likelihood
@@ -69,7 +69,7 @@ __all__ = [
     "__version__", "VaeCoreError", "ConfigError", "DatasetError", "CheckpointError",
     "Bundle", "ModelEntry", "PRETRAINED_DIR", "list_models", "load_bundle", "models_dir", "save_bundle", "tag_path",
     "validate_tag", "ModelConfig", "TrainConfig", "Setting", "settings", "check_compatible",
-    "DATASETS", "Dataset", "Split", "dataset_info", "dataset_title", "load_split", "resolve_data_dir",
+    "run_inputs", "DATASETS", "Dataset", "Inputs", "Split", "dataset_info", "dataset_title", "load_split", "resolve_data_dir",
     "resolve_dataset", "reparameterize", "evaluate_model", "iw_log_likelihood", "knn_accuracy", "neg_elbo",
     "quadrature_log_likelihood", "decode", "encode_means", "interpolate", "interpolation_path", "manifold_grid",
     "latent_plane", "plane_points", "png_bytes", "prior_samples", "reconstruct", "tile", "DecoderExport",

@@ -18,7 +18,7 @@ from pathlib import Path
 from ._version import __version__
 from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, tag_path, update_metrics
 from .config import ConfigError, ModelConfig, TrainConfig, settings
-from .data import DATASETS, dataset_title, load_split, resolve_dataset
+from .data import DATASETS, Inputs, dataset_title, load_split, resolve_dataset
 from .errors import VaeCoreError
 from .evaluate import evaluate_model
 from .explore import encode_means, manifold_grid, png_bytes
@@ -223,8 +223,9 @@ def cmd_evaluate(args) -> int:
     bundle.check_dataset(dataset)  # the file may have changed since the model was trained
     train_split = dataset.read("train", data_dir=args.data_dir)
     test_split = dataset.read("test", data_dir=args.data_dir)
-    metrics = evaluate_model(bundle.model, train_split, test_split, n_test=args.n_test, iw_k=args.iw_k,
-                             iw_n=args.iw_n, quadrature_grid=args.quadrature_grid, seed=args.seed,
+    inputs = Inputs(binarized=bundle.inputs.binarized, seed=args.seed)
+    metrics = evaluate_model(bundle.model, train_split, test_split, inputs=inputs, n_test=args.n_test,
+                             iw_k=args.iw_k, iw_n=args.iw_n, quadrature_grid=args.quadrature_grid,
                              progress=lambda m: print(f"… {m}", file=sys.stderr))
     print(json.dumps(metrics, indent=2))
     if args.save:
@@ -239,7 +240,7 @@ def cmd_grid(args) -> int:
     codes = bundle.latents["mu"] if bundle.latents else None
     if args.spacing == "range" and codes is None:
         test = _bundle_dataset(bundle, args.data_dir).read("test", data_dir=args.data_dir)
-        codes = encode_means(bundle.model, test.images)
+        codes = encode_means(bundle.model, bundle.inputs.of(test.images))
     center = codes.mean(0) if (codes is not None and bundle.model.latent_dim > 2) else None
     image, _, _ = manifold_grid(bundle.model, args.n, spacing=args.spacing, codes=codes, center=center)
     Path(args.out).write_bytes(png_bytes(image))

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from ._version import __version__
-from .config import ConfigError, ModelConfig, TrainConfig
-from .data import DATASETS, Dataset, dataset_title
-from .errors import CheckpointError
+from .config import ConfigError, ModelConfig, TrainConfig, run_inputs
+from .data import DATASETS, Dataset, Inputs, dataset_title
+from .errors import CheckpointError, VaeCoreError
 from .models import VAE
 from .objectives import OBJECTIVES
 
@@ -55,6 +55,18 @@ class Bundle:
     latents: dict | None = None  # {"mu": (N, D) float32, "labels": (N,) int64[, "logvar": (N, D) float32]}
     library_version: str = ""
     data: dict | None = None  # the dataset it was trained on: name, title, shape, classes, fingerprint
+    recorded_inputs: Inputs | None = None  # config.json's "inputs": what latents.npz was encoded from
+
+    @property
+    def inputs(self) -> Inputs:
+        """What this model's codes and figures are computed from (`vae_core.data.Inputs`)."""
+        return self.recorded_inputs or run_inputs(self.model_config, self.train_config)
+
+    @property
+    def latents_follow_inputs(self) -> bool:
+        """False for a folder saved before the inputs were recorded: its latents.npz came from the
+        intensities whatever the model was trained on, so a caller with the data encodes again."""
+        return self.recorded_inputs is not None
 
     @property
     def dataset(self) -> str:
@@ -227,7 +239,8 @@ def _write_json(path: Path, data: dict) -> None:
 
 def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: dict | None = None,
                 latents: dict | None = None, half: bool = False, allow_pretrained: bool = False,
-                overwrite: bool = True, data: Dataset | dict | None = None, run: dict | None = None) -> Path:
+                overwrite: bool = True, data: Dataset | dict | None = None, run: dict | None = None,
+                inputs: Inputs | None = None) -> Path:
     """Write a model folder atomically and return its path.
 
     `half=True` stores the weights as float16 (they load back as float32).
@@ -237,17 +250,19 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
     `data` is the dataset record (or its `describe()`) the model was trained on; without it the
     train config's dataset is described when it is a built-in one. `run` says how it was trained
     ({"world_size": N, "backend": ...}: torchrun's group) and goes into config.json as "run".
+    `inputs` is what `latents` were encoded from (default: the run's, `config.run_inputs`).
     A write that fails (a full disk) raises CheckpointError and leaves any previous folder whole.
     """
     try:
         return _write_bundle(Path(path), model, train_config, metrics=metrics, latents=latents, half=half,
-                             allow_pretrained=allow_pretrained, overwrite=overwrite, data=data, run=run)
+                             allow_pretrained=allow_pretrained, overwrite=overwrite, data=data, run=run,
+                             inputs=inputs)
     except OSError as exc:
         raise CheckpointError(f"{path}: could not be written ({exc}); any earlier model there is unchanged") from exc
 
 
 def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics, latents, half, allow_pretrained,
-                  overwrite, data, run=None) -> Path:
+                  overwrite, data, run=None, inputs=None) -> Path:
     if _is_pretrained(path) and not allow_pretrained:
         raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}; "
                               "choose a tag for the user models directory")
@@ -273,6 +288,7 @@ def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics,
             "data": data,
             "model": model.config.to_dict(),
             "train": train_config.to_dict(),
+            "inputs": (inputs or run_inputs(model.config, train_config)).to_dict(),
             **({"run": run} if run is not None else {}),
         })
         _write_json(tmp / METRICS_FILE, metrics or {})
@@ -385,7 +401,12 @@ def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool 
             raise CheckpointError(f"{metrics_file}: not valid JSON ({exc})") from None
     latents = _read_latents(path / LATENTS_FILE, model_cfg.latent_dim) if with_latents else None
     data = raw.get("data") if isinstance(raw.get("data"), dict) else None
-    bundle = Bundle(model, model_cfg, train_cfg, path, metrics, latents, raw.get("library_version", ""), data)
+    try:
+        inputs = Inputs.from_dict(raw["inputs"]) if "inputs" in raw else None
+    except VaeCoreError as exc:
+        raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
+    bundle = Bundle(model, model_cfg, train_cfg, path, metrics, latents, raw.get("library_version", ""), data,
+                    inputs)
     if dataset is not None:
         bundle.check_dataset(dataset)
     return bundle

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import Split, to_float
-from .explore import decode, encode_means, grid_points, interpolation_path, normal_quantiles, prior_samples, \
+from .data import Inputs, Split, to_float
+from .explore import decode, default_inputs, encode_means, grid_points, interpolation_path, normal_quantiles, prior_samples, \
     to_model_layout
 from .models import VAE
 
@@ -123,12 +123,14 @@ def sample_sharpness(model: VAE, clf: Classifier, *, n: int = 500, seed: int = 0
 
 
 def interpolation_smoothness(model: VAE, clf: Classifier, test: Split, *, pairs: int = 200, steps: int = 10,
-                             seed: int = 0) -> dict:
+                             seed: int = 0, inputs: Inputs | None = None) -> dict:
     """Evenness of the walk between random test pairs: max and mean frame-to-frame step relative
-    to the endpoints' distance (1/(steps−1) is perfectly even), and classifier entropy along it."""
+    to the endpoints' distance (1/(steps−1) is perfectly even), and classifier entropy along it.
+    The pairs' codes come from `inputs` (default `explore.default_inputs`)."""
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(test), size=(pairs, 2), replace=False if 2 * pairs <= len(test) else True)
-    codes = encode_means(model, test.images[idx.ravel()]).reshape(pairs, 2, -1)
+    x = (inputs or default_inputs(model)).of(test.images)
+    codes = encode_means(model, x[idx.ravel()]).reshape(pairs, 2, -1)
     paths = np.concatenate([interpolation_path(c[0], c[1], steps) for c in codes])  # (pairs*steps, D)
     decoded = decode(model, paths)
     decode_shape = decoded.shape[1:]
@@ -142,6 +144,6 @@ def interpolation_smoothness(model: VAE, clf: Classifier, test: Split, *, pairs:
             "classifier_entropy_along_path": float(_entropy(probs).mean()), "pairs": pairs, "steps": steps}
 
 
-def measure_claims(model: VAE, clf: Classifier, test: Split, *, seed: int = 0) -> dict:
+def measure_claims(model: VAE, clf: Classifier, test: Split, *, seed: int = 0, inputs: Inputs | None = None) -> dict:
     return {"grid_coverage": grid_coverage(model, clf), "sample_sharpness": sample_sharpness(model, clf, seed=seed),
-            "interpolation": interpolation_smoothness(model, clf, test, seed=seed)}
+            "interpolation": interpolation_smoothness(model, clf, test, seed=seed, inputs=inputs)}

@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .data import DATASETS, MAX_SIDE, MIN_SIDE, is_path_spec
+from .data import DATASETS, MAX_SIDE, MIN_SIDE, Inputs, is_path_spec
 from .errors import ConfigError
 from .likelihoods import LIKELIHOODS
 from .objectives import OBJECTIVES
@@ -320,6 +320,11 @@ def check_compatible(model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
 def binarizes(model_cfg: ModelConfig, train_cfg: TrainConfig) -> bool:
     """Whether training draws binary inputs: binarize, or by default whenever the likelihood is Bernoulli."""
     return model_cfg.likelihood == "bernoulli" if train_cfg.binarize is None else train_cfg.binarize
+
+
+def run_inputs(model_cfg: ModelConfig, train_cfg: TrainConfig) -> Inputs:
+    """The inputs a run's codes and figures are computed from (`vae_core.data.Inputs`)."""
+    return Inputs(binarized=binarizes(model_cfg, train_cfg), seed=0)
 
 
 # --- the one list of settings -------------------------------------------------------------------

@@ -363,3 +363,34 @@ def eval_inputs(images: torch.Tensor, *, binarized: bool, seed: int = 0) -> torc
     """The fixed inputs an evaluation scores: one seeded binarisation for a Bernoulli model (as the
     shipped models are scored), the intensities in [0, 1] otherwise."""
     return fixed_binarization(images, seed=seed) if binarized else to_float(images.cpu())
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a model's codes and every figure about them are computed from: the images as the model
+    was trained to see them. A model trained on binary draws (the Bernoulli likelihood) sees the
+    split binarised once with `seed` (the same draw its test −ELBO scores); any other model sees the
+    intensities in [0, 1]. The model folder records it (config.json, "inputs").
+
+    Binarise whole splits, then index: `of(split.images)[i]`, never `of(split.images[i])` (a subset
+    would get other draws)."""
+
+    binarized: bool
+    seed: int = 0
+
+    def of(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 images (N, C, H, W) -> float32 model inputs (N, C, H, W) on the CPU."""
+        return eval_inputs(torch.as_tensor(images), binarized=self.binarized, seed=self.seed)
+
+    def describe(self) -> str:
+        return f"binarised once (seed {self.seed})" if self.binarized else "intensities in [0, 1]"
+
+    def to_dict(self) -> dict:
+        return {"binarized": self.binarized, "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, raw) -> "Inputs":
+        if not isinstance(raw, dict) or not isinstance(raw.get("binarized"), bool) \
+                or not isinstance(raw.get("seed", 0), int):
+            raise DatasetError(f"inputs must be {{'binarized': true|false, 'seed': int}}; got {raw!r}")
+        return cls(raw["binarized"], raw.get("seed", 0))

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .data import to_float
+from .data import Inputs, to_float
 from .errors import ConfigError
 from .models import VAE
 
@@ -45,6 +45,12 @@ def to_model_layout(images, shape: tuple[int, int, int]) -> torch.Tensor:
 
 def _as_numpy_images(model: VAE, logits: torch.Tensor) -> np.ndarray:
     return to_display(model.mean_image(logits))
+
+
+def default_inputs(model: VAE) -> Inputs:
+    """The inputs of a model whose run settings are not at hand: binarised once (seed 0) for the
+    Bernoulli likelihood, the intensities otherwise (a run's own: `config.run_inputs`)."""
+    return Inputs(binarized=model.likelihood.binarized, seed=0)
 
 
 def _as_model_input(images, model: VAE) -> torch.Tensor:

@@ -279,30 +279,55 @@ def _refined(path: torch.Tensor, refine: int) -> torch.Tensor:
     return torch.cat([inner.reshape(-1, path.shape[1]), path[-1:]])
 
 
-def geodesic(model: VAE, z0, z1, *, steps: int = 16, refine: int = 4, max_iter: int = 100) -> np.ndarray:
-    """Geodesic: the path between two codes along which the decoded image changes least and most evenly.
+BEND_OFFSETS = (0.25, -0.25, 0.5, -0.5)  # the bent starts' bulge, in units of the chord's length
 
-    A shortest path in the decoder's metric from z0 to z1: (steps, D), the ends fixed. It minimises
-    the discrete curve energy Σ‖f(zᵢ₊₁) − f(zᵢ)‖² of the decoded means over the interior points, started
-    from the straight line (L-BFGS with a strong-Wolfe line search, so the energy never rises): for a
-    fixed number of points the energy's minimiser is the evenly paced shortest path (Arvanitidis et al.
-    2018, section 3). The energy is taken with every segment split into `refine` pieces (times `refine`,
-    so it equals the plain energy where the decoder is linear along a segment): with 16 bare points the
-    optimiser would otherwise hop across a class boundary between two points, whose images are then close
-    while the segment between them is not. Returns the straight line if no step lowers its energy.
-    """
-    if steps < 3:
-        raise GeometryError(f"a geodesic needs at least 3 points (one free); got steps={steps}")
-    if refine < 1:
-        raise GeometryError(f"refine must be ≥ 1; got {refine}")
-    model.eval()
-    ends = _latent_points(model, np.stack([np.asarray(z0), np.asarray(z1)]))  # (2, D)
-    line = _straight_line(ends[0], ends[1], steps)
-    interior = line[1:-1].clone().requires_grad_(True)  # (steps − 2, D): the free points
+
+def geodesic_starts(z0: torch.Tensor, z1: torch.Tensor, steps: int, *, through=None,
+                    offsets=BEND_OFFSETS) -> torch.Tensor:
+    """Paths to start the geodesic search from: (K, steps, D). The straight line; paths bowed away
+    from it by each of `offsets` × the chord's length (a half sine, ends fixed) along a direction
+    perpendicular to the chord (towards `through` when given, else the first axis not parallel to
+    the chord); and, with `through` (the codes' mean, say), the path bowed through that point."""
+    line = _straight_line(z0, z1, steps)
+    chord = z1 - z0
+    length = chord.norm()
+    if length == 0:
+        return line[None]
+    unit = chord / length
+    bow = torch.sin(math.pi * torch.linspace(0.0, 1.0, steps, dtype=z0.dtype, device=z0.device))[:, None]
+    middle = 0.5 * (z0 + z1)
+    candidates = [] if through is None else [torch.as_tensor(np.asarray(through), dtype=z0.dtype,
+                                                             device=z0.device) - middle]
+    candidates += list(torch.eye(len(z0), dtype=z0.dtype, device=z0.device))
+    normal = None
+    for c in candidates:  # the first direction with a clear part perpendicular to the chord
+        c = c - (c @ unit) * unit
+        if c.norm() > 1e-3 * max(float(length), 1.0):
+            normal = c / c.norm()
+            break
+    paths = [line]
+    if normal is not None:
+        paths += [line + (o * length) * bow * normal for o in offsets]
+    if through is not None:
+        paths.append(line + bow * (torch.as_tensor(np.asarray(through), dtype=z0.dtype, device=z0.device) - middle))
+    paths = torch.stack(paths)
+    paths[:, 0], paths[:, -1] = z0, z1  # exactly the ends (sin π is not exactly 0 in floats)
+    return paths
+
+
+def _path_energy(model: VAE, path: torch.Tensor, refine: int) -> torch.Tensor:
+    """Σ‖f(zᵢ₊₁) − f(zᵢ)‖² of a path (S, D), each segment split into `refine` pieces, times `refine`."""
+    return refine * _decoded_steps(model, _refined(path, refine)).pow(2).sum()
+
+
+def _descend(model: VAE, path: torch.Tensor, refine: int, max_iter: int) -> torch.Tensor:
+    """The path (S, D) after L-BFGS on its interior points (the ends fixed); the start itself when
+    no step lowered its energy or the energy stopped being finite."""
+    ends = path[[0, -1]]
+    interior = path[1:-1].clone().requires_grad_(True)
 
     def energy() -> torch.Tensor:
-        path = _refined(torch.cat([ends[:1], interior, ends[1:]]), refine)
-        return refine * _decoded_steps(model, path).pow(2).sum()
+        return _path_energy(model, torch.cat([ends[:1], interior, ends[1:]]), refine)
 
     def closure():
         value = energy()
@@ -315,10 +340,54 @@ def geodesic(model: VAE, z0, z1, *, steps: int = 16, refine: int = 4, max_iter: 
         start = energy().item()
         opt.step(closure)
         final = energy().item()
-    path = torch.cat([ends[:1], interior.detach(), ends[1:]])
     if not math.isfinite(final) or final > start:
-        path = line
-    return path.cpu().numpy()
+        return path
+    return torch.cat([ends[:1], interior.detach(), ends[1:]])
+
+
+def geodesic(model: VAE, z0, z1, *, steps: int = 16, refine: int = 4, max_iter: int = 100,
+             through=None, offsets=BEND_OFFSETS, probe_iter: int = 25) -> np.ndarray:
+    """Geodesic: the path between two codes along which the decoded image changes least and most evenly.
+
+    A shortest path in the decoder's metric from z0 to z1: (steps, D), the ends fixed. It minimises
+    the discrete curve energy Σ‖f(zᵢ₊₁) − f(zᵢ)‖² of the decoded means over the interior points (L-BFGS
+    with a strong-Wolfe line search, so the energy never rises): for a fixed number of points the
+    energy's minimiser is the evenly paced shortest path (Arvanitidis et al. 2018, section 3). The
+    energy is taken with every segment split into `refine` pieces (times `refine`, so it equals the
+    plain energy where the decoder is linear along a segment): with 16 bare points the optimiser would
+    otherwise hop across a class boundary between two points, whose images are then close while the
+    segment between them is not.
+
+    The energy has local minima (a path that bends round a class region one way or the other), so the
+    search runs from several starts (`geodesic_starts`: the straight line for `max_iter` iterations;
+    paths bowed by `offsets` × the chord, and through `through` when given, for `probe_iter` each),
+    continues the shortest bent one to `max_iter`, and keeps the shortest path found (lengths measured
+    with the same refinement). The result is the best found: its length is an upper bound on the true
+    geodesic's, and never above the straight line's.
+    """
+    if steps < 3:
+        raise GeometryError(f"a geodesic needs at least 3 points (one free); got steps={steps}")
+    if refine < 1:
+        raise GeometryError(f"refine must be ≥ 1; got {refine}")
+    model.eval()
+    ends = _latent_points(model, np.stack([np.asarray(z0), np.asarray(z1)]))  # (2, D)
+    starts = geodesic_starts(ends[0], ends[1], steps, through=through, offsets=offsets)  # (K, steps, D)
+    line = starts[0]
+    found = [line, _descend(model, line, refine, max_iter)]
+    bent = [_descend(model, start, refine, probe_iter) for start in starts[1:]]
+    with torch.no_grad():
+        if bent:
+            best = min(bent, key=lambda p: _length(model, p, refine).item())
+            found.append(_descend(model, best, refine, max_iter - probe_iter))
+        lengths = [_length(model, p, refine).item() for p in found]
+    lengths = [x if math.isfinite(x) else math.inf for x in lengths]
+    return found[int(np.argmin(lengths))].cpu().numpy()
+
+
+def _length(model: VAE, path: torch.Tensor, refine: int) -> torch.Tensor:
+    """The chord length Σ‖f(zᵢ₊₁) − f(zᵢ)‖ of a path (S, D) with each segment split `refine` times."""
+    images = _mean_image(model, _refined(path, refine)).flatten(1).double()
+    return (images[1:] - images[:-1]).norm(dim=1).sum()
 
 
 @torch.no_grad()

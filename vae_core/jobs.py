@@ -34,7 +34,7 @@ from .errors import VaeCoreError
 from .explore import prior_samples
 from .models import build_model
 from .resume import ResumeState, can_replace, check_same_run, clear_resume, resume_file
-from .runs import finish_run
+from .runs import PAGE_EVALUATION, finish_run
 from .runtime import pick_device
 from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, fit
 
@@ -92,7 +92,7 @@ class TrainJob:
     keep_on_cancel: bool = False  # a cancel saves the last good weights (marked cancelled) when set
     resume: ResumeState | None = None  # continue this run from its resume checkpoint (vae_core.resume)
     replace: bool = False  # the run saved as cancelled is replaced by its resumed end
-    evaluate: bool = False  # when done, the evaluation the shipped models carry (runs.SHIPPED_EVALUATION)
+    evaluate: bool = False  # when done, the shipped models' evaluation, bounded in time (runs.PAGE_EVALUATION)
     preview: np.ndarray | None = None
     preview_epoch: float = 0.0
     state: str = RUNNING
@@ -183,7 +183,8 @@ class TrainJob:
             self._set(SAVING, "encoding the test set and saving")
             try:  # refuses a tag someone took while we trained, before and at the final rename
                 finish_run(result, self.path, test_split=test_split, train_split=train_split, overwrite=self.replace,
-                           keep_cancelled=keep, evaluate=self.evaluate and result.status == COMPLETED,
+                           keep_cancelled=keep,
+                           evaluate=PAGE_EVALUATION if self.evaluate and result.status == COMPLETED else False,
                            progress=lambda m: self._set(SAVING, m))
             except CheckpointError:
                 if not self.path.exists():

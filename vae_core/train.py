@@ -18,8 +18,8 @@ from typing import Callable
 import torch
 
 from . import distributed
-from .config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible
-from .data import Dataset, Split, binarize, eval_inputs, load_split, resolve_dataset, to_float
+from .config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible, run_inputs
+from .data import Dataset, Inputs, Split, binarize, eval_inputs, load_split, resolve_dataset, to_float
 from .models import VAE, build_model
 from .objectives import Objective, make_objective
 from .resume import ResumeState, check_same_run, write_resume
@@ -324,7 +324,7 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         if epoch_done and snapshot_dir is not None and train_cfg.snapshot_every and world.is_main:
             epoch = math.ceil(step / steps_per_epoch)
             if epoch % train_cfg.snapshot_every == 0 or step >= total_steps:
-                write_snapshot(model, test_split, Path(snapshot_dir), epoch)
+                write_snapshot(model, test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, train_cfg))
         world.sync_rng()  # rank 0 drew for the evaluation: every rank goes on from its generator
         save_checkpoint()
     if status == CANCELLED:
@@ -364,13 +364,15 @@ def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data
             [dict(r) for r in s["history"]])
 
 
-def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000) -> list[Path]:
-    """Prior samples, the 20x20 grid and the latent scatter as PNG files, as the CVAE blog's loop does."""
-    from .explore import encode_means, manifold_grid, png_bytes, prior_samples, scatter_image, tile
+def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000, *,
+                   inputs: Inputs | None = None) -> list[Path]:
+    """Prior samples, the 20x20 grid and the latent scatter as PNG files, as the CVAE blog's loop does
+    (the scatter's codes from `inputs`, by default `explore.default_inputs`)."""
+    from .explore import default_inputs, encode_means, manifold_grid, png_bytes, prior_samples, scatter_image, tile
 
     folder.mkdir(parents=True, exist_ok=True)
     was_training = model.training
-    codes = encode_means(model, test_split.images[:n_points])
+    codes = encode_means(model, (inputs or default_inputs(model)).of(test_split.images)[:n_points])
     center = codes.mean(0) if model.latent_dim > 2 else None
     files = {
         f"epoch{epoch:03d}-samples.png": tile(prior_samples(model, 64, seed=epoch), 8),

@@ -125,7 +125,7 @@ def geodesic_path(page, s: Slot) -> list | None:
     if not state.get("geodesic") or page.test is None:
         return None
     i0, i1 = page.interpolation_ends()
-    return cache.geodesic(s.path, s.stamp, page.test, page.test_key, i0, i1)["path"].tolist()
+    return cache.geodesic(s.path, s.stamp, page.test, page.test_key, i0, i1, s.codes)["path"].tolist()
 
 
 def extent(s: Slot, grid: dict | None, margin: float = 0.05) -> list[float]:
