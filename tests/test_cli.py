@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vae_core import load_bundle
@@ -172,3 +173,42 @@ def test_expected_failures_in_the_library_are_vae_core_errors():
     # checkpoints.py reads the version from _version.py, not from the package's __init__.
     tree = ast.parse((ROOT / "vae_core" / "checkpoints.py").read_text())
     assert not any(isinstance(n, ast.ImportFrom) and n.level == 1 and n.module is None for n in ast.walk(tree))
+
+
+def test_decode_writes_the_decoders_image_of_the_points_given(tmp_path, capsys):
+    """`decode MODEL --z ...` decodes the points a person types: the PNG is vae_core.decode's mean image
+    (to 8 bits), tiled left to right, pixels enlarged by --scale."""
+    from PIL import Image
+
+    from vae_core import PRETRAINED_DIR, decode, load_bundle
+
+    out = tmp_path / "x.png"
+    assert main(["decode", "mnist-vae", "--z", "0.5,-1.2", "--z=-2,0.25", "--scale", "2", "--out", str(out)]) == 0
+    image = np.asarray(Image.open(out), np.float64) / 255
+    assert image.shape == (56, 112)
+    expected = decode(load_bundle(PRETRAINED_DIR / "mnist-vae").model, np.array([[0.5, -1.2], [-2, 0.25]]))
+    tiled = np.hstack(list(expected)).repeat(2, 0).repeat(2, 1)
+    assert np.abs(image - tiled).max() <= 0.5 / 255 + 1e-6  # rounding to 8 bits only
+    assert "2 points decoded by mnist-vae" in capsys.readouterr().err
+    assert main(["decode", "mnist-vae", "--z", "0.5", "--out", str(tmp_path / "bad.png")]) == 2
+    assert "has 2 dimensions" in _one_line_error(capsys) and not (tmp_path / "bad.png").exists()
+    assert main(["decode", "mnist-vae", "--z", "a,b", "--out", str(tmp_path / "bad.png")]) == 2
+    assert "numbers separated by commas" in _one_line_error(capsys)
+
+
+def test_sample_writes_a_seeded_grid_of_prior_samples(tmp_path, capsys):
+    from PIL import Image
+
+    from vae_core import PRETRAINED_DIR, load_bundle, prior_samples, tile
+
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main(["sample", "fashion-mmd", "--n", "9", "--seed", "3", "--out", str(a)]) == 0
+    assert main(["sample", "fashion-mmd", "--n", "9", "--seed", "3", "--out", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()  # the same call twice: the same file
+    image = np.asarray(Image.open(a), np.float64) / 255
+    expected = tile(prior_samples(load_bundle(PRETRAINED_DIR / "fashion-mmd").model, 9, seed=3), 3, pad=1)
+    assert image.shape == expected.shape == (3 * 28 + 2, 3 * 28 + 2)
+    assert np.abs(image - expected).max() <= 0.5 / 255 + 1e-5  # decoded again here: float32 rounding only
+    capsys.readouterr()
+    assert main(["sample", "fashion-mmd", "--n", "0", "--out", str(tmp_path / "c.png")]) == 2
+    assert "--n must be between 1 and 10000" in _one_line_error(capsys)

@@ -1,4 +1,4 @@
-"""python -m vae_core {train,evaluate,grid,list}: the library from the command line.
+"""python -m vae_core {train,evaluate,grid,decode,sample,list}: the library from the command line.
 
 The train command's options are built from the config dataclasses' fields
 (`vae_core.config.settings()`): one list of settings, with the help text next to each field.
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+
+import numpy as np
 
 from ._version import __version__
 from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, tag_path, update_metrics
@@ -21,7 +24,7 @@ from .config import ConfigError, ModelConfig, TrainConfig, settings
 from .data import DATASETS, Inputs, dataset_title, load_split, resolve_dataset
 from .errors import VaeCoreError
 from .evaluate import evaluate_model
-from .explore import encode_means, manifold_grid, png_bytes
+from .explore import decode, encode_means, manifold_grid, png_bytes, prior_samples, tile
 from .runtime import describe_device, pick_device
 
 
@@ -248,6 +251,51 @@ def cmd_grid(args) -> int:
     return 0
 
 
+def _latent_points(text: list[str], latent_dim: int) -> np.ndarray:
+    """--z values ("0.5,-1.2", one per point) -> (K, d) float32, or a ConfigError naming the bad one."""
+    points = []
+    for item in text:
+        try:
+            z = [float(v) for v in item.replace(" ", "").split(",") if v != ""]
+        except ValueError:
+            raise ConfigError(f"--z {item!r}: write the coordinates as numbers separated by commas, e.g. "
+                              f"--z \"{','.join(['0.5'] * latent_dim)}\"") from None
+        if len(z) != latent_dim or not all(np.isfinite(z)):
+            raise ConfigError(f"--z {item!r}: the model's latent space has {latent_dim} dimensions; give "
+                              f"{latent_dim} finite numbers")
+        points.append(z)
+    return np.asarray(points, np.float32)
+
+
+def _write_png(path: str, image: np.ndarray, scale: int) -> None:
+    if scale > 1:
+        image = np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+    Path(path).write_bytes(png_bytes(image))
+
+
+def cmd_decode(args) -> int:
+    """Decode latent points the user chooses (E[x|z]: the likelihood's mean image), one PNG."""
+    bundle = load_bundle(_model_path(args.model), device=pick_device(args.device))
+    z = _latent_points(args.z, bundle.model.latent_dim)
+    images = decode(bundle.model, z)
+    _write_png(args.out, tile(images, min(len(images), args.columns)), args.scale)
+    print(f"wrote {args.out} ({len(images)} point{'s' if len(images) > 1 else ''} decoded by {bundle.name})",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_sample(args) -> int:
+    """Decode n draws z ~ p(z) from the model's own prior (seeded), tiled, one PNG."""
+    if args.n < 1 or args.n > 10_000:
+        raise ConfigError(f"--n must be between 1 and 10000; got {args.n}")
+    bundle = load_bundle(_model_path(args.model), device=pick_device(args.device))
+    images = prior_samples(bundle.model, args.n, seed=args.seed)
+    columns = args.columns or max(1, round(math.sqrt(args.n)))
+    _write_png(args.out, tile(images, columns, pad=1), args.scale)
+    print(f"wrote {args.out} ({args.n} samples of {bundle.name}'s prior, seed {args.seed})", file=sys.stderr)
+    return 0
+
+
 def cmd_list(args) -> int:
     entries = list_models(dataset=args.dataset)
     if not entries:
@@ -343,6 +391,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Gaussian quantiles (Kingma & Welling Fig. 4b) or the range of the test codes")
     g.add_argument("--out", default="grid.png")
     g.set_defaults(func=cmd_grid)
+
+    d = sub.add_parser("decode", help="decode latent points you choose into a PNG",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    common(d)
+    d.add_argument("model", help="model folder or name (see `list`)")
+    d.add_argument("--z", action="append", required=True, metavar="Z1,Z2,…",
+                   help="a latent point, its coordinates separated by commas (repeat --z for several; they are "
+                        "tiled left to right); write a negative first coordinate as --z=-1.5,0")
+    d.add_argument("--out", default="decoded.png")
+    d.add_argument("--columns", type=int, default=10, help="images per row when several points are decoded")
+    d.add_argument("--scale", type=int, default=1, help="enlarge each pixel to SCALE×SCALE")
+    d.set_defaults(func=cmd_decode)
+
+    sm = sub.add_parser("sample", help="decode draws from the model's prior into a PNG grid",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    common(sm)
+    sm.add_argument("model", help="model folder or name (see `list`)")
+    sm.add_argument("--n", type=int, default=64, help="number of samples")
+    sm.add_argument("--seed", type=int, default=0, help="seed of the prior draws")
+    sm.add_argument("--columns", type=int, default=0, help="images per row (0: a square-ish grid)")
+    sm.add_argument("--scale", type=int, default=1, help="enlarge each pixel to SCALE×SCALE")
+    sm.add_argument("--out", default="samples.png")
+    sm.set_defaults(func=cmd_sample)
 
     ls = sub.add_parser("list", help="list pretrained and trained models")
     ls.add_argument("--dataset", help=f"only models of this dataset ({', '.join(DATASETS)} or a path)")
