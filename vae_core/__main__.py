@@ -21,7 +21,7 @@ import numpy as np
 from ._version import __version__
 from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, tag_path, update_metrics
 from .config import ConfigError, ModelConfig, TrainConfig, settings
-from .data import DATASETS, Inputs, dataset_title, load_split, resolve_dataset
+from .data import DATASETS, Inputs, dataset_title, resolve_dataset
 from .errors import VaeCoreError
 from .evaluate import evaluate_model
 from .explore import decode, encode_means, manifold_grid, png_bytes, prior_samples, tile
@@ -127,7 +127,7 @@ def _train(args) -> int:
     from . import distributed
     from .resume import can_replace, clear_resume, read_resume, resume_file
     from .runs import finish_run
-    from .train import CANCELLED, COMPLETED, check_fits, fit
+    from .train import COMPLETED, setup_run, train
 
     if args.resume:
         out = Path(args.resume) if ("/" in args.resume or os.sep in args.resume) else tag_path(args.resume)
@@ -168,9 +168,8 @@ def _train(args) -> int:
         raise ConfigError(f"--init-from {args.init_from} has another architecture ({init.model_config})")
     if state is None and out.exists() and not args.overwrite:
         raise CheckpointError(f"{out} exists; pick another --tag or pass --overwrite")
-    train_split = dataset.read("train", data_dir=args.data_dir)
-    test_split = dataset.read("test", data_dir=args.data_dir)
-    check_fits(train_cfg, len(train_split.subset(train_cfg.train_subset)))  # before any output
+    run = setup_run(model_cfg, train_cfg, data_dir=args.data_dir, dataset=dataset, resume=state,
+                    model=init.model.train() if init is not None else None)  # everything checked before any output
     if state is None and world.is_main:
         clear_resume(out)  # an old run's checkpoint (--overwrite) must not be resumed after a restart
     ranks = f", {world.size} ranks ({world.backend})" if world.distributed else ""
@@ -188,10 +187,9 @@ def _train(args) -> int:
         bar.refresh()
 
     with _StopOnInterrupt() as interrupt:
-        result = fit(model_cfg, train_cfg, train_split=train_split, test_split=test_split, callback=on_progress,
-                     should_stop=lambda: interrupt.requested,
-                     snapshot_dir=(out.parent / f"{out.name}-snapshots") if train_cfg.snapshot_every else None,
-                     model=init.model.train() if init is not None else None, resume=state, checkpoint=checkpoint)
+        result = train(run, callback=on_progress, should_stop=lambda: interrupt.requested,
+                       snapshot_dir=(out.parent / f"{out.name}-snapshots") if train_cfg.snapshot_every else None,
+                       checkpoint=checkpoint)
     bar.close()
     say(result.message)
     if not world.is_main:  # rank 0 alone evaluates and saves
@@ -202,7 +200,7 @@ def _train(args) -> int:
     if init is not None:
         extra["init_from"] = {"path": str(init.path), "train": init.train_config.to_dict(),
                               "train_seconds": init.metrics.get("train_seconds")}
-    saved = finish_run(result, out, test_split=test_split, train_split=train_split, evaluate=args.evaluate,
+    saved = finish_run(result, out, test_split=run.test_split, train_split=run.train_split, evaluate=args.evaluate,
                        keep_cancelled=args.keep_cancelled, half=args.half, overwrite=True,
                        allow_pretrained=args.release, extra_metrics=extra,
                        progress=None if args.quiet else lambda m: print(f"… {m}", file=sys.stderr))

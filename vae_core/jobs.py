@@ -25,18 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .checkpoints import CheckpointError, tag_path
-from .config import ConfigError, ModelConfig, TrainConfig, check_compatible
-from .data import load_split
+from .config import ModelConfig, TrainConfig
 from .errors import VaeCoreError
 from .explore import prior_samples
-from .models import build_model
-from .resume import ResumeState, can_replace, check_same_run, clear_resume, resume_file
+from .resume import ResumeState, can_replace, clear_resume, resume_file
 from .runs import PAGE_EVALUATION, finish_run
-from .runtime import pick_device
-from .train import CANCELLED, COMPLETED, DIVERGED, Progress, check_fits, fit
+from .train import CANCELLED, COMPLETED, DIVERGED, Progress, RunSetup, setup_run, train
 
 RUNNING, FAILED = "running", "failed"
 SAVING = "saving"
@@ -163,15 +159,14 @@ class TrainJob:
             if state in FINISHED:
                 self.finished = time.monotonic()
 
-    def _run(self, train_split, test_split) -> None:
+    def _run(self, run: RunSetup) -> None:
         try:
-            torch.manual_seed(self.train_config.seed)  # seeded initial weights (fit() seeds its draws again)
-            self._model = build_model(self.model_config, pick_device(self.train_config.device))
+            self._model = run.model
             # The run keeps a resume checkpoint beside its tag (a server restart can continue it);
             # finish_run removes it once the model is saved.
-            result = fit(self.model_config, self.train_config, train_split=train_split, test_split=test_split,
-                         callback=self._on_progress, should_stop=self._stop.is_set, model=self._model,
-                         resume=self.resume, checkpoint=resume_file(self.path))
+            result = train(run, callback=self._on_progress, should_stop=self._stop.is_set,
+                           checkpoint=resume_file(self.path))
+            train_split, test_split = run.train_split, run.test_split
             with self._lock:
                 keep = self.keep_on_cancel
             if result.status == CANCELLED and not keep:
@@ -245,27 +240,17 @@ class JobRegistry:
         once-a-second progress read needs; the checks run again under the lock just before the
         thread starts, so two quick clicks still start one job."""
         path = tag_path(tag, models_root)
-        if resume is not None:
-            check_same_run(resume, model_config, train_config)
         replace = resume is not None and path.exists() and can_replace(path)
         with self._lock:
             self._refuse(owner, path, tag, replace)
-        check_compatible(model_config, train_config)
-        options = train_config.folder_options
-        train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False, **options)
-        test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False, **options)
-        check_fits(train_config, len(train_split.subset(train_config.train_subset)))
-        if train_config.device == "cuda":
-            try:
-                pick_device("cuda")
-            except RuntimeError as exc:
-                raise ConfigError(str(exc)) from None
+        # The one set-up every run has (vae_core.train.setup_run): settings, data (never downloaded
+        # here), device and the seeded model, all checked before a thread exists.
+        run = setup_run(model_config, train_config, data_dir=data_dir, resume=resume, download=False, progress=False)
         with self._lock:
             self._refuse(owner, path, tag, replace)
             job = TrainJob(next(self._ids), model_config, train_config, tag, path, owner=owner, resume=resume,
                            replace=replace, evaluate=evaluate)
-            job._thread = threading.Thread(target=job._run, args=(train_split, test_split),
-                                           name=f"vae-train-{tag}", daemon=True)
+            job._thread = threading.Thread(target=job._run, args=(run,), name=f"vae-train-{tag}", daemon=True)
             finished = [j for j in self._jobs if not j.view().running]
             for old in finished[:max(0, len(finished) - KEEP_FINISHED)]:
                 self._jobs.remove(old)

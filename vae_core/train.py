@@ -1,10 +1,12 @@
-"""The training loop: whole dataset on the device, progress callbacks, NaN guard, cancel.
+"""A training run: set up once, then the loop (whole dataset on the device, progress callbacks,
+NaN guard, cancel).
 
-`fit()` never raises for what happens during training: divergence and cancel
-come back as a status with the last good weights, so a caller (the page, the
-CLI) always has a model to show and a message to print. What is refusable (bad values,
-a model that does not fit the data, a batch larger than the data) is refused before the
-first step. `vae_core.runs.finish_run` then evaluates and saves the result.
+`setup_run` is the one place a run starts: what is refusable (bad values, a model that does not
+fit the data, a batch larger than the data, a resume under other settings) is refused there,
+before the first step, and the model is built there. `train` never raises for what happens
+during training: divergence and cancel come back as a status with the last good weights, so a
+caller (the page, the CLI) always has a model to show and a message to print. `fit` is both in one
+call. `vae_core.runs.finish_run` then evaluates and saves the result.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import torch
 
 from . import distributed
 from .config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible, run_inputs
-from .data import Dataset, Inputs, Split, binarize, eval_inputs, load_split, resolve_dataset, to_float
+from .data import Dataset, Inputs, Split, binarize, eval_inputs, resolve_dataset, to_float
 from .models import VAE, build_model
 from .objectives import Objective, make_objective
 from .resume import ResumeState, check_same_run, write_resume
@@ -120,6 +122,69 @@ def check_model_fits_data(model_cfg: ModelConfig, dataset: Dataset) -> None:
                           "ModelConfig.for_dataset")
 
 
+@dataclass
+class RunSetup:
+    """A run made ready in one place (`setup_run`): settings checked, data resolved and read, the
+    process group joined, the device picked, the generators seeded and the model built. The CLI, the
+    page's jobs and torchrun's ranks all start here; `train` then runs the loop."""
+
+    model_config: ModelConfig
+    train_config: TrainConfig
+    dataset: Dataset
+    train_split: Split  # the whole split (the loop takes train_subset's first images; k-NN codes take all)
+    test_split: Split
+    world: distributed.World
+    model: VAE
+    resume: ResumeState | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.world.device
+
+
+def setup_run(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None, train_split: Split | None = None,
+              test_split: Split | None = None, model: VAE | None = None, resume: ResumeState | None = None,
+              dataset: Dataset | None = None, download: bool = True, progress: bool = True) -> RunSetup:
+    """Everything a run needs before its first step, checked and built once; raises ConfigError or
+    DatasetError (nothing started) for what cannot run.
+
+    - `model`: continue training these weights (same network; the objective may differ: ELBO, then
+      the IWAE bound), instead of new ones seeded with `train_cfg.seed`.
+    - `resume`: a run's resume checkpoint (`vae_core.resume.read_resume`): the configs must be the
+      run's (a ConfigError names every setting that differs) and so must the data (its fingerprint).
+    - `dataset`: the record of `train_cfg.dataset` when the caller resolved it already (the CLI
+      builds the model's config from it).
+    - `train_split`/`test_split`: splits already read (tests, benchmarks); else the dataset's,
+      downloaded when missing only with `download` (a progress bar with `progress`).
+    - Under torchrun (`vae_core.distributed`) this joins the process group and takes the rank's GPU.
+    """
+    check_compatible(model_cfg, train_cfg)
+    if resume is not None:
+        check_same_run(resume, model_cfg, train_cfg)
+    world = distributed.setup(train_cfg.device)
+    dataset = dataset or resolve_dataset(train_cfg.dataset, data_dir=data_dir, **train_cfg.folder_options)
+    check_model_fits_data(model_cfg, dataset)
+    if resume is not None and resume.state.get("data") not in (None, dataset.fingerprint):
+        raise ConfigError(f"cannot resume {resume.tag!r}: its run trained on other data than {dataset.title} has now "
+                          f"(fingerprint {resume.state['data']} then, {dataset.fingerprint} now)")
+    read = dict(data_dir=data_dir, download=download, progress=progress)
+    train_split = train_split or dataset.read("train", **read)
+    test_split = test_split or dataset.read("test", **read)
+    n_train = len(train_split.subset(train_cfg.train_subset))
+    check_fits(train_cfg, n_train)
+    world.check_batches(n_train, train_cfg.batch_size)
+    if world.device.type == "cpu":
+        configure_cpu_numerics()
+    torch.manual_seed(train_cfg.seed)  # the weights, then every draw of the global generator
+    if model is not None:
+        if not model.config.same_network(model_cfg):
+            raise ConfigError(f"the model to continue has another network ({model.config}) than {model_cfg}")
+        model.config = model_cfg
+    else:
+        model = build_model(model_cfg, world.device)
+    return RunSetup(model_cfg, train_cfg, dataset, train_split, test_split, world, model, resume)
+
+
 def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         train_split: Split | None = None, test_split: Split | None = None,
         callback: Callable[[Progress], None] | None = None,
@@ -127,142 +192,168 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         snapshot_dir: Path | None = None, report_seconds: float = 0.5,
         model: VAE | None = None, resume: ResumeState | None = None,
         checkpoint: Path | str | None = None) -> TrainResult:
-    """Train a model from scratch (or continue `model`) and return it with its history.
+    """Train a model from scratch (or continue `model`) and return it with its history:
+    `train(setup_run(...), ...)` in one call (see both)."""
+    run = setup_run(model_cfg, train_cfg, data_dir=data_dir, train_split=train_split, test_split=test_split,
+                    model=model, resume=resume)
+    return train(run, callback=callback, should_stop=should_stop, snapshot_dir=snapshot_dir,
+                 report_seconds=report_seconds, checkpoint=checkpoint)
 
-    - `resume`: a run's resume checkpoint (`vae_core.resume.read_resume`): the run goes on from
-      where the checkpoint left it and ends as it would have without the stop. The configs must
-      be the run's (a ConfigError names every setting that differs).
-    - `checkpoint`: the file to keep the run's resume checkpoint in (`resume_file(model folder)`),
-      written at every epoch's end, every `checkpoint_every` steps and at a cancel.
-    - Under torchrun (`vae_core.distributed`) each rank trains its share of every global batch
-      in DistributedDataParallel; rank 0 alone evaluates, reports, snapshots and checkpoints.
-    - No host sync per step: the loss parts stay on the device and are read at each report
-      (every `report_seconds`; under torchrun every 1/20 epoch), where the NaN guard looks for a
-      non-finite loss and, finding one, rolls back to the last weights whose loss was finite.
-    """
-    check_compatible(model_cfg, train_cfg)
-    world = distributed.setup(train_cfg.device)
-    device = world.device
-    if device.type == "cpu":
-        configure_cpu_numerics()
-    if resume is not None:
-        check_same_run(resume, model_cfg, train_cfg)
-    torch.manual_seed(train_cfg.seed)
-    dataset = resolve_dataset(train_cfg.dataset, data_dir=data_dir, **train_cfg.folder_options)
-    check_model_fits_data(model_cfg, dataset)
-    if resume is not None and resume.state.get("data") not in (None, dataset.fingerprint):
-        raise ConfigError(f"cannot resume {resume.tag!r}: its run trained on other data than {dataset.title} has now "
-                          f"(fingerprint {resume.state['data']} then, {dataset.fingerprint} now)")
-    train_split = train_split or dataset.read("train", data_dir=data_dir)
-    test_split = test_split or dataset.read("test", data_dir=data_dir)
-    train_split = train_split.subset(train_cfg.train_subset)
-    n = len(train_split)
-    check_fits(train_cfg, n)
-    world.check_batches(n, train_cfg.batch_size)
-    binary = binarizes(model_cfg, train_cfg)
 
-    if model is not None:  # continue training, perhaps under another objective (ELBO, then the IWAE bound)
-        if not model.config.same_network(model_cfg):
-            raise ConfigError(f"the model to continue has another network ({model.config}) than {model_cfg}")
-        model.config = model_cfg
-    model = model if model is not None else build_model(model_cfg, device)
-    model.train()
-    images = train_split.images.to(device)  # uint8 on the device; floats made per batch
-    g_data = torch.Generator(device=device).manual_seed(train_cfg.seed)
-    g_order = torch.Generator().manual_seed(train_cfg.seed)
-    if resume is None:  # a learned prior may start from the data (the VampPrior's pseudo-inputs, once per model)
-        g_init = torch.Generator().manual_seed(train_cfg.seed)
-        pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
-        model.prior.init_from_data(to_float(images[pick]))
-    opt = _optimizer(model, train_cfg)
+class DivergenceGuard:
+    """The loss parts of the steps since the last report, kept on the device (no host sync per step),
+    and the weights to fall back on when one turns out not finite.
 
-    test_x = eval_inputs(test_split.images[:train_cfg.eval_subset], binarized=binary, seed=train_cfg.seed)
-    test_x = test_x.to(device)
-    if model_cfg.arch == "conv" and device.type == "cpu":
-        test_x = test_x.contiguous(memory_format=torch.channels_last)
+    A copy of the weights counts as good only once a loss computed with it was finite (weights one
+    step before a NaN loss can be finite and still give NaN): `propose` keeps a copy pending, and the
+    next report's first finite loss makes it the good one."""
 
-    bs = train_cfg.batch_size
-    steps_per_epoch = math.ceil(n / bs)
-    total_steps = steps_per_epoch * train_cfg.epochs
-    if train_cfg.max_iters is not None:
-        total_steps = min(total_steps, train_cfg.max_iters)
-    objective = make_objective(model_cfg.objective, train_cfg, total_steps=total_steps)
+    def __init__(self, model: VAE, world: distributed.World):
+        self.model, self.world = model, world
+        self.rows: list[torch.Tensor] = []
+        self.names: list[str] = []
+        self.good, self.good_step = _copy_state(model), 0
+        self.pending: tuple[dict, int] | None = None
 
-    history: list[dict] = []
-    # The weights to fall back on: a copy counts as good only once a loss computed with it was
-    # finite (weights one step before a NaN loss can be finite and still give NaN).
-    good_state, good_step = _copy_state(model), 0
-    pending: tuple[dict, int] | None = None
-    step, seconds_before, resumed_at = 0, 0.0, []
-    order_state = None  # the order generator's state before it drew the permutation of the next step's epoch
-    if resume is not None:
-        step, seconds_before, resumed_at, order_state, good_state, good_step, pending, history = _restore(
-            resume, model, opt, g_data, g_order, device)
-    loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
-    amp = ((lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if train_cfg.precision == "bf16"
-           else contextlib.nullcontext)
-    rows: list[torch.Tensor] = []  # each step's loss parts, on the device until the next report
-    names: list[str] = []
-    means: dict[str, float] = {}
-    report_every = max(steps_per_epoch // distributed.REPORTS_PER_EPOCH, 1) if world.distributed else None
-    writes = checkpoint is not None and world.is_main
-    status, message = COMPLETED, ""
-    start = last_report = time.perf_counter()
-    pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
+    def add(self, parts, shard) -> None:
+        values = [v for v in parts if v is not None]
+        if not self.names:
+            self.names = [k for k, v in parts._asdict().items() if v is not None]
+        row = torch.stack([v.detach().float() for v in values])
+        self.rows.append(row if shard is None else row * (shard.size / shard.total))  # summed over ranks at reports
 
-    def flush() -> bool:
-        """Read the loss parts of the steps since the last report (one host sync). False when one
-        was not finite: the run is then marked diverged and the last good weights are back."""
-        nonlocal rows, means, good_state, good_step, pending, status, message, step
-        if not rows:
-            means = {}
-            return True
-        table = world.sum_(torch.stack(rows)).tolist()  # (steps, parts); under torchrun summed over ranks
-        first = len(rows)
-        rows = []
+    def propose(self, step: int) -> None:
+        if step > self.good_step:
+            self.pending = (_copy_state(self.model), step)
+
+    def flush(self) -> tuple[dict[str, float], int | None, float | None]:
+        """(mean loss parts of the finite steps since the last flush, index of the first non-finite
+        step or None, its loss). On a non-finite loss the model is back at the last good weights."""
+        if not self.rows:
+            return {}, None, None
+        table = self.world.sum_(torch.stack(self.rows)).tolist()  # (steps, parts); under torchrun summed over ranks
+        self.rows = []
         bad = next((j for j, row in enumerate(table) if not all(math.isfinite(v) for v in row)), None)
         done = table if bad is None else table[:bad]
-        means = {k: sum(r[j] for r in done) / len(done) for j, k in enumerate(names)} if done else {}
-        if pending is not None and bad != 0:  # the first of these losses was computed with the pending copy
-            good_state, good_step = pending
-        pending = None
+        means = {k: sum(r[j] for r in done) / len(done) for j, k in enumerate(self.names)} if done else {}
+        if self.pending is not None and bad != 0:  # the first of these losses was computed with the pending copy
+            self.good, self.good_step = self.pending
+        self.pending = None
         if bad is None:
-            return True
-        model.load_state_dict(good_state)
-        step = step - first + bad  # the updates that came before the first non-finite loss
-        status = DIVERGED
-        message = (f"training diverged at step {step} (loss {table[bad][0]}); kept the weights from step "
-                   f"{good_step}. Try a smaller learning rate.")
-        return False
+            return means, None, None
+        self.model.load_state_dict(self.good)
+        return means, bad, table[bad][0]
 
-    def report(test: dict | None = None) -> None:
-        nonlocal last_report, pending
-        elapsed = seconds_before + time.perf_counter() - start
+    def pending_count(self) -> int:
+        return len(self.rows)
+
+
+class Reporter:
+    """The run's history and its callback: a report at most every `every` seconds (under torchrun,
+    every 1/20 epoch) and at each epoch's end."""
+
+    def __init__(self, callback, world: distributed.World, steps_per_epoch: int, total_steps: int, every: float,
+                 seconds_before: float, history: list[dict], pacer: Pacer):
+        self.callback, self.world, self.pacer = callback, world, pacer
+        self.steps_per_epoch, self.total_steps, self.every = steps_per_epoch, total_steps, every
+        self.seconds_before, self.history = seconds_before, history
+        self.every_steps = max(steps_per_epoch // distributed.REPORTS_PER_EPOCH, 1) if world.distributed else None
+        self.start = self.last = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return self.seconds_before + time.perf_counter() - self.start
+
+    def due(self, step: int) -> bool:
+        if self.every_steps is not None:
+            return step % self.every_steps == 0
+        return time.perf_counter() - self.last >= self.every
+
+    def report(self, step: int, means: dict, test: dict | None = None) -> None:
+        elapsed, epoch = self.elapsed(), step / self.steps_per_epoch
         if means:
-            history.append({"split": "train", "step": step, "epoch": step / steps_per_epoch,
-                            "elapsed": elapsed, **means})
+            self.history.append({"split": "train", "step": step, "epoch": epoch, "elapsed": elapsed, **means})
         if test is not None:
-            history.append({"split": "test", "step": step, "epoch": step / steps_per_epoch,
-                            "elapsed": elapsed, **test})
-        if status == COMPLETED and step > good_step:
-            pending = (_copy_state(model), step)
-        last_report = time.perf_counter()
-        if callback is not None and world.is_main:
-            callback(Progress(step, total_steps, step / steps_per_epoch, elapsed, means, test, rate=pacer.rate()))
+            self.history.append({"split": "test", "step": step, "epoch": epoch, "elapsed": elapsed, **test})
+        self.last = time.perf_counter()
+        if self.callback is not None and self.world.is_main:
+            self.callback(Progress(step, self.total_steps, epoch, elapsed, means, test, rate=self.pacer.rate()))
+
+
+def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
+          should_stop: Callable[[], bool] | None = None, snapshot_dir: Path | None = None,
+          report_seconds: float = 0.5, checkpoint: Path | str | None = None) -> TrainResult:
+    """The loop over a run made ready by `setup_run`; returns the model with its history.
+
+    - `checkpoint`: the file to keep the run's resume checkpoint in (`resume_file(model folder)`),
+      written at every epoch's end, every `checkpoint_every` steps and at a cancel.
+    - Under torchrun each rank trains its share of every global batch in DistributedDataParallel;
+      rank 0 alone evaluates, reports, snapshots and checkpoints.
+    - No host sync per step: the loss parts stay on the device and are read at each report, where the
+      guard looks for a non-finite loss and, finding one, rolls back to the last weights whose loss
+      was finite (the run ends as diverged).
+    """
+    model_cfg, cfg, world, model, device = run.model_config, run.train_config, run.world, run.model, run.device
+    model.train()
+    images = run.train_split.subset(cfg.train_subset).images.to(device)  # uint8 on the device; floats per batch
+    n, bs = len(images), cfg.batch_size
+    binary = binarizes(model_cfg, cfg)
+    g_data = torch.Generator(device=device).manual_seed(cfg.seed)
+    g_order = torch.Generator().manual_seed(cfg.seed)
+    if run.resume is None:  # a learned prior may start from the data (the VampPrior's pseudo-inputs, once per model)
+        g_init = torch.Generator().manual_seed(cfg.seed)
+        pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
+        model.prior.init_from_data(to_float(images[pick]))
+    opt = _optimizer(model, cfg)
+    channels_last = model_cfg.arch == "conv" and device.type == "cpu"
+    test_x = eval_inputs(run.test_split.images[:cfg.eval_subset], binarized=binary, seed=cfg.seed).to(device)
+    if channels_last:
+        test_x = test_x.contiguous(memory_format=torch.channels_last)
+    steps_per_epoch = math.ceil(n / bs)
+    total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_iters or math.inf)
+    objective = make_objective(model_cfg.objective, cfg, total_steps=total_steps)
+    guard = DivergenceGuard(model, world)
+    step, seconds_before, resumed_at, order_state, history = 0, 0.0, [], None, []
+    if run.resume is not None:
+        step, seconds_before, resumed_at, order_state, history = _restore(run.resume, model, opt, g_data, g_order,
+                                                                           guard, device)
+    loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
+    amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" \
+        else contextlib.nullcontext
+    pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
+    log = Reporter(callback, world, steps_per_epoch, total_steps, report_seconds, seconds_before, history, pacer)
+    status, message, means = COMPLETED, "", {}
 
     def save_checkpoint() -> None:
-        if not writes:
+        if checkpoint is None or not world.is_main:
             return
         write_resume(Path(checkpoint), {
-            "model_config": model_cfg.to_dict(), "train_config": train_cfg.to_dict(), "data": dataset.fingerprint,
+            "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(), "data": run.dataset.fingerprint,
             "step": step, "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
-            "seconds": seconds_before + time.perf_counter() - start, "world": world.describe(),
-            "resumed_at": resumed_at, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "good": good_state, "good_step": good_step, "pending": pending is not None, "history": history,
+            "seconds": log.elapsed(), "world": world.describe(), "resumed_at": resumed_at,
+            "model": model.state_dict(), "optimizer": opt.state_dict(), "good": guard.good,
+            "good_step": guard.good_step, "pending": guard.pending is not None, "history": history,
             "rng": {"cpu": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                     "data": g_data.get_state(), "data_device": device.type,
                     "order": order_state}})  # the epoch's permutation is drawn again, the run goes on inside it
+
+    def read_losses() -> dict:
+        """The mean loss parts since the last report; on a non-finite one the run is diverged, back at
+        the last good weights and at the step before that loss."""
+        nonlocal step, status, message
+        first = guard.pending_count()
+        means, bad, loss = guard.flush()
+        if bad is not None:
+            step = step - first + bad  # the updates that came before the first non-finite loss
+            status = DIVERGED
+            message = (f"training diverged at step {step} (loss {loss}); kept the weights from step "
+                       f"{guard.good_step}. Try a smaller learning rate.")
+        return means
+
+    def stop_asked() -> bool:
+        if world.distributed:  # every rank decides together, at reports
+            return world.any(should_stop is not None and should_stop())
+        return should_stop is not None and should_stop()
 
     first = (step % steps_per_epoch) * bs  # where a resumed run is inside its epoch
     while step < total_steps and status == COMPLETED:
@@ -272,41 +363,33 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         for i in range(first, n, bs):
             if step >= total_steps:
                 break
-            if should_stop is not None and not world.distributed and should_stop():
+            if not world.distributed and stop_asked():
                 status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
                 break
             x = to_float(images[order[i:i + bs]])
             if binary:
                 x = binarize(x, g_data)  # drawn for the whole global batch under torchrun, then sliced
             shard = world.shard(len(x))
-            if shard is not None:
-                x = shard.take(x)
-            if model_cfg.arch == "conv" and device.type == "cpu":
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = shard.take(x) if shard is not None else x
+            x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
             for group in opt.param_groups:
-                group["lr"] = _lr_at(train_cfg, step, total_steps)
+                group["lr"] = _lr_at(cfg, step, total_steps)
             with world.step(shard), amp():
                 parts = loss_of(x, step)
-            values = [v for v in parts if v is not None]
-            if not names:
-                names = [k for k, v in parts._asdict().items() if v is not None]
             opt.zero_grad(set_to_none=True)
             (parts.total if shard is None or shard.weight == 1 else parts.total * shard.weight).backward()
             opt.step()
             step += 1
             pacer.tick(step)
-            row = torch.stack([v.detach().float() for v in values])
-            rows.append(row if shard is None else row * (shard.size / shard.total))  # summed over ranks at reports
-            checkpoint_due = train_cfg.checkpoint_every and step % train_cfg.checkpoint_every == 0
-            if report_every is None:
-                due = time.perf_counter() - last_report >= report_seconds
-            else:
-                due = step % report_every == 0
-            if due or checkpoint_due:
-                if not flush():
+            guard.add(parts, shard)
+            checkpoint_due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
+            if log.due(step) or checkpoint_due:
+                means = read_losses()
+                if status != COMPLETED:
                     break
-                report()
-                if world.distributed and world.any(should_stop is not None and should_stop()):
+                log.report(step, means)
+                guard.propose(step)
+                if world.distributed and stop_asked():
                     status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
                     break
                 if checkpoint_due and step % steps_per_epoch:
@@ -316,37 +399,41 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
             break
         if step % steps_per_epoch == 0:
             order_state = g_order.get_state()  # the next epoch starts from here
-        if not flush():
+        means = read_losses()
+        if status != COMPLETED:
             break
         epoch_done = step % steps_per_epoch == 0 or step >= total_steps
         test = evaluate_loss(model, test_x, objective, step) if epoch_done and world.is_main and len(test_x) else None
-        report(test)
-        if epoch_done and snapshot_dir is not None and train_cfg.snapshot_every and world.is_main:
+        log.report(step, means, test)
+        guard.propose(step)
+        if epoch_done and snapshot_dir is not None and cfg.snapshot_every and world.is_main:
             epoch = math.ceil(step / steps_per_epoch)
-            if epoch % train_cfg.snapshot_every == 0 or step >= total_steps:
-                write_snapshot(model, test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, train_cfg))
+            if epoch % cfg.snapshot_every == 0 or step >= total_steps:
+                write_snapshot(model, run.test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, cfg))
         world.sync_rng()  # rank 0 drew for the evaluation: every rank goes on from its generator
         save_checkpoint()
     if status == CANCELLED:
-        if flush():  # a cancel after a non-finite loss is a divergence
+        means = read_losses()  # a cancel after a non-finite loss is a divergence
+        if status == CANCELLED:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
-                model.load_state_dict(good_state)  # a cancelled run hands back finite weights, like a diverged one
+                model.load_state_dict(guard.good)  # a cancelled run hands back finite weights, like a diverged one
             else:
                 save_checkpoint()  # the run can go on from here
     if status != COMPLETED and callback is not None:
-        report()
-    seconds = seconds_before + time.perf_counter() - start
+        log.report(step, means)
+    seconds = log.elapsed()
     if not message:
         message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s"
     pacer.close()
     model.eval()
-    return TrainResult(model, model_cfg, train_cfg, status, message, step, step / steps_per_epoch, seconds,
-                       history, dataset, world=world.describe(), resumed_at=resumed_at)
+    return TrainResult(model, model_cfg, cfg, status, message, step, step / steps_per_epoch, seconds,
+                       history, run.dataset, world=world.describe(), resumed_at=resumed_at)
 
 
 def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data: torch.Generator,
-             g_order: torch.Generator, device: torch.device):
-    """Put a run's state back from its resume checkpoint (the loop's variables are returned)."""
+             g_order: torch.Generator, guard: DivergenceGuard, device: torch.device):
+    """Put a run's state back from its resume checkpoint: the weights, the optimiser, the generators
+    and the guard's; returns the loop's (step, seconds trained, resumed_at, order state, history)."""
     s = resume.state
     model.load_state_dict(s["model"])
     opt.load_state_dict(s["optimizer"])
@@ -358,10 +445,9 @@ def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data
         g_data.set_state(rng["data"])
     g_order.set_state(rng["order"])
     step = int(s["step"])
-    good = {k: v.to(device) for k, v in s["good"].items()}
-    pending = (_copy_state(model), step) if s["pending"] else None
-    return (step, float(s["seconds"]), [*s["resumed_at"], step], rng["order"], good, int(s["good_step"]), pending,
-            [dict(r) for r in s["history"]])
+    guard.good, guard.good_step = {k: v.to(device) for k, v in s["good"].items()}, int(s["good_step"])
+    guard.pending = (_copy_state(model), step) if s["pending"] else None
+    return step, float(s["seconds"]), [*s["resumed_at"], step], rng["order"], [dict(r) for r in s["history"]]
 
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000, *,

@@ -2,7 +2,6 @@
 β ≠ 1: Higgins et al. 2017)."""
 from __future__ import annotations
 
-import torch
 
 from ..densities import log_normal, reparameterize
 from .base import LossParts, Objective, repeat_batch
