@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 GOAL_COLD_S, GOAL_SLIDER_MS, GOAL_TRAIN_S, GOAL_NATS, GOAL_OVERHEAD = 3.0, 50.0, 60.0, 145.0, 0.05
 
 

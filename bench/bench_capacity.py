@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import random
 import sys
@@ -38,8 +39,17 @@ from pathlib import Path
 import bench_load
 import page_actions as pa
 
-sys.path.insert(0, str(bench_load.ROOT / "deploy"))
-import run_replicas  # noqa: E402
+
+def _deploy_module():
+    """deploy/run_replicas.py, the replicas' launcher (a script of its own, loaded by its path)."""
+    spec = importlib.util.spec_from_file_location("run_replicas", bench_load.ROOT / "deploy" / "run_replicas.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_replicas"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+run_replicas = _deploy_module()
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

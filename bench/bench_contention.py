@@ -64,7 +64,6 @@ def loadavg() -> str:
 # ------------------------------------------------------------------------------------- child side
 
 def child(args) -> None:
-    sys.path.insert(0, str(ROOT))
     import torch
 
     from vae_core import ModelConfig, TrainConfig, build_model, decode, fit, load_split

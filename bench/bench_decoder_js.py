@@ -43,8 +43,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 from bench_load import CHROMIUM, CHROMIUM_ARGS, percentile  # noqa: E402
 
 DECODER_JS = ROOT / "explorer" / "latent_map" / "decoder.js"

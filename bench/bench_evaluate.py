@@ -40,8 +40,6 @@ def rss_mb(field: str) -> float:
 
 def run_case(case: str, variant: str) -> dict:
     """In this (fresh) process: train, rest, evaluate; the figures as a dict."""
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "tests"))
     import numpy as np
 
     import vae_core as vc
@@ -54,7 +52,7 @@ def run_case(case: str, variant: str) -> dict:
         model_cfg = vc.ModelConfig(latent_dim=2)
         train_cfg = vc.TrainConfig(epochs=1, train_subset=6000)
     else:
-        from helpers import SHAPE_CLASSES, coloured_shapes
+        from vae_core.shapes import SHAPE_CLASSES, coloured_shapes
 
         x, y = coloured_shapes(1500, seed=0)
         np.savez(tmp / "shapes.npz", x_train=x[:1200], y_train=y[:1200], x_test=x[1200:], y_test=y[1200:],

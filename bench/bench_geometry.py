@@ -30,7 +30,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from vae_core import PRETRAINED_DIR, decode, geometry as geo, load_bundle  # noqa: E402
 from vae_core.claims import load_classifier  # noqa: E402

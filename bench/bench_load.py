@@ -75,7 +75,6 @@ def default_data_dir() -> str:
 
 def tiny_models(root: Path, data_dir: str) -> Path:
     """Two small real models (one epoch on 512 images), for a checkout without shipped models."""
-    sys.path.insert(0, str(ROOT))
     import vae_core as vc
 
     for tag, objective in (("tiny-vae", "standard"), ("tiny-mmd", "mmd")):

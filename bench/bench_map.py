@@ -26,13 +26,11 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_load  # noqa: E402  (the one server launcher)
 
 MAP = "window.__vaeLatentMap"

@@ -19,11 +19,9 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
-import vae_core as vc  # noqa: E402
-from helpers import SHAPE_CLASSES, coloured_shapes  # noqa: E402
+import vae_core as vc
+from vae_core.shapes import SHAPE_CLASSES, coloured_shapes
 
 
 def main() -> int:

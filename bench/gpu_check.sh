@@ -21,6 +21,8 @@ LOGS="${1:-bench/results/gpu_check-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$LOGS"
 exec > >(tee "$LOGS/gpu_check.log") 2>&1
 export PYTHONUNBUFFERED=1
+# The checkout itself, not an installed copy: the GPU machine has no network to pip install it.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export VAE_DATA_DIR="${VAE_DATA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vae_explorer/data}"
 failed=()
 step() { echo; echo "=== $* ($(date +%T)) ==="; }

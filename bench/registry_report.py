@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("VAE_MODELS_DIR", str(ROOT / "bench" / "results" / "models"))
 
 from vae_core import load_bundle, models_dir  # noqa: E402

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from vae_core import load_bundle, load_split, manifold_grid, png_bytes  # noqa: E402
 from vae_core.checkpoints import update_metrics  # noqa: E402

@@ -30,7 +30,6 @@ import torch
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from vae_core import geometry as geo  # noqa: E402
 from vae_core import load_bundle, load_split, run_inputs  # noqa: E402

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from vae_core import load_bundle, load_split, quadrature_log_likelihood  # noqa: E402
 from vae_core.data import fixed_binarization  # noqa: E402

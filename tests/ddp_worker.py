@@ -15,9 +15,6 @@ import signal
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 RANK = os.environ.get("RANK", "0")
 TRY = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
 MODELS = os.path.realpath(os.environ["VAE_MODELS_DIR"])

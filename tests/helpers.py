@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vae_core.shapes import SHAPE_CLASSES, coloured_shapes  # noqa: F401  (the tests' colour dataset)
+
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
 
@@ -60,32 +62,6 @@ def patch_objective(monkeypatch, wrap) -> None:
         return objective
 
     monkeypatch.setattr(train_module, "make_objective", make)
-
-
-SHAPE_CLASSES = ("square", "circle", "triangle")
-
-
-def coloured_shapes(n: int, size: int = 32, seed: int = 0):
-    """n RGB images (n, size, size, 3) uint8 of one coloured square, disc or triangle on black, and
-    their labels (n,) int64: a small colour dataset the tests make themselves."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size]
-    images = np.zeros((n, size, size, 3), np.uint8)
-    labels = rng.integers(0, len(SHAPE_CLASSES), n)
-    for i in range(n):
-        colour = rng.integers(60, 256, 3)
-        cx, cy = rng.uniform(0.35 * size, 0.65 * size, 2)
-        r = rng.uniform(0.15 * size, 0.3 * size)
-        if labels[i] == 0:
-            mask = (np.abs(xx - cx) <= r) & (np.abs(yy - cy) <= r)
-        elif labels[i] == 1:
-            mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r ** 2
-        else:
-            mask = (yy >= cy - r) & (yy <= cy + r) & (np.abs(xx - cx) <= (yy - (cy - r)) / 2)
-        images[i][mask] = colour
-    return images, labels.astype(np.int64)
 
 
 def write_image_folder(root, images, labels, classes, *, ext: str = "png") -> None:

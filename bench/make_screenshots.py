@@ -1,6 +1,6 @@
 """The README's pictures of the page, taken on purpose (the test suite never writes into docs/).
 
-    python docs/make_screenshots.py
+    python bench/make_screenshots.py
 
 Starts `streamlit run explorer_app.py` on the shipped models, opens it in headless Chromium, and
 takes: docs/screenshot.png (the latent map with a pinned image and the pointer over map A, so both
@@ -13,8 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "bench"))
+HERE = Path(__file__).resolve().parent.parent / "docs"  # where the pictures go
+
 import bench_load  # noqa: E402  (the one server launcher)
 
 MAP = "window.__vaeLatentMap"
