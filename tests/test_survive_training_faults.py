@@ -54,7 +54,7 @@ def nan_after(n: int, monkeypatch) -> dict:
             return parts
         calls["n"] += 1
         if calls["n"] > n:
-            return LossParts(parts.total * float("nan"), parts.recon, kl=parts.kl, mmd=parts.mmd)
+            return LossParts(parts.total * float("nan"), **parts.parts)
         return parts
 
     patch_objective(monkeypatch, patched)

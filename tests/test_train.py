@@ -51,7 +51,7 @@ def _nan_after(k, monkeypatch):
         calls["n"] += 1
         if calls["n"] > k:
             nan = parts.total * float("nan")
-            return LossParts(nan, parts.recon, kl=parts.kl, mmd=parts.mmd)
+            return LossParts(nan, **parts.parts)
         return parts
 
     patch_objective(monkeypatch, patched)

@@ -5,8 +5,11 @@ A model folder stores both configs as JSON, so every saved model rebuilds itself
 work starts.
 
 Each field carries its help text, bounds, choices and the members it applies to in its
-metadata: that is the one list of settings. `settings()` hands it to the CLI (which builds its
-options from it) and to the page's training form.
+metadata: that is the one list of settings. The core settings are written below; the rest are
+the options the registries' members bring (`vae_core.registry.Option`, declared in each
+objective's, prior's and likelihood's own file), added as fields of the same dataclasses, so a
+new member's settings reach the CLI and the page's form with no line here. `settings()` hands
+the list to the CLI (which builds its options from it) and to the page's training form.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from .registry import Option, Registry
+
 from .data import DATASETS, MAX_SIDE, MIN_SIDE, Inputs, is_path_spec
 from .errors import ConfigError
 from .likelihoods import LIKELIHOODS
@@ -24,10 +29,6 @@ from .priors import PRIORS
 
 ARCHS = ("mlp", "conv")  # vae_core.models.ARCHITECTURES builds them
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
-ELBO_ESTIMATORS = ("analytic", "mc")
-LEGACY_ESTIMATORS = ("iwae",)  # format-1 models trained with the IWAE bound under objective "standard"
-ANNEAL_SCHEDULES = ("linear", "cyclical")
-MMD_RECONS = ("nll", "mse")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda")
@@ -46,8 +47,16 @@ def setting(default, help: str, **meta) -> Any:
     """A dataclass field with its help text and checks. meta: choices (a tuple, or the name of a
     registry: "objectives", "priors", "likelihoods", "datasets"), min, max, strict (float bound
     excluded), optional (None allowed), applies ({"objective": (...), ...}), flags (CLI
-    aliases), exposed (False: derived, not a user setting)."""
+    aliases), legacy (old values still read: a tuple, or {old: new}), label and main (the form's
+    words, and whether it comes first), exposed (False: derived, not a user setting)."""
     return field(default=default, metadata={"help": help, **meta})
+
+
+def _choice_titles(choices) -> dict:
+    """The members' titles for a setting that picks a member; {} for a plain list of values."""
+    registry = {"objectives": OBJECTIVES, "priors": PRIORS, "likelihoods": LIKELIHOODS}.get(choices) \
+        if isinstance(choices, str) else None
+    return {name: member.title for name, member in registry.items()} if registry is not None else {}
 
 
 def _registry_choices(choices) -> tuple:
@@ -98,7 +107,10 @@ def _validate_fields(obj) -> None:
         base = _base_type(hints[f.name])
         choices = _registry_choices(meta.get("choices"))
         if choices is not None:
-            _choice(f.name, value, choices + tuple(meta.get("legacy", ())))
+            legacy = meta.get("legacy", ())
+            _choice(f.name, value, choices + tuple(legacy))
+            if isinstance(legacy, dict) and value in legacy:  # an old name of the same thing
+                object.__setattr__(obj, f.name, legacy[value])
         elif base is bool:
             if not isinstance(value, bool):
                 raise ConfigError(f"{f.name} must be true or false; got {value!r}")
@@ -139,17 +151,17 @@ def _from_dict(cls, data: dict):
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """What the network is: enough to rebuild it from a folder."""
+class _ModelCore:
+    """What the network is: enough to rebuild it from a folder (the core settings; `ModelConfig`
+    adds the members' model options)."""
 
-    objective: str = setting("standard", "training objective: standard (ELBO with a β weight), mmd (InfoVAE, "
-                             "deterministic encoder), iwae (importance-weighted bound, K = samples), annealed "
-                             "(β-VAE with a KL warm-up)", choices="objectives", flags=("--model",))
+    objective: str = setting("standard", OBJECTIVES.describe("training objective"), choices="objectives",
+                             flags=("--model",), label="Model", main=True)
     arch: str = setting("mlp", "network: mlp (fully connected, the DIANNE example) or conv (the TensorFlow CVAE "
-                        "blog's, scaled to the image size)", choices=ARCHS)
-    latent_dim: int = setting(2, "latent dimension d", max=MAX_LATENT_DIM)
+                        "blog's, scaled to the image size)", choices=ARCHS, label="Architecture", main=True)
+    latent_dim: int = setting(2, "latent dimension d", max=MAX_LATENT_DIM, label="Latent dimension", main=True)
     hidden: tuple[int, ...] = setting((512, 512, 512), "hidden layer widths of the MLP encoder (the decoder mirrors "
-                                      "them)", applies={"arch": ("mlp",)}, custom=True)
+                                      "them)", applies={"arch": ("mlp",)}, custom=True, label="MLP layer widths")
     activation: str = setting("relu", "MLP activation", choices=ACTIVATIONS, applies={"arch": ("mlp",)})
     image_shape: tuple[int, int, int] = setting(DEFAULT_IMAGE_SHAPE, "(channels, height, width) of the images; "
                                                 "set from the dataset", exposed=False, custom=True)
@@ -157,10 +169,7 @@ class ModelConfig:
                               "for grey or colour intensities) or gaussian (learned variance per pixel); default: "
                               "the dataset's (bernoulli for MNIST and Fashion-MNIST, cbernoulli for your own)",
                               choices="likelihoods")
-    prior: str = setting("standard", "p(z): standard (N(0, I)), vamp (VampPrior: a mixture of the encoder's "
-                         "posteriors at learned pseudo-inputs) or mog (learned mixture of Gaussians)", choices="priors")
-    prior_components: int = setting(100, "K, the number of pseudo-inputs (vamp) or mixture components (mog)",
-                                    max=10000, applies={"prior": ("vamp", "mog")})
+    prior: str = setting("standard", PRIORS.describe("p(z)"), choices="priors", label="Prior p(z)", main=True)
 
     def __post_init__(self):
         _validate_fields(self)
@@ -220,20 +229,22 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """How a model is trained, and on what."""
+class _TrainCore:
+    """How a model is trained, and on what (the core settings; `TrainConfig` adds the members'
+    training options)."""
 
     dataset: str = setting("mnist", "mnist, fashion, or the path of your own data: an .npz file (Keras layout: "
                            "x_train, y_train, x_test, y_test) or a folder with one subfolder of images per class",
                            custom=True, suggestions="datasets")
-    epochs: int = setting(10, "passes over the training set", max=MAX_EPOCHS)
-    max_iters: int | None = setting(None, "stop after this many steps, whatever epochs says", optional=True)
-    batch_size: int = setting(128, "images per step", max=MAX_BATCH)
-    lr: float = setting(1e-3, "learning rate", max=10.0)
+    epochs: int = setting(10, "passes over the training set", max=MAX_EPOCHS, label="Epochs", main=True)
+    max_iters: int | None = setting(None, "stop after this many steps, whatever epochs says", optional=True,
+                                    label="Stop after steps (0: never)")
+    batch_size: int = setting(128, "images per step", max=MAX_BATCH, label="Batch size", main=True)
+    lr: float = setting(1e-3, "learning rate", max=10.0, label="Learning rate", main=True)
     optimizer: str = setting("adam", "optimiser: adam, or sgd with momentum 0.9", choices=OPTIMIZERS)
     schedule: str = setting("cosine", "learning-rate schedule: constant, or cosine decay to 0 over the run",
                             choices=SCHEDULES)
-    seed: int = setting(0, "seed of the weights, the batches and every random draw", min=0)
+    seed: int = setting(0, "seed of the weights, the batches and every random draw", min=0, label="Seed")
     device: str = setting("auto", "where to train: auto takes a CUDA GPU when PyTorch sees one", choices=DEVICES)
     precision: str = setting("fp32", "arithmetic of training: fp32, or bf16 (mixed precision: bfloat16 autocast for "
                              "the networks' matmuls and convolutions; losses, weights and evaluation in float32)",
@@ -241,32 +252,11 @@ class TrainConfig:
     binarize: bool | None = setting(None, "dynamic binarisation (a fresh Bernoulli draw of each image per batch); "
                                     "default: on for the bernoulli likelihood, off otherwise", optional=True,
                                     applies={"likelihood": ("bernoulli",)})
-    train_subset: int | None = setting(None, "use only the first N training images", optional=True, max=MAX_IMAGES)
-    # standard, annealed, iwae
-    beta: float = setting(1.0, "weight β of the KL term (for annealed: the weight it climbs to)", strict=False,
-                          applies={"objective": ("standard", "annealed")})
-    samples: int = setting(1, "latent samples per input: L for the ELBO, K for the IWAE bound", max=10000,
-                           applies={"objective": ("standard", "annealed", "iwae")})
-    estimator: str = setting("analytic", "KL estimator: analytic (closed form for the N(0, I) prior; learned priors "
-                             "have none and use Monte Carlo) or mc (always Monte Carlo)", choices=ELBO_ESTIMATORS,
-                             legacy=LEGACY_ESTIMATORS, applies={"objective": ("standard", "annealed")})
-    anneal_schedule: str = setting("linear", "KL weight schedule: linear warm-up, or cyclical (Fu et al. 2019)",
-                                   choices=ANNEAL_SCHEDULES, applies={"objective": ("annealed",)})
-    anneal_warmup: float = setting(0.25, "linear: share of the run over which the KL weight climbs from 0 to β",
-                                   max=1.0, applies={"objective": ("annealed",)})
-    anneal_cycles: int = setting(4, "cyclical: number of cycles M over the run", max=1000,
-                                 applies={"objective": ("annealed",)})
-    anneal_ratio: float = setting(0.5, "cyclical: share R of each cycle spent climbing (the rest at β)", max=1.0,
-                                  applies={"objective": ("annealed",)})
-    # MMD-VAE
-    mmd_lambda: float = setting(1000.0, "MMD weight λ (1000 matches a likelihood summed over 784 pixels)",
-                                strict=False, applies={"objective": ("mmd",)})
-    mmd_recon: str = setting("nll", "reconstruction term: nll (−log p(x|z) of the likelihood) or mse",
-                             choices=MMD_RECONS, legacy=("bce",), applies={"objective": ("mmd",)})
-    mmd_prior_samples: int = setting(200, "prior draws per step for the MMD term", max=100000,
-                                     applies={"objective": ("mmd",)})
+    train_subset: int | None = setting(None, "use only the first N training images", optional=True, max=MAX_IMAGES,
+                                       label="Training images (0: all)")
     # reporting
-    eval_subset: int = setting(2000, "test images scored at the end of each epoch", min=0)
+    eval_subset: int = setting(2000, "test images scored at the end of each epoch", min=0,
+                               label="Test images scored per epoch")
     snapshot_every: int = setting(0, "write PNG snapshots every N epochs (0: never)", min=0)
     checkpoint_every: int = setting(0, "write the resume checkpoint every N steps as well as at each epoch's end "
                                     "(0: at epoch ends only)", min=0)
@@ -275,7 +265,8 @@ class TrainConfig:
                                    applies={"dataset": ("folder",)})
     split_seed: int = setting(0, "seed of the train/test split", min=0, applies={"dataset": ("folder",)})
     image_size: int | None = setting(None, "resize every image to N×N (default: the most common size)",
-                                     optional=True, min=MIN_SIDE, max=MAX_SIDE, applies={"dataset": ("folder",)})
+                                     optional=True, min=MIN_SIDE, max=MAX_SIDE, applies={"dataset": ("folder",)},
+                                     label="Resize images to N×N (0: the most common size)")
 
     def __post_init__(self):
         if isinstance(self.dataset, str) and self.dataset not in DATASETS and not is_path_spec(self.dataset):
@@ -284,8 +275,6 @@ class TrainConfig:
         if not isinstance(self.dataset, str):
             raise ConfigError(f"dataset must be a name or a path; got {self.dataset!r}")
         _validate_fields(self)
-        if self.mmd_recon == "bce":  # format 1 called the likelihood's reconstruction "bce"
-            object.__setattr__(self, "mmd_recon", "nll")
 
     @property
     def folder_options(self) -> dict:
@@ -307,11 +296,42 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+# --- the members' options become fields ----------------------------------------------------------
+
+MEMBER_REGISTRIES: tuple[Registry, ...] = (OBJECTIVES, PRIORS)  # whose options are settings
+
+
+def _member_fields(section: str) -> list[tuple]:
+    """(name, type, field) of every option the registries' members bring to `section`, each applying
+    to the members that declare it."""
+    out = []
+    for registry in MEMBER_REGISTRIES:
+        for option, members in registry.options():
+            if option.section != section:
+                continue
+            hint = option.value_type | None if option.optional else option.value_type
+            meta = {**option.metadata(), "applies": {registry.key: members}}
+            out.append((option.name, hint, field(default=option.default, metadata=meta)))
+    return out
+
+
+def _with_options(core: type, name: str, section: str, doc: str) -> type:
+    """`core`'s dataclass with the members' `section` options as more fields (after the core ones)."""
+    cls = dataclasses.make_dataclass(name, _member_fields(section), bases=(core,), frozen=True)
+    cls.__module__, cls.__doc__ = __name__, doc
+    return cls
+
+
+ModelConfig = _with_options(_ModelCore, "ModelConfig", "model", "What the network is: enough to rebuild it from a "
+                            "folder (the core settings and the members' model options, such as a prior's K).")
+TrainConfig = _with_options(_TrainCore, "TrainConfig", "train", "How a model is trained, and on what (the core "
+                            "settings and the members' training options, such as β or λ).")
+
+
 def check_compatible(model_cfg: ModelConfig, train_cfg: TrainConfig) -> None:
-    """What no single config can check alone; raises ConfigError before anything runs."""
-    if train_cfg.estimator in LEGACY_ESTIMATORS and model_cfg.objective != "iwae":
-        raise ConfigError("estimator 'iwae' is now the objective 'iwae' (the importance-weighted bound, K = samples): "
-                          "use objective iwae (--objective iwae --samples K)")
+    """What no single config can check alone; raises ConfigError before anything runs. Each chosen
+    member checks the settings it cares about (`check`), then the rules between members."""
+    OBJECTIVES[model_cfg.objective].check(model_cfg, train_cfg)
     if train_cfg.binarize and model_cfg.likelihood != "bernoulli":
         raise ConfigError(f"binarize applies to the bernoulli likelihood only; the {model_cfg.likelihood} likelihood "
                           "models the intensities themselves")
@@ -346,6 +366,9 @@ class Setting:
     #                                                  "dataset": ("folder",)}; empty: always
     flags: tuple[str, ...] = ()  # the CLI's option strings
     suggestions: tuple | None = None  # known values of a free-text setting (the built-in datasets)
+    label: str = ""  # the form's words for it
+    main: bool = False  # among the form's first fields
+    choice_titles: dict = field(default_factory=dict)  # the words for each choice, from the members' titles
 
     def applies(self, **current) -> bool:
         """Whether this setting matters for the current choices, e.g. applies(objective="mmd", prior="standard")."""
@@ -374,5 +397,7 @@ def settings(section: str | None = None) -> list[Setting]:
                 optional=bool(meta.get("optional")), minimum=lo, maximum=meta.get("max"),
                 applies_to=dict(meta.get("applies", {})),
                 flags=("--" + f.name.replace("_", "-"), *meta.get("flags", ())),
-                suggestions=_registry_choices(meta.get("suggestions"))))
+                suggestions=_registry_choices(meta.get("suggestions")),
+                label=meta.get("label") or f.name.replace("_", " ").capitalize(), main=bool(meta.get("main")),
+                choice_titles=_choice_titles(meta.get("choices"))))
     return out

@@ -127,8 +127,7 @@ class VAE(nn.Module):
         encoder, decoder = ARCHITECTURES[cfg.arch]
         self.encoder, self.decoder = encoder(cfg, out_dim), decoder(cfg)
         self.likelihood: Likelihood = build_likelihood(cfg.likelihood, cfg.image_shape)
-        self.prior: Prior = build_prior(cfg.prior, cfg.latent_dim, components=cfg.prior_components,
-                                        image_shape=cfg.image_shape)
+        self.prior: Prior = build_prior(cfg)
         self.prior.bind(self.encode)
 
     @property

@@ -23,16 +23,21 @@ import torch
 from torch import nn
 
 from .densities import gaussian_kl, log_normal, log_standard_normal
+from .registry import Member, Option, Registry
+
+COMPONENTS = Option("prior_components", 100, "K, the number of pseudo-inputs (vamp) or mixture components (mog)",
+                    section="model", max=10000, label="Prior components K", main=True)
 
 
-class Prior(nn.Module):
-    name: ClassVar[str]
-    title: ClassVar[str]
+class Prior(Member, nn.Module):
+    """Base of the registry's members: built from the model's config (`cfg.latent_dim`,
+    `cfg.image_shape` and the prior's own options), owned by the model."""
+
     needs_stochastic_encoder: ClassVar[bool] = False
 
-    def __init__(self, latent_dim: int, components: int, image_shape: tuple[int, int, int]):
+    def __init__(self, cfg):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.latent_dim = cfg.latent_dim
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -56,6 +61,7 @@ class Prior(nn.Module):
 
 class StandardNormal(Prior):
     name, title = "standard", "N(0, I)"
+    help = "the standard normal"
 
     def log_prob(self, z):
         return log_standard_normal(z)
@@ -87,11 +93,13 @@ def _mixture_sample(n: int, means: torch.Tensor, logvars: torch.Tensor, log_weig
 
 class VampPrior(Prior):
     name, title, needs_stochastic_encoder = "vamp", "VampPrior", True
+    help = "a mixture of the encoder's posteriors at learned pseudo-inputs"
+    options = (COMPONENTS,)
 
-    def __init__(self, latent_dim, components, image_shape):
-        super().__init__(latent_dim, components, image_shape)
+    def __init__(self, cfg):
+        super().__init__(cfg)
         # Pseudo-inputs as logits: sigmoid keeps the images in (0, 1) like the data.
-        self.pseudo_inputs = nn.Parameter(torch.randn(components, *image_shape) * 0.5)  # (K, C, H, W)
+        self.pseudo_inputs = nn.Parameter(torch.randn(cfg.prior_components, *cfg.image_shape) * 0.5)  # (K, C, H, W)
         self.register_buffer("initialized", torch.zeros(()))  # 1 once started from training images
         self._encode: Callable | None = None
 
@@ -131,13 +139,16 @@ class VampPrior(Prior):
 
 
 class MixturePrior(Prior):
-    name, title = "mog", "learned mixture of Gaussians"
+    name, title = "mog", "mixture of Gaussians"
+    help = "a learned mixture of Gaussians"
+    options = (COMPONENTS,)
 
-    def __init__(self, latent_dim, components, image_shape):
-        super().__init__(latent_dim, components, image_shape)
-        self.means = nn.Parameter(torch.randn(components, latent_dim))  # (K, D)
-        self.logvars = nn.Parameter(torch.zeros(components, latent_dim))  # (K, D)
-        self.weight_logits = nn.Parameter(torch.zeros(components))  # (K,)
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        k, d = cfg.prior_components, cfg.latent_dim
+        self.means = nn.Parameter(torch.randn(k, d))  # (K, D)
+        self.logvars = nn.Parameter(torch.zeros(k, d))  # (K, D)
+        self.weight_logits = nn.Parameter(torch.zeros(k))  # (K,)
 
     def log_prob(self, z):
         dt = z.dtype
@@ -148,8 +159,13 @@ class MixturePrior(Prior):
         return z if device is None else z.to(device)
 
 
-PRIORS: dict[str, type[Prior]] = {cls.name: cls for cls in (StandardNormal, VampPrior, MixturePrior)}
+PRIORS = Registry("priors", "prior", [
+    StandardNormal,
+    VampPrior,
+    MixturePrior,
+])
 
 
-def build_prior(name: str, latent_dim: int, *, components: int, image_shape: tuple[int, int, int]) -> Prior:
-    return PRIORS[name](latent_dim, components, image_shape)
+def build_prior(cfg) -> Prior:
+    """The prior a ModelConfig names, built from that config (its own options included)."""
+    return PRIORS[cfg.prior](cfg)

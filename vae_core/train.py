@@ -216,10 +216,10 @@ class DivergenceGuard:
         self.pending: tuple[dict, int] | None = None
 
     def add(self, parts, shard) -> None:
-        values = [v for v in parts if v is not None]
+        named = parts.named()
         if not self.names:
-            self.names = [k for k, v in parts._asdict().items() if v is not None]
-        row = torch.stack([v.detach().float() for v in values])
+            self.names = list(named)
+        row = torch.stack([v.detach().float() for v in named.values()])
         self.rows.append(row if shard is None else row * (shard.size / shard.total))  # summed over ranks at reports
 
     def propose(self, step: int) -> None:

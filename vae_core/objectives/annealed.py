@@ -2,6 +2,7 @@
 al. 2016) or in cycles (Fu et al. 2019, "Cyclical Annealing Schedule")."""
 from __future__ import annotations
 
+from ..registry import Option
 from .standard import StandardVAE
 
 
@@ -27,6 +28,16 @@ def kl_weight(step: int, total_steps: int, *, beta: float, schedule: str, warmup
 
 class AnnealedVAE(StandardVAE):
     name, title = "annealed", "β-VAE, KL annealing"
+    help = "β-VAE with a KL warm-up"
+    options = StandardVAE.options + (
+        Option("anneal_schedule", "linear", "KL weight schedule: linear warm-up, or cyclical (Fu et al. 2019)",
+               choices=("linear", "cyclical"), main=True),
+        Option("anneal_warmup", 0.25, "linear: share of the run over which the KL weight climbs from 0 to β", max=1.0,
+               main=True),
+        Option("anneal_cycles", 4, "cyclical: number of cycles M over the run", max=1000, main=True),
+        Option("anneal_ratio", 0.5, "cyclical: share R of each cycle spent climbing (the rest at β)", max=1.0,
+               main=True),
+    )
 
     def beta_at(self, step: int) -> float:
         c = self.cfg

@@ -6,7 +6,8 @@ import math
 import torch
 
 from ..densities import log_normal, reparameterize
-from .base import LossParts, Objective, repeat_batch
+from .base import KL_PART, LossParts, Objective, repeat_batch
+from .standard import SAMPLES
 
 
 def log_weights(model, x: torch.Tensor, samples: int) -> torch.Tensor:
@@ -22,7 +23,10 @@ class IWAE(Objective):
     """−log (1/K) Σ_k w_k with K = `samples` (K = 1 is the ELBO). The parts report the plain
     Monte Carlo reconstruction and KL over the same K draws."""
 
-    name, title = "iwae", "IWAE"
+    name, title = "iwae", "IWAE bound"
+    help = "importance-weighted bound, K = samples"
+    options = (SAMPLES,)
+    reports = {**Objective.reports, **KL_PART}
 
     def loss(self, model, x, step=0):
         k = self.cfg.samples

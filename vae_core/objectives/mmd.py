@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..distributed import gather_rows
+from ..registry import Option
 from .base import LossParts, Objective
 
 
@@ -45,6 +46,15 @@ class MMDVAE(Objective):
     """
 
     name, title, stochastic_encoder = "mmd", "MMD-VAE", False
+    help = "InfoVAE, deterministic encoder"
+    options = (
+        Option("mmd_lambda", 1000.0, "MMD weight λ (1000 matches a likelihood summed over 784 pixels)", strict=False,
+               label="λ: weight of the MMD term", main=True),
+        Option("mmd_recon", "nll", "reconstruction term: nll (−log p(x|z) of the likelihood) or mse",
+               choices=("nll", "mse"), legacy={"bce": "nll"}),  # format 1's name for "nll"
+        Option("mmd_prior_samples", 200, "prior draws per step for the MMD term", max=100000),
+    )
+    reports = {**Objective.reports, "mmd": "MMD² to the prior"}
 
     def loss(self, model, x, step=0):
         z = model.encode(x).mu

@@ -2,9 +2,18 @@
 β ≠ 1: Higgins et al. 2017)."""
 from __future__ import annotations
 
-
 from ..densities import log_normal, reparameterize
-from .base import LossParts, Objective, repeat_batch
+from ..errors import ConfigError
+from ..registry import Option
+from .base import KL_PART, LossParts, Objective, repeat_batch
+
+BETA = Option("beta", 1.0, "weight β of the KL term (for annealed: the weight it climbs to)", strict=False,
+              label="β: weight of the KL term", main=True)
+SAMPLES = Option("samples", 1, "latent samples per input: L for the ELBO, K for the IWAE bound", max=10000,
+                 label="Samples per input (L, or K for IWAE)", main=True)
+ESTIMATOR = Option("estimator", "analytic", "KL estimator: analytic (closed form for the N(0, I) prior; learned "
+                   "priors have none and use Monte Carlo) or mc (always Monte Carlo)", choices=("analytic", "mc"),
+                   legacy=("iwae",))  # format-1 models trained with the IWAE bound under objective "standard"
 
 
 class StandardVAE(Objective):
@@ -15,7 +24,16 @@ class StandardVAE(Objective):
     −E_q [log p(z) − log q(z|x)] by Monte Carlo (the TF CVAE example).
     """
 
-    name, title = "standard", "VAE"
+    name, title = "standard", "standard VAE"
+    help = "ELBO with a β weight"
+    options = (BETA, SAMPLES, ESTIMATOR)
+    reports = {**Objective.reports, **KL_PART}
+
+    @classmethod
+    def check(cls, model_cfg, train_cfg) -> None:
+        if train_cfg.estimator in ESTIMATOR.legacy:
+            raise ConfigError("estimator 'iwae' is now the objective 'iwae' (the importance-weighted bound, K = "
+                              "samples): use objective iwae (--objective iwae --samples K)")
 
     def beta_at(self, step: int) -> float:
         return self.cfg.beta
