@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from .registry import Option, Registry
+from .registry import Registry
 
 from .data import DATASETS, MAX_SIDE, MIN_SIDE, Inputs, is_path_spec
 from .errors import ConfigError
