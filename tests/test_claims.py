@@ -55,9 +55,13 @@ def test_grid_coverage_counts_the_confident_cells(tiny_model, classifier):
         images = torch.sigmoid(tiny_model.decode(z)).squeeze(1)
         probs = torch.softmax(classifier(images), 1).numpy()
     top = probs.max(1)
-    assert cov["share_confident"] == pytest.approx((top >= 0.9).mean())
+    # The grid is decoded and classified again here: float32 re-runs (another SIMD path or thread split)
+    # may move a probability by ~1e-7, so a cell within 1e-5 of the threshold may count either way.
+    sure, maybe = top >= 0.9 + 1e-5, top >= 0.9 - 1e-5
+    assert sure.mean() - 1e-9 <= cov["share_confident"] <= maybe.mean() + 1e-9
     assert cov["mean_confidence"] == pytest.approx(top.mean(), rel=1e-5)
-    assert cov["classes_present"] == len(np.unique(probs.argmax(1)[top >= 0.9]))
+    labels = probs.argmax(1)
+    assert len(np.unique(labels[sure])) <= cov["classes_present"] <= len(np.unique(labels[maybe]))
 
 
 class _LinearImages:
@@ -124,5 +128,8 @@ def test_interpolation_steps_match_a_direct_computation(tiny_model, classifier, 
 def test_sample_sharpness_seeded(tiny_model, classifier):
     a = sample_sharpness(tiny_model, classifier, n=50, seed=3)
     b = sample_sharpness(tiny_model, classifier, n=50, seed=3)
-    assert a == b
+    # The same draws decoded and classified again: float32 re-runs that another SIMD path or thread split
+    # may order otherwise, ~1e-7 relative; a mean over 50 images keeps that scale.
+    assert a.keys() == b.keys() and a["n"] == b["n"] == 50
+    assert b == pytest.approx(a, rel=1e-5, abs=1e-7)
     assert 0 < a["pixel_entropy"] < math.log(2)

@@ -132,8 +132,10 @@ def test_interpolate_between_two_images(model2, mnist_test):
 def test_prior_samples_are_seeded(model2):
     a = prior_samples(model2, 5, seed=3)
     assert a.shape == (5, 28, 28)
-    np.testing.assert_array_equal(a, prior_samples(model2, 5, seed=3))
-    assert not np.array_equal(a, prior_samples(model2, 5, seed=4))
+    # The same draws decoded again: a float32 re-run of the decoder (another SIMD path or thread split on
+    # another CPU) may move a pixel's probability by ~1e-7; another seed moves them by ~0.1.
+    np.testing.assert_allclose(prior_samples(model2, 5, seed=3), a, rtol=0, atol=1e-5)
+    assert np.abs(prior_samples(model2, 5, seed=4) - a).max() > 1e-2
 
 
 def test_reconstruct_shape(model2, mnist_test):

@@ -39,17 +39,24 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_weights_of_one_that_never_stoppe
     model_cfg = TINY.replace(objective=objective)
     whole = fit(model_cfg, RUN, **splits)
     checkpoint = resume_file(tmp_path / "run")
-    stopped_at(11, model_cfg, RUN, splits, checkpoint)  # step 3 of the second epoch
+    stopped = stopped_at(11, model_cfg, RUN, splits, checkpoint)  # step 3 of the second epoch
 
     state = read_resume(checkpoint)
     assert (state.step, state.total_steps, state.steps_per_epoch) == (11, 16, 8)
     assert state.tag == "run" and "step 11 of 16" in state.describe()
     resumed = fit(model_cfg, RUN, **splits, resume=state, checkpoint=checkpoint)
     assert resumed.status == COMPLETED and resumed.steps == 16 and resumed.resumed_at == [11]
+    # Two runs that each computed every step: float32 sums in another order (another CPU's SIMD path, or
+    # the thread governor changing torch's thread count between steps) leave ~1e-6 in the weights after
+    # 16 Adam steps (measured with the weights perturbed by 3e-7); another seed moves them by ~1.
     for k, v in whole.model.state_dict().items():
-        torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=1e-6)
-    test_rows = lambda r: [(row["step"], round(row["total"], 4)) for row in r.history if row["split"] == "test"]
-    assert test_rows(resumed) == test_rows(whole)  # the first epoch's row came back with the checkpoint
+        torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+    test_rows = lambda r: [row for row in r.history if row["split"] == "test"]  # noqa: E731
+    assert [row["step"] for row in test_rows(resumed)] == [row["step"] for row in test_rows(whole)] == [8, 16]
+    # Test losses of ~500 nats from nearly equal weights: ~1e-4 nats apart at most.
+    assert [row["total"] for row in test_rows(resumed)] == pytest.approx([row["total"] for row in test_rows(whole)],
+                                                                          rel=1e-5)
+    assert test_rows(resumed)[0] == test_rows(stopped)[0]  # the first epoch's row came back with the checkpoint
 
 
 def test_a_resume_under_other_settings_is_refused_naming_each(splits, tmp_path):

@@ -27,7 +27,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from helpers import latent_map, open_tab, save_untrained_model  # noqa: E402
+from helpers import latent_map, open_tab, patch_objective, save_untrained_model  # noqa: E402
 
 import vae_core as vc
 from vae_core import CheckpointError, ModelConfig, TrainConfig, jobs, load_bundle, save_bundle
@@ -164,16 +164,29 @@ def wait(job: jobs.TrainJob, timeout: float = 180) -> jobs.JobView:
     return job.view()
 
 
-def test_two_users_train_at_once_each_under_its_own_tag(isolated_models_dir, no_pretrained_writes):
+def test_two_users_train_at_once_each_under_its_own_tag(isolated_models_dir, no_pretrained_writes, monkeypatch):
+    # Each training waits in its first step for the other to reach its own: both get through only if they
+    # run at the same time. An event, whatever the CPU's speed; the timeout is a safety net only.
+    together, met = threading.Barrier(2), []
+
+    def first_steps_meet(real_loss, model, x, step):
+        if model.training and step == 0:
+            try:
+                together.wait(timeout=120)
+                met.append(True)
+            except threading.BrokenBarrierError:
+                met.append(False)
+        return real_loss(model, x, step)
+
+    patch_objective(monkeypatch, first_steps_meet)
     registry = jobs.JobRegistry()
     a = registry.start(ModelConfig(objective="standard", hidden=(32,), latent_dim=2), FAST, "alice-vae", owner="alice")
     b = registry.start(ModelConfig(objective="mmd", hidden=(48,), latent_dim=3), FAST.replace(seed=7), "bob-mmd",
                        owner="bob")
     assert {j.tag for j in registry.running()} <= {"alice-vae", "bob-mmd"}
-    overlap = a.view().running and b.view().running
     va, vb = wait(a), wait(b)
     assert va.state == vb.state == jobs.COMPLETED, (va.message, vb.message)
-    assert overlap or va.elapsed < 1, "the two trainings should have run at the same time"
+    assert met == [True, True], "the two trainings should have run at the same time"
     alice, bob = load_bundle(isolated_models_dir / "alice-vae"), load_bundle(isolated_models_dir / "bob-mmd")
     assert (alice.model_config.objective, alice.model_config.hidden, alice.model_config.latent_dim) == ("standard", (32,), 2)
     assert (bob.model_config.objective, bob.model_config.hidden, bob.model_config.latent_dim) == ("mmd", (48,), 3)

@@ -146,11 +146,18 @@ def test_seeded_runs_are_reproducible(mnist_small, mnist_test):
     a = train(TINY, cfg, train_split=mnist_small, test_split=mnist_test)
     b = train(TINY, cfg, train_split=mnist_small, test_split=mnist_test)
     c = train(TINY, cfg.replace(seed=8), train_split=mnist_small, test_split=mnist_test)
+    # Two trainings recompute everything: on another CPU (SIMD path) or under the thread governor (which may
+    # change torch's thread count between steps) float32 sums differ in the last bits; after 6 Adam steps
+    # that is ~1e-6 in the weights (measured with the weights perturbed by 3e-7), while another seed moves
+    # them by ~1 (measured 1.3).
     for k, v in a.model.state_dict().items():
-        assert torch.equal(v, b.model.state_dict()[k])
-    assert any(not torch.equal(v, c.model.state_dict()[k]) for k, v in a.model.state_dict().items())
-    assert [r["total"] for r in a.history if r["split"] == "test"] == \
-        [r["total"] for r in b.history if r["split"] == "test"]
+        torch.testing.assert_close(b.model.state_dict()[k], v, rtol=1e-4, atol=1e-5)
+    assert max(float((v - c.model.state_dict()[k]).abs().max()) for k, v in a.model.state_dict().items()) > 0.1
+    tests = lambda r: [(row["step"], row["total"]) for row in r.history if row["split"] == "test"]  # noqa: E731
+    assert [s for s, _ in tests(a)] == [s for s, _ in tests(b)]
+    # The test loss (~450 nats) of nearly equal weights: float32 sums, ~1e-4 nats apart at most.
+    assert [t for _, t in tests(b)] == pytest.approx([t for _, t in tests(a)], rel=1e-5)
+    assert [t for _, t in tests(c)] != pytest.approx([t for _, t in tests(a)], rel=1e-5)
 
 
 def test_snapshots_write_png_files(mnist_small, mnist_test, tmp_path):
