@@ -319,7 +319,7 @@ def test_hole_layer_and_hole_samples(spread_vae, mnist_test):
     assert points.shape == (5, 2) and images.shape == (5, 28, 28)
     assert np.all(geo.hole_layer(spread_vae, mu, logvar, points) > math.log(10))
     np.testing.assert_allclose(images, decode(spread_vae, points), atol=1e-6)
-    np.testing.assert_array_equal(geo.hole_prior_samples(spread_vae, mu, logvar, 5, seed=3)[0], points)
+    np.testing.assert_array_equal(geo.hole_prior_samples(spread_vae, mu, logvar, 5, seed=3)[0], points)  # same call
     share = geo.hole_share(spread_vae, mu, logvar, samples=4000)
     assert 0 < share["share"] < 1 and share["se"] < 0.01
 
@@ -329,7 +329,11 @@ def test_decoded_class_layer_is_the_classifier_on_the_decoded_images(shipped_vae
     _, _, z = geo.lattice((-2, 2), (-2, 2), 6)
     classes, confidence = geo.decoded_class_layer(shipped_vae.model, clf, z)
     probs = classifier_probs(clf, decode(shipped_vae.model, z))
-    np.testing.assert_array_equal(classes, probs.argmax(1))
+    # The classifier run again here, on decodes in other batch shapes: the class is the argmax wherever
+    # the top two probabilities differ by more than float32 recomputation could move them.
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 1e-5
+    assert clear.mean() > 0.9 and np.array_equal(classes[clear], probs.argmax(1)[clear])
     np.testing.assert_allclose(confidence, probs.max(1), atol=1e-5)
     assert len(np.unique(classes)) >= 4  # a trained 2-D MNIST VAE shows several digits on [−2, 2]²
 
