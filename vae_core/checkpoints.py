@@ -33,6 +33,7 @@ from ._version import __version__
 from .config import ConfigError, ModelConfig, TrainConfig, run_inputs
 from .data import DATASETS, Dataset, Inputs, dataset_title
 from .errors import CheckpointError, VaeCoreError
+from .formation import FORMATION_FILE
 from .models import VAE
 from .objectives import OBJECTIVES
 
@@ -240,7 +241,7 @@ def _write_json(path: Path, data: dict) -> None:
 def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: dict | None = None,
                 latents: dict | None = None, half: bool = False, allow_pretrained: bool = False,
                 overwrite: bool = True, data: Dataset | dict | None = None, run: dict | None = None,
-                inputs: Inputs | None = None) -> Path:
+                inputs: Inputs | None = None, formation: dict | None = None) -> Path:
     """Write a model folder atomically and return its path.
 
     `half=True` stores the weights as float16 (they load back as float32).
@@ -250,19 +251,20 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
     `data` is the dataset record (or its `describe()`) the model was trained on; without it the
     train config's dataset is described when it is a built-in one. `run` says how it was trained
     ({"world_size": N, "backend": ...}: torchrun's group) and goes into config.json as "run".
-    `inputs` is what `latents` were encoded from (default: the run's, `config.run_inputs`).
+    `inputs` is what `latents` were encoded from (default: the run's, `config.run_inputs`);
+    `formation` the arrays of formation.npz (`vae_core.formation`), when the run kept them.
     A write that fails (a full disk) raises CheckpointError and leaves any previous folder whole.
     """
     try:
         return _write_bundle(Path(path), model, train_config, metrics=metrics, latents=latents, half=half,
                              allow_pretrained=allow_pretrained, overwrite=overwrite, data=data, run=run,
-                             inputs=inputs)
+                             inputs=inputs, formation=formation)
     except OSError as exc:
         raise CheckpointError(f"{path}: could not be written ({exc}); any earlier model there is unchanged") from exc
 
 
 def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics, latents, half, allow_pretrained,
-                  overwrite, data, run=None, inputs=None) -> Path:
+                  overwrite, data, run=None, inputs=None, formation=None) -> Path:
     if _is_pretrained(path) and not allow_pretrained:
         raise CheckpointError(f"refusing to write into the shipped models folder {PRETRAINED_DIR}; "
                               "choose a tag for the user models directory")
@@ -297,6 +299,8 @@ def _write_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics,
             if latents.get("logvar") is not None:  # q(z|x)'s log-variances: the geometry layers need them
                 arrays["logvar"] = np.asarray(latents["logvar"], np.float32)
             np.savez_compressed(tmp / LATENTS_FILE, **arrays)
+        if formation is not None:
+            np.savez_compressed(tmp / FORMATION_FILE, **formation)
         for f in tmp.iterdir():  # the data reaches the disk before the rename makes it visible
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())

@@ -258,6 +258,9 @@ class _TrainCore:
     eval_subset: int = setting(2000, "test images scored at the end of each epoch", min=0,
                                label="Test images scored per epoch")
     snapshot_every: int = setting(0, "write PNG snapshots every N epochs (0: never)", min=0)
+    formation_images: int = setting(2000, "test images whose codes are kept before training and at every epoch's "
+                                    "end, to replay how the latent space formed (formation.npz; 0: none)", min=0,
+                                    max=MAX_IMAGES, label="Test images whose codes are kept per epoch")
     checkpoint_every: int = setting(0, "write the resume checkpoint every N steps as well as at each epoch's end "
                                     "(0: at epoch ends only)", min=0)
     # image folders

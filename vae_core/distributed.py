@@ -138,8 +138,10 @@ class _LossModule(nn.Module):
         self.model = model
         self.objective = objective
 
-    def forward(self, x: torch.Tensor, step: int):
-        return self.objective.loss(self.model, x, step)
+    def forward(self, x: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        # A dict of tensors, which DDP looks inside to hook the backward pass (its gradients' all-reduce):
+        # an object it cannot look inside (LossParts) left each rank with its own gradients.
+        return self.objective.loss(self.model, x, step).named()
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,8 @@ class World:
         """`loss(x, step) -> LossParts`: the objective itself, or its DDP-wrapped module."""
         if not self.distributed:
             return lambda x, step: objective.loss(model, x, step)
+        from .objectives.base import LossParts  # here: the objectives import this module (gather_rows)
+
         cuda = self.device.type == "cuda"
         ddp = nn.parallel.DistributedDataParallel(
             _LossModule(model, objective), device_ids=[self.device.index] if cuda else None,
@@ -190,7 +194,7 @@ class World:
             # searching the autograd graph at every step, as find_unused_parameters would.
             static_graph=True,
             gradient_as_bucket_view=True)
-        return lambda x, step: ddp(x, step)
+        return lambda x, step: LossParts(**ddp(x, step))
 
     def shard(self, total: int) -> Shard | None:
         if not self.distributed:

@@ -94,7 +94,8 @@ def finish_run(result: TrainResult, path, *, test_split: Split | None = None, tr
     say("saving")
     saved = save_bundle(path, model, cfg, metrics=metrics, latents=latents,
                         half=half, allow_pretrained=allow_pretrained, overwrite=overwrite, data=dataset,
-                        run=result.world, inputs=inputs)
+                        run=result.world, inputs=inputs,
+                        formation=result.formation.arrays() if result.formation and result.formation.frames else None)
     if result.status != CANCELLED:
         clear_resume(saved)
     return saved

@@ -22,6 +22,7 @@ import torch
 from . import distributed
 from .config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible, run_inputs
 from .data import Dataset, Inputs, Split, binarize, eval_inputs, resolve_dataset, to_float
+from .formation import Formation
 from .models import VAE, build_model
 from .objectives import Objective, make_objective
 from .resume import ResumeState, check_same_run, write_resume
@@ -68,6 +69,7 @@ class TrainResult:
     dataset: Dataset | None = None  # the record of the data it was trained on
     world: dict = field(default_factory=lambda: {"world_size": 1, "backend": None})  # torchrun's group, if any
     resumed_at: list[int] = field(default_factory=list)  # the steps this run was resumed at
+    formation: Formation | None = None  # the codes kept per epoch, saved as formation.npz
 
     @property
     def ok(self) -> bool:
@@ -136,6 +138,7 @@ class RunSetup:
     world: distributed.World
     model: VAE
     resume: ResumeState | None = None
+    formation: Formation | None = None  # the codes kept per epoch (vae_core.formation); rank 0's only
 
     @property
     def device(self) -> torch.device:
@@ -182,7 +185,9 @@ def setup_run(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None, 
         model.config = model_cfg
     else:
         model = build_model(model_cfg, world.device)
-    return RunSetup(model_cfg, train_cfg, dataset, train_split, test_split, world, model, resume)
+    formation = Formation(test_split, run_inputs(model_cfg, train_cfg), n=train_cfg.formation_images) \
+        if train_cfg.formation_images and world.is_main and len(test_split) else None
+    return RunSetup(model_cfg, train_cfg, dataset, train_split, test_split, world, model, resume, formation)
 
 
 def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
@@ -312,10 +317,15 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_iters or math.inf)
     objective = make_objective(model_cfg.objective, cfg, total_steps=total_steps)
     guard = DivergenceGuard(model, world)
+    formation = run.formation
     step, seconds_before, resumed_at, order_state, history = 0, 0.0, [], None, []
     if run.resume is not None:
         step, seconds_before, resumed_at, order_state, history = _restore(run.resume, model, opt, g_data, g_order,
                                                                            guard, device)
+        if formation is not None:
+            formation.restore(run.resume.state.get("formation"))
+    elif formation is not None:
+        formation.record(model, 0.0)  # the untrained model's codes: where the space starts
     loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
     amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" \
         else contextlib.nullcontext
@@ -332,6 +342,7 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
             "seconds": log.elapsed(), "world": world.describe(), "resumed_at": resumed_at,
             "model": model.state_dict(), "optimizer": opt.state_dict(), "good": guard.good,
             "good_step": guard.good_step, "pending": guard.pending is not None, "history": history,
+            "formation": formation.state() if formation is not None else None,
             "rng": {"cpu": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                     "data": g_data.get_state(), "data_device": device.type,
@@ -404,6 +415,8 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
             break
         epoch_done = step % steps_per_epoch == 0 or step >= total_steps
         test = evaluate_loss(model, test_x, objective, step) if epoch_done and world.is_main and len(test_x) else None
+        if epoch_done and formation is not None:
+            formation.record(model, step / steps_per_epoch)
         log.report(step, means, test)
         guard.propose(step)
         if epoch_done and snapshot_dir is not None and cfg.snapshot_every and world.is_main:
@@ -427,7 +440,7 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     pacer.close()
     model.eval()
     return TrainResult(model, model_cfg, cfg, status, message, step, step / steps_per_epoch, seconds,
-                       history, run.dataset, world=world.describe(), resumed_at=resumed_at)
+                       history, run.dataset, world=world.describe(), resumed_at=resumed_at, formation=formation)
 
 
 def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data: torch.Generator,
