@@ -212,3 +212,37 @@ def test_sample_writes_a_seeded_grid_of_prior_samples(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sample", "fashion-mmd", "--n", "0", "--out", str(tmp_path / "c.png")]) == 2
     assert "--n must be between 1 and 10000" in _one_line_error(capsys)
+
+
+def test_animate_writes_the_formation_and_an_interpolation_as_gifs(tmp_path, capsys, monkeypatch, mnist_small,
+                                                                   mnist_test):
+    """`animate` writes what a person can take home: how the space formed (one frame per kept epoch)
+    and an interpolation there and back (its first frame the start image's reconstruction)."""
+    from PIL import Image
+
+    import vae_core as vc
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("VAE_MODELS_DIR", str(models))
+    run = vc.fit(vc.ModelConfig(hidden=(32,)), vc.TrainConfig(epochs=2, batch_size=64, eval_subset=50,
+                                                               formation_images=200),
+                 train_split=mnist_small, test_split=mnist_test)
+    vc.finish_run(run, models / "tiny", test_split=mnist_test)
+    out = tmp_path / "f.gif"
+    assert main(["animate", "tiny", "--out", str(out)]) == 0  # a formation when there is one
+    gif = Image.open(out)
+    assert gif.n_frames == 3 and gif.size == (400, 400) and "3 frames, epochs 0 to 2" in capsys.readouterr().err
+    out = tmp_path / "i.gif"
+    assert main(["animate", "tiny", "--what", "interpolation", "--start", "3", "--end", "9", "--steps", "6",
+                 "--scale", "2", "--out", str(out)]) == 0
+    gif = Image.open(out)
+    assert gif.n_frames == 10 and gif.size == (56, 56)  # 6 there, 4 back
+    first = np.asarray(gif.convert("L"), np.float64)[::2, ::2] / 255
+    x = vc.Inputs(binarized=True).of(mnist_test.images)
+    expected = vc.decode(run.model, vc.encode_means(run.model, x[[3]]))[0]
+    assert np.abs(first - expected).max() <= 1.5 / 255  # 8-bit grey levels
+    capsys.readouterr()
+    assert main(["animate", "tiny", "--what", "interpolation", "--end", "10000", "--out", str(out)]) == 2
+    assert "test image 10000 does not exist" in _one_line_error(capsys)
+    assert main(["animate", "mnist-vae", "--what", "formation", "--out", str(out)]) == 2
+    assert "kept no formation" in _one_line_error(capsys)

@@ -1,4 +1,4 @@
-"""python -m vae_core {train,evaluate,grid,decode,sample,list}: the library from the command line.
+"""python -m vae_core {train,evaluate,grid,decode,sample,animate,list}: the library from the command line.
 
 The train command's options are built from the config dataclasses' fields
 (`vae_core.config.settings()`): one list of settings, with the help text next to each field.
@@ -24,7 +24,8 @@ from .config import ConfigError, ModelConfig, TrainConfig, settings
 from .data import DATASETS, Inputs, dataset_title, resolve_dataset
 from .errors import VaeCoreError
 from .evaluate import evaluate_model
-from .explore import decode, encode_means, manifold_grid, png_bytes, prior_samples, tile
+from .explore import (decode, encode_means, formation_frames, gif_bytes, interpolate, manifold_grid, png_bytes,
+                      prior_samples, tile)
 from .runtime import describe_device, pick_device
 
 
@@ -294,6 +295,38 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_animate(args) -> int:
+    """An animated GIF: how the model's latent space formed while it trained (its formation.npz), or
+    the images along a straight path between two test images' codes (there and back)."""
+    from .formation import read_formation
+
+    path = _model_path(args.model)
+    bundle = load_bundle(path, device=pick_device(args.device))
+    what = args.what or ("formation" if (path / "formation.npz").exists() else "interpolation")
+    if what == "formation":
+        formation = read_formation(path)
+        if formation is None:
+            raise CheckpointError(f"{bundle.name} kept no formation (it was trained before runs kept one, or with "
+                                  "--formation-images 0); animate --what interpolation instead")
+        frames = formation_frames(formation["codes"], formation["labels"], formation["epochs"], size=args.size)
+        Path(args.out).write_bytes(gif_bytes(frames, duration_ms=args.duration, pause_ms=1500))
+        say = f"{len(frames)} frames, epochs {formation['epochs'][0]:g} to {formation['epochs'][-1]:g}"
+    else:
+        test = _bundle_dataset(bundle, args.data_dir).read("test", data_dir=args.data_dir)
+        for i in (args.start, args.end):
+            if not 0 <= i < len(test):
+                raise ConfigError(f"test image {i} does not exist: the test set has {len(test)} images (0 to "
+                                  f"{len(test) - 1})")
+        x = bundle.inputs.of(test.images)
+        _, images = interpolate(bundle.model, x[args.start], x[args.end], steps=args.steps)
+        images = [np.repeat(np.repeat(im, args.scale, 0), args.scale, 1) for im in images]
+        frames = images + images[-2:0:-1]  # there and back
+        Path(args.out).write_bytes(gif_bytes(frames, duration_ms=args.duration))
+        say = f"{args.steps} steps from test #{args.start} to #{args.end} and back"
+    print(f"wrote {args.out} ({what} of {bundle.name}: {say})", file=sys.stderr)
+    return 0
+
+
 def cmd_list(args) -> int:
     entries = list_models(dataset=args.dataset)
     if not entries:
@@ -412,6 +445,22 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--scale", type=int, default=1, help="enlarge each pixel to SCALE×SCALE")
     sm.add_argument("--out", default="samples.png")
     sm.set_defaults(func=cmd_sample)
+
+    an = sub.add_parser("animate", help="an animated GIF: how the latent space formed, or an interpolation",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    common(an)
+    an.add_argument("model", help="model folder or name (see `list`)")
+    an.add_argument("--what", choices=("formation", "interpolation"),
+                    help="default: formation when the model kept one (runs keep one unless --formation-images 0), else "
+                         "interpolation")
+    an.add_argument("--start", type=int, default=0, help="interpolation: the first test image's index")
+    an.add_argument("--end", type=int, default=1, help="interpolation: the last test image's index")
+    an.add_argument("--steps", type=int, default=20, help="interpolation: images along the path")
+    an.add_argument("--scale", type=int, default=4, help="interpolation: enlarge each pixel to SCALE×SCALE")
+    an.add_argument("--size", type=int, default=400, help="formation: side of the scatter in pixels")
+    an.add_argument("--duration", type=int, default=120, help="milliseconds per frame")
+    an.add_argument("--out", default="animation.gif")
+    an.set_defaults(func=cmd_animate)
 
     ls = sub.add_parser("list", help="list pretrained and trained models")
     ls.add_argument("--dataset", help=f"only models of this dataset ({', '.join(DATASETS)} or a path)")

@@ -248,10 +248,13 @@ CLASS_COLORS = np.array([
     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
 
 
-def scatter_image(codes: np.ndarray, labels: np.ndarray, size: int = 512) -> np.ndarray:
-    """A plain raster scatter of 2-D codes coloured by class (for snapshots, no plotting library)."""
-    xy = latent_plane(codes).xy
-    lo, hi = xy.min(0), xy.max(0)
+def scatter_image(codes: np.ndarray, labels: np.ndarray, size: int = 512, *,
+                  limits: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """A plain raster scatter of 2-D codes coloured by class (for snapshots, no plotting library).
+    `limits` (lo, hi) fixes the square shown (frames of an animation share one); default: the codes'."""
+    xy = latent_plane(codes).xy if limits is None else np.asarray(codes, np.float64)[:, :2]
+    lo, hi = (xy.min(0), xy.max(0)) if limits is None else (np.asarray(limits[0]), np.asarray(limits[1]))
+    xy = np.clip(xy, lo, hi)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     pix = ((xy - lo) / span * (size - 3) + 1).astype(int)
     canvas = np.full((size, size, 3), 255, np.uint8)
@@ -259,3 +262,37 @@ def scatter_image(codes: np.ndarray, labels: np.ndarray, size: int = 512) -> np.
         for dy in (-1, 0, 1):
             canvas[size - 1 - pix[:, 1] + dy, pix[:, 0] + dx] = CLASS_COLORS[np.asarray(labels) % len(CLASS_COLORS)]
     return canvas
+
+
+def gif_bytes(frames: list[np.ndarray], *, duration_ms: int = 120, pause_ms: int = 0) -> bytes:
+    """Frames (float [0, 1] or uint8; (H, W) or (H, W, 3)) as a looping animated GIF; `pause_ms` holds
+    the last frame that much longer."""
+    from PIL import Image
+
+    images = [Image.fromarray(f if f.dtype == np.uint8 else to_uint8(f)) for f in frames]
+    durations = [duration_ms] * len(images)
+    durations[-1] += pause_ms
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
+                   disposal=2)
+    return buf.getvalue()
+
+
+def formation_frames(codes: np.ndarray, labels: np.ndarray, epochs: np.ndarray, *, size: int = 400,
+                     margin: float = 0.05) -> list[np.ndarray]:
+    """One scatter per frame of a model's formation (codes (frames, n, d), `vae_core.formation`), all on
+    the same axes (the final frame's PCA plane for d > 2, limits spanning every frame), each with its
+    epoch written in the corner."""
+    from PIL import Image, ImageDraw
+
+    codes = np.asarray(codes, np.float32)
+    plane = latent_plane(codes[-1])
+    xy = [(c - plane.mean) @ plane.axes.T if codes.shape[2] > 2 else c for c in codes]
+    lo, hi = np.min([p.min(0) for p in xy], 0), np.max([p.max(0) for p in xy], 0)
+    pad = margin * (hi - lo)
+    frames = []
+    for points, epoch in zip(xy, epochs):
+        canvas = Image.fromarray(scatter_image(points, labels, size, limits=(lo - pad, hi + pad)))
+        ImageDraw.Draw(canvas).text((8, 6), f"epoch {epoch:g}", fill=(0, 0, 0))
+        frames.append(np.asarray(canvas))
+    return frames
