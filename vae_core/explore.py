@@ -296,3 +296,37 @@ def formation_frames(codes: np.ndarray, labels: np.ndarray, epochs: np.ndarray, 
         ImageDraw.Draw(canvas).text((8, 6), f"epoch {epoch:g}", fill=(0, 0, 0))
         frames.append(np.asarray(canvas))
     return frames
+
+
+def dimension_order(mu, logvar=None) -> tuple[np.ndarray, np.ndarray]:
+    """The latent dimensions ordered by what they carry, most first: (order (D,), score (D,)).
+
+    With posteriors, the score is each dimension's mean KL to N(0, 1) over the codes,
+    ½(μ² + σ² − 1 − log σ²) (the KL term splits over dimensions); a deterministic encoder's is the
+    variance of its codes along the dimension (an inactive one has none; Burda et al. 2016)."""
+    mu = np.asarray(mu, np.float64)
+    if logvar is None:
+        score = mu.var(0)
+    else:
+        logvar = np.asarray(logvar, np.float64)
+        score = 0.5 * (mu ** 2 + np.exp(logvar) - 1.0 - logvar).mean(0)
+    return np.argsort(-score, kind="stable"), score
+
+
+@torch.inference_mode()
+def traversal(model: VAE, center, *, dims, scale, steps: int = 7, span: float = 3.0) -> np.ndarray:
+    """The β-VAE figure: for each dimension in `dims`, `center` moved from −span·scale to +span·scale
+    along it, decoded: (len(dims), steps, H, W[, 3]). `scale` is one step of σ per dimension (D,), e.g.
+    the codes' standard deviation."""
+    center = np.asarray(center, np.float32).ravel()
+    if center.shape[0] != model.latent_dim:
+        raise ConfigError(f"the centre has {center.shape[0]} coordinates; the model has {model.latent_dim}")
+    if steps < 2:
+        raise ConfigError(f"a traversal needs at least 2 steps; got {steps}")
+    offsets = np.linspace(-span, span, steps, dtype=np.float32)
+    scale = np.asarray(scale, np.float32)
+    points = np.repeat(center[None, None, :], len(dims), 0).repeat(steps, 1)  # (rows, steps, D)
+    for row, d in enumerate(dims):
+        points[row, :, d] += offsets * scale[d]
+    images = decode(model, points.reshape(-1, model.latent_dim))
+    return images.reshape(len(dims), steps, *images.shape[1:])
