@@ -36,6 +36,7 @@ def run_metrics(result: TrainResult) -> dict:
     return {"status": result.status, "message": result.message, "train_seconds": round(result.seconds, 2),
             "steps": result.steps, "epochs": result.epochs, **result.world,
             **({"resumed_at_steps": result.resumed_at} if result.resumed_at else {}),
+            **({"cuda_graph": True} if result.cuda_graph else {}),
             "final_test": next((r for r in reversed(result.history) if r["split"] == "test"), None),
             "history": result.history}
 

@@ -29,6 +29,7 @@ def kl_weight(step: int, total_steps: int, *, beta: float, schedule: str, warmup
 class AnnealedVAE(StandardVAE):
     name, title = "annealed", "β-VAE, KL annealing"
     help = "β-VAE with a KL warm-up"
+    step_dependent = True  # the KL weight follows the step
     options = StandardVAE.options + (
         Option("anneal_schedule", "linear", "KL weight schedule: linear warm-up, or cyclical (Fu et al. 2019)",
                choices=("linear", "cyclical"), main=True),

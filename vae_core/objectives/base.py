@@ -54,6 +54,7 @@ class Objective(Member):
     and the words for it: the loss curve's legend) and whether its encoder is stochastic."""
 
     stochastic_encoder: ClassVar[bool] = True  # False: the encoder returns a code, not a distribution
+    step_dependent: ClassVar[bool] = False  # the loss changes with the step (a schedule): never a captured graph
     reports: ClassVar[dict[str, str]] = {"recon": "reconstruction −log p(x|z)"}
 
     @classmethod
