@@ -224,7 +224,7 @@ def test_training_in_the_page(models):
     assert evaluation["knn_accuracy"]["k"] == 5 and saved.metrics["geometry"]["elbo_surgery"]["defined"]
     at.run()  # the run the finished training asks for (the sidebar was drawn before it finished)
     options = [o for b in at.sidebar.selectbox if b.label == "Model B" for o in b.options]
-    assert any(o.startswith("made-here · VAE") for o in options)  # selectable at once
+    assert any(o.startswith("made-here · standard VAE") for o in options)  # selectable at once
     assert "t_curve" in {c.key for c in at.get("plotly_chart")}
     choose(at, "B", models / "made-here")
     assert not errors(at) and mapped_sides(open_tab(at, "Latent space")) == ["A", "B"]

@@ -251,7 +251,7 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     expect(page.get_by_text("saved as 'walk-short'", exact=False)).to_be_visible(timeout=120_000)
     page.get_by_role("button", name="Open as model B").click()
     wait_idle(page)
-    expect(page.get_by_role("combobox", name="Model B")).to_have_value(re.compile(r"^walk-short · VAE"))
+    expect(page.get_by_role("combobox", name="Model B")).to_have_value(re.compile(r"^walk-short · standard VAE"))
 
     # A d = 8 model: the map is its principal plane, with a slider per dimension.
     page.get_by_role("combobox", name="Model B").click()
