@@ -10,6 +10,7 @@ from .. import cache, state
 from ..figures import big
 from ..latent_map import latent_map
 from ..page import Page
+from ..settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE
 
 TITLE = "Latent space"
 
@@ -24,9 +25,11 @@ def grid_ui() -> tuple[int, str, float, float]:
                        help="Quantiles: Kingma & Welling, Fig. 4b (even in probability, uneven in z). "
                             "Range: evenly over the test codes.")
     if spacing == "quantile":
-        lo, hi = c3.slider("Prior probability covered (%)", 1, 99, key="grid_q")
+        lo, hi = c3.slider("Prior probability covered (%)", *GRID_QUANTILE_RANGE, key="grid_q",
+                           help="Both handles on one value leave no range: they are kept one step apart.")
     else:
-        lo, hi = c3.slider("Percentiles of the test codes", 0, 100, key="grid_r")
+        lo, hi = c3.slider("Percentiles of the test codes", *GRID_PERCENTILE_RANGE, key="grid_r",
+                           help="Both handles on one value leave no range: they are kept one step apart.")
     return n, spacing, float(lo), float(hi)
 
 

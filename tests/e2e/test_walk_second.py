@@ -1,0 +1,86 @@
+"""The page's second new-user walk (issue 20), in a real browser: each test walks to one defect in a
+person's order (choose, switch, come back, click fast) and checks what the person should see.
+
+Two servers: the session's (conftest.py: real data, tiny models beside the shipped ones), and a bare
+one (no data files, no way out to the internet, and a model trained on a user's own .npz file).
+Screenshots land in tests/artifacts/ (git-ignored).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from unittest import mock
+
+import numpy as np
+import pytest
+
+pytest.importorskip("playwright")
+from playwright.sync_api import expect  # noqa: E402
+
+import vae_core as vc  # noqa: E402
+from browser_steps import (MAP, ROOT, click_tab, choose_option, map_box, open_page, point_px,  # noqa: E402
+                           screenshot, wait_idle)
+
+pytestmark = pytest.mark.browser
+_spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "bench_load.py")
+bench_load = importlib.util.module_from_spec(_spec)  # the server launcher conftest.py uses
+_spec.loader.exec_module(bench_load)
+NO_EXCEPTION = "[data-testid=stException]"
+
+
+def layers_drawn(page, sides: str) -> str:
+    """A condition: every listed map has its layer's picture loaded (and so drawn under its codes)."""
+    return (f"[...'{sides}'].every(s => {{ const m = {MAP}.instance.maps.get(s); "
+            f"return m && m.points && m.layer && m.layer.image.complete && m.layer.image.naturalWidth > 0; }})")
+
+
+# ------------------------------------------------------------------------------------------------
+# 1. Both handles of a grid range on one value
+# ------------------------------------------------------------------------------------------------
+
+def test_both_handles_of_a_grid_range_on_one_value_keep_the_grid(streamlit_server, page):
+    """Defect 1: the upper handle dragged onto the lower one (percentiles 0/0, quantiles 5/5) crashed the
+    page (ConfigError: range limits must satisfy lo < hi); now the handles stay one step apart."""
+    open_page(page, streamlit_server)
+    page.get_by_text("Manifold grid: size, spacing, range").click()
+    expect(page.get_by_role("slider", name="Grid size n (n × n images)")).to_be_visible()  # the expander is open
+    for spacing, label in (("range of the codes", "Percentiles of the test codes"),
+                           ("Gaussian quantiles", "Prior probability covered (%)")):
+        page.get_by_text(spacing, exact=True).click()
+        expect(page.get_by_role("radio", name=spacing)).to_be_checked()
+        page.wait_for_function(f"{MAP}.instance.data.models[0].grid.caption.includes("
+                               f"'{'evenly spaced' if spacing.startswith('range') else 'Gaussian quantiles'}')")
+        before = page.evaluate(f"{MAP}.instance.data.models[0].grid.url")
+        upper = page.get_by_role("slider", name=label).nth(1)
+        upper.focus()
+        page.keyboard.press("Home")  # the upper handle as far down as it goes: onto the lower one
+        page.wait_for_function(f"document.querySelector('{NO_EXCEPTION}') || "
+                               f"{MAP}.instance.data.models[0].grid.url !== {before!r}")
+        wait_idle(page)
+        expect(page.locator(NO_EXCEPTION)).to_have_count(0)
+        lower = page.get_by_role("slider", name=label).nth(0)
+        assert float(lower.input_value()) < float(upper.input_value())
+        expect(page.locator(".vlm-grid-image")).to_have_count(2)
+        for model in page.evaluate(f"{MAP}.instance.data.models"):
+            assert model["grid"]["xs"][0] < model["grid"]["xs"][-1]
+    screenshot(page, "walk2-collapsed-range")
+    assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
+# 10. A download that fails
+# ------------------------------------------------------------------------------------------------
+
+def test_a_failed_download_leaves_no_folders(bare_server, page):
+    """Defect 10: a failed Download left empty MNIST/raw folders behind."""
+    base, data_dir = bare_server
+    open_page(page, base)
+    for tab in ("Latent space", "Train"):
+        click_tab(page, tab)
+        page.get_by_role("button", name="Download MNIST").last.click()
+        expect(page.get_by_text("The download failed").first).to_be_visible(timeout=60_000)
+        wait_idle(page)
+        assert list(data_dir.iterdir()) == [], list(data_dir.iterdir())
+    screenshot(page, "walk2-failed-download")
+    assert not page.page_errors, page.page_errors
