@@ -131,6 +131,7 @@ class ModelMap {
     this.hover = null; // {x, y} plane coordinates under the pointer (or on a grid cell)
     this.hoverIndex = -1;
     this.layer = null; // {image: HTMLImageElement, extent: [x0, x1, y0, y1]}
+    this.layerUrl = null; // the layer picture shown or loading
     this.installPointer();
   }
 
@@ -601,11 +602,16 @@ class LatentMap {
         this.maps.set(model.side, map);
         this.loadPoints(map, model);
       }
-      const oldLayer = map.model.layer && map.model.layer.url;
       map.model = model;
       map.title.textContent = model.title;
-      if (model.layer && model.layer.url !== oldLayer) this.loadLayer(map, model.layer);
-      if (!model.layer) map.layer = null;
+      // The picture the map has (or is loading) is its own record: a map built again for data that
+      // already names a layer must still load it.
+      const layerUrl = model.layer ? model.layer.url : null;
+      if (layerUrl !== map.layerUrl) {
+        map.layerUrl = layerUrl;
+        if (layerUrl) this.loadLayer(map, model.layer);
+        else map.layer = null;
+      }
     }
     // Keep the maps in the page's order.
     for (const model of data.models) this.mapsBox.appendChild(this.maps.get(model.side).box);
@@ -636,6 +642,7 @@ class LatentMap {
   loadLayer(map, layer) {
     const image = new Image();
     image.onload = () => {
+      if (map.layerUrl !== layer.url) return; // another layer was chosen meanwhile
       map.layer = { image, extent: layer.extent };
       map.drawBase();
     };

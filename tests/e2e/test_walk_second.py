@@ -69,6 +69,34 @@ def test_both_handles_of_a_grid_range_on_one_value_keep_the_grid(streamlit_serve
 
 
 # ------------------------------------------------------------------------------------------------
+# 2. The chosen layer after the map is built again
+# ------------------------------------------------------------------------------------------------
+
+def test_the_chosen_layer_is_drawn_after_the_map_is_built_again(streamlit_server, page):
+    """Defect 2: with "holes" ticked, a visit to Samples or another dataset builds the map again; the
+    new map held the layer's data but never loaded its picture."""
+    open_page(page, streamlit_server)
+    page.get_by_text("holes", exact=True).click()
+    wait_idle(page)
+    page.wait_for_function(layers_drawn(page, "AB"))
+    # Another tab and back: a new map (the old one is gone with its element).
+    page.evaluate(f"{MAP}.instance.walkMarker = true")
+    click_tab(page, "Samples")
+    click_tab(page, "Latent space")
+    page.wait_for_function(f"!{MAP}.instance.walkMarker && {MAP}.instance.maps.size === 2")
+    expect(page.get_by_role("radio", name="holes")).to_be_checked()
+    page.wait_for_function(layers_drawn(page, "AB"))
+    # Another dataset, and back: new maps for new models, each time.
+    for dataset, name in (("Fashion-MNIST", "fashion"), ("MNIST", "mnist")):
+        choose_option(page, "Dataset", dataset)
+        page.wait_for_function(f"[...{MAP}.instance.maps.values()].every(m => m.model.title.includes('{name}-'))")
+        page.wait_for_function(layers_drawn(page, "AB"))
+    page.mouse.move(5, 5)
+    screenshot(page, "walk2-layer-after-rebuild", full_page=False)
+    assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
 # 10. A download that fails
 # ------------------------------------------------------------------------------------------------
 
