@@ -612,6 +612,10 @@ class LatentMap {
         if (layerUrl) this.loadLayer(map, model.layer);
         else map.layer = null;
       }
+      // What the page sends changes what is drawn (the pin, its ellipses, the path, the grid's
+      // lattice, the layer's scale): drawn now, not at the pointer's next move.
+      map.drawBase();
+      map.drawOverlay();
     }
     // Keep the maps in the page's order.
     for (const model of data.models) this.mapsBox.appendChild(this.maps.get(model.side).box);

@@ -97,6 +97,38 @@ def test_the_chosen_layer_is_drawn_after_the_map_is_built_again(streamlit_server
 
 
 # ------------------------------------------------------------------------------------------------
+# 3. A second pin with the pointer still
+# ------------------------------------------------------------------------------------------------
+
+def ring_at(page, side: str, index: int) -> bool:
+    """Whether the pinned ring (radius 8 px) is drawn around test image `index` on one map: four points
+    on the ring's diagonals, away from the crosshair's arms, are inked on the overlay canvas."""
+    return page.evaluate(f"""([side, i]) => {{
+        const m = {MAP}.instance.maps.get(side), [x, y] = m.toPx(m.points[2 * i], m.points[2 * i + 1]);
+        const ctx = m.over.getContext('2d'), d = 8 / Math.SQRT2;
+        return [[d, d], [-d, d], [d, -d], [-d, -d]].every(([dx, dy]) =>
+            ctx.getImageData(Math.round(x + dx), Math.round(y + dy), 1, 1).data[3] > 100);
+    }}""", [side, index])
+
+
+def test_a_second_pin_moves_the_ring_on_every_map(streamlit_server, page):
+    """Defect 3: click test #0, then test #192, and keep the pointer still: the panel said "Pinned:
+    test #192" while both maps kept the ring and the ellipses at #0 until the pointer moved."""
+    open_page(page, streamlit_server)
+    for index in (0, 192):
+        box, (x, y) = map_box(page, 0), point_px(page, "A", index)
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        expect(page.locator(".vlm-pin .vlm-panel-heading")).to_have_text(f"Pinned: test #{index}")
+        wait_idle(page)
+    assert page.evaluate(f"{MAP}.instance.data.picked") == 192
+    for side in "AB":
+        assert ring_at(page, side, 192), f"map {side} does not ring the pinned test #192"
+        assert not ring_at(page, side, 0), f"map {side} still rings test #0"
+    screenshot(page, "walk2-second-pin", full_page=False)
+    assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
 # 10. A download that fails
 # ------------------------------------------------------------------------------------------------
 
