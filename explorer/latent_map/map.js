@@ -111,6 +111,10 @@ class PixelCanvas {
 // ------------------------------------------------------------------------------------------------
 
 const MARGIN = { left: 44, right: 8, top: 8, bottom: 34 };
+// A second click this soon (ms) and this near (px) to the first makes a double-click (the desktop's
+// double-click time is 400 to 500 ms; a slower pair is two clicks).
+const DOUBLE_CLICK_MS = 400;
+const DOUBLE_CLICK_PX = 6;
 
 class ModelMap {
   constructor(owner, parent, model) {
@@ -486,8 +490,22 @@ class ModelMap {
       const click = drag && !drag.moved;
       drag = null;
       if (!click) return;
+      // A double-click resets the view and pins nothing: a click counts once the time for a second
+      // one has passed, and a second click on the same spot makes it a double-click instead.
+      const pending = this.pendingClick;
+      this.pendingClick = null;
+      if (pending) {
+        clearTimeout(pending.timer);
+        if (Math.hypot(e.offsetX - pending.x, e.offsetY - pending.y) <= DOUBLE_CLICK_PX) return;
+        pending.fire(); // a quick click elsewhere: the first one counts now
+      }
       const i = this.nearest(e.offsetX, e.offsetY, 8);
-      if (i >= 0) this.owner.clickPoint(i, e.shiftKey);
+      if (i < 0) return;
+      const fire = () => this.owner.clickPoint(i, e.shiftKey);
+      this.pendingClick = { x: e.offsetX, y: e.offsetY, fire, timer: setTimeout(() => {
+        this.pendingClick = null;
+        fire();
+      }, DOUBLE_CLICK_MS) };
     });
     canvas.addEventListener("pointerleave", () => {
       this.owner.hoverAt(null);
@@ -504,6 +522,8 @@ class ModelMap {
       this.owner.record("zoom", t0);
     }, { passive: false });
     canvas.addEventListener("dblclick", () => {
+      if (this.pendingClick) clearTimeout(this.pendingClick.timer);
+      this.pendingClick = null;
       VIEWS.delete(this.model.key);
       this.view = null;
       this.resetView();

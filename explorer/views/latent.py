@@ -87,7 +87,7 @@ def draw(page: Page) -> None:
                "interpolation's ends. Grey lines: the manifold grid's lattice; hover a grid cell to find it.")
     settings = grid_ui()
     kind = layer_ui(page)
-    draw_uncertainty_note(page)
     latent_map(page, page.live, settings, kind)
+    draw_uncertainty_note(page)  # below the maps: a pin must not move them under the cursor
     if kind == "holes":
         draw_hole_samples(page)

@@ -129,6 +129,42 @@ def test_a_second_pin_moves_the_ring_on_every_map(streamlit_server, page):
 
 
 # ------------------------------------------------------------------------------------------------
+# 4. A double-click resets the view and pins nothing; a pin moves nothing
+# ------------------------------------------------------------------------------------------------
+
+def test_a_double_click_only_resets_the_view(streamlit_server, page):
+    """Defect 4: the two clicks of a double-click pinned the point under the cursor; the first pin put a
+    caption above the maps, so they jumped under the cursor."""
+    open_page(page, streamlit_server)
+    box = map_box(page, 0)
+    width = page.evaluate(f"{MAP}.instance.maps.get('A').view.x1 - {MAP}.instance.maps.get('A').view.x0")
+    index = page.evaluate(f"{MAP}.instance.maps.get('A').nearest({box['width'] / 2}, {box['height'] / 2}, 40)")
+    x, y = point_px(page, "A", index)
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.mouse.wheel(0, -300)  # zoom in, so the reset shows
+    page.wait_for_function(f"{MAP}.instance.maps.get('A').view.x1 - {MAP}.instance.maps.get('A').view.x0 < {width} * 0.9")
+    sent = page.evaluate(f"{MAP}.sent")
+    x, y = point_px(page, "A", index)
+    page.mouse.dblclick(box["x"] + x, box["y"] + y)
+    page.wait_for_function(f"Math.abs({MAP}.instance.maps.get('A').view.x1 - {MAP}.instance.maps.get('A').view.x0"
+                           f" - {width}) < 1e-6 * {width}")
+    # One plain click afterwards: it is the only pin the server heard of, and the maps stay put.
+    other = page.evaluate(f"{MAP}.instance.maps.get('A').nearest({box['width'] * 0.3}, {box['height'] * 0.6}, 40)")
+    assert other >= 0 and other != index
+    wait_idle(page)
+    assert page.evaluate(f"{MAP}.sent") == sent, "the double-click sent a pin"
+    assert map_box(page, 0)["y"] == pytest.approx(box["y"], abs=0.5), "the maps moved"
+    x, y = point_px(page, "A", other)
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    expect(page.locator(".vlm-pin .vlm-panel-heading")).to_have_text(f"Pinned: test #{other}")
+    wait_idle(page)
+    assert page.evaluate(f"{MAP}.sent") == sent + 1, "the double-click sent pins"
+    assert map_box(page, 0)["y"] == pytest.approx(box["y"], abs=0.5), "the first pin moved the maps under the cursor"
+    screenshot(page, "walk2-double-click", full_page=False)
+    assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
 # 10. A download that fails
 # ------------------------------------------------------------------------------------------------
 
