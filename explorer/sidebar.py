@@ -161,7 +161,8 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
                                          "with the prior, active units, MMD² to the prior (about 10 s each)"):
             state.set("ledgers", [*state.get("ledgers"), *(s.identity for s in missing)])
             st.rerun()
-    missing = [vc.PRETRAINED_DIR / name / "config.json" for name in (f"{dataset}-vae", f"{dataset}-mmd")
+    shipped = (f"{dataset}-vae", f"{dataset}-mmd") if dataset in vc.DATASETS else ()  # your own data ships none
+    missing = [vc.PRETRAINED_DIR / name / "config.json" for name in shipped
                if not (vc.PRETRAINED_DIR / name / "config.json").exists()]
     if missing:
         st.sidebar.warning("Shipped model missing: " + ", ".join(f"`{f}`" for f in missing) +

@@ -165,6 +165,64 @@ def test_a_double_click_only_resets_the_view(streamlit_server, page):
 
 
 # ------------------------------------------------------------------------------------------------
+# A server without data files, without the internet, with a model of the user's own data
+# ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def own_data(tmp_path_factory):
+    """A user's .npz (16×16 colour shapes) and a models folder with one small model trained on it."""
+    from helpers import SHAPE_CLASSES, coloured_shapes
+
+    root = tmp_path_factory.mktemp("own-data")
+    x, y = coloured_shapes(300, size=16, seed=0)
+    data = root / "shapes.npz"
+    np.savez(data, x_train=x[:240], y_train=y[:240], x_test=x[240:], y_test=y[240:],
+             class_names=np.array(SHAPE_CLASSES))
+    record = vc.resolve_dataset(str(data))
+    result = vc.fit(vc.ModelConfig.for_dataset(record, hidden=(32,)),
+                    vc.TrainConfig(dataset=str(data), epochs=1, batch_size=32, eval_subset=20))
+    vc.finish_run(result, root / "models" / "shapes-vae")
+    return data, root / "models"
+
+
+@pytest.fixture(scope="module")
+def bare_server(tmp_path_factory, own_data, browser_context):
+    """`streamlit run` with an empty data folder, and every download sent to a closed local port (so
+    a download fails at once, as it does offline)."""
+    data_dir = tmp_path_factory.mktemp("empty-data")
+    log = tmp_path_factory.mktemp("bare-streamlit") / "server.log"
+    closed = f"http://127.0.0.1:{bench_load.free_port()}"
+    with mock.patch.dict(os.environ, {"http_proxy": closed, "https_proxy": closed, "HTTP_PROXY": closed,
+                                      "HTTPS_PROXY": closed, "no_proxy": "", "NO_PROXY": ""}):
+        server = bench_load.Server(own_data[1], str(data_dir), log)
+    try:
+        server.wait_healthy()
+        yield server.base, data_dir
+    finally:
+        server.stop()
+        server_log = log.read_text(errors="replace")
+        assert "Traceback" not in server_log, server_log
+
+
+# ------------------------------------------------------------------------------------------------
+# 7. A model of the user's own data and the shipped models
+# ------------------------------------------------------------------------------------------------
+
+def test_a_model_of_your_own_data_has_no_shipped_model_warning(bare_server, own_data, page):
+    """Defect 7: a model of the user's /path/shapes.npz showed "Shipped model missing:
+    /path/shapes.npz-vae/config.json, …" on every tab; only the built-in datasets ship models."""
+    base, _ = bare_server
+    open_page(page, base)
+    choose_option(page, "Dataset", "shapes.npz")
+    expect(page.get_by_role("heading", name="VAE Explorer · shapes.npz")).to_be_visible()
+    for tab in ("Latent space", "Samples", "Train"):
+        click_tab(page, tab)
+        expect(page.get_by_text("Shipped model missing")).to_have_count(0)
+    screenshot(page, "walk2-own-data")
+    assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
 # 10. A download that fails
 # ------------------------------------------------------------------------------------------------
 
