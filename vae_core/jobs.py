@@ -232,13 +232,14 @@ class JobRegistry:
 
     def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *, owner: str | None = None,
               data_dir=None, models_root: Path | None = None, resume: ResumeState | None = None,
-              evaluate: bool = False) -> TrainJob:
+              evaluate: bool = False, download: bool = True) -> TrainJob:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
         CheckpointError or DatasetError (nothing started) when the request cannot run.
 
         `resume` (`vae_core.resume.read_resume(tag)`, or one of `resumable_runs()`) continues that
         run ("continue training"): pass its own configs and tag; a model it saved as cancelled is
-        replaced by the finished one.
+        replaced by the finished one. `download=False` refuses missing data files (DatasetError naming
+        them) instead of fetching them: the page downloads only when the user asks.
 
         The data is read (perhaps downloaded) outside the registry's lock, which every session's
         once-a-second progress read needs; the checks run again under the lock just before the
@@ -251,8 +252,10 @@ class JobRegistry:
             self._refuse(owner, path, tag, replace)
         check_compatible(model_config, train_config)
         options = train_config.folder_options
-        train_split = load_split(train_config.dataset, "train", data_dir=data_dir, progress=False, **options)
-        test_split = load_split(train_config.dataset, "test", data_dir=data_dir, progress=False, **options)
+        train_split = load_split(train_config.dataset, "train", data_dir=data_dir, download=download, progress=False,
+                                 **options)
+        test_split = load_split(train_config.dataset, "test", data_dir=data_dir, download=download, progress=False,
+                                **options)
         check_fits(train_config, len(train_split.subset(train_config.train_subset)))
         if train_config.device == "cuda":
             try:

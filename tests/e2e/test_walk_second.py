@@ -223,6 +223,28 @@ def test_a_model_of_your_own_data_has_no_shipped_model_warning(bare_server, own_
 
 
 # ------------------------------------------------------------------------------------------------
+# 8. Train without data files
+# ------------------------------------------------------------------------------------------------
+
+def test_train_without_data_names_the_missing_files_and_offers_download(bare_server, page):
+    """Defect 8: with an empty data folder, Train tried the internet ("Not started: could not download
+    MNIST file …"); the page downloads only when Download is pressed."""
+    base, data_dir = bare_server
+    open_page(page, base)
+    click_tab(page, "Train")
+    page.get_by_role("button", name="Train", exact=True).click()
+    wait_idle(page)
+    form = page.get_by_test_id("stMain")
+    expect(form.get_by_text("could not download")).to_have_count(0)
+    expect(form.get_by_text(re.compile(r"MNIST training files are not on this machine"))).to_be_visible()
+    expect(form.get_by_text("train-images-idx3-ubyte.gz", exact=False).first).to_be_visible()
+    expect(page.get_by_role("button", name="Download MNIST")).to_have_count(2)  # the notice's, and the form's
+    assert not (data_dir / "MNIST").exists()
+    screenshot(page, "walk2-train-without-data")
+    assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
 # 10. A download that fails
 # ------------------------------------------------------------------------------------------------
 
@@ -230,10 +252,11 @@ def test_a_failed_download_leaves_no_folders(bare_server, page):
     """Defect 10: a failed Download left empty MNIST/raw folders behind."""
     base, data_dir = bare_server
     open_page(page, base)
-    for tab in ("Latent space", "Train"):
+    # The notice above the tabs, then the training form's own button.
+    for tab, where in (("Latent space", page.get_by_test_id("stMain")), ("Train", page.get_by_role("tabpanel"))):
         click_tab(page, tab)
-        page.get_by_role("button", name="Download MNIST").last.click()
-        expect(page.get_by_text("The download failed").first).to_be_visible(timeout=60_000)
+        where.get_by_role("button", name="Download MNIST").first.click()
+        expect(where.get_by_text("The download failed").first).to_be_visible(timeout=60_000)
         wait_idle(page)
         assert list(data_dir.iterdir()) == [], list(data_dir.iterdir())
     screenshot(page, "walk2-failed-download")
