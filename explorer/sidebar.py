@@ -5,7 +5,7 @@ import streamlit as st
 
 import vae_core as vc
 
-from . import cache, state
+from . import cache, link, state
 from .comparison import Slot, default_model, open_slot
 from .settings import DEFAULT_MODELS, SIDES
 from .text import plain
@@ -22,11 +22,14 @@ def datasets(entries: list[vc.ModelEntry]) -> list[str]:
     return [*vc.DATASETS, *own]
 
 
-def dataset_ui(entries: list[vc.ModelEntry]) -> str:
+def dataset_ui(entries: list[vc.ModelEntry], news: link.Arrived | None) -> str:
     options = datasets(entries)
-    if "dataset" not in st.session_state:  # a shared URL reproduces the view
-        wanted = st.query_params.get("dataset")
-        st.session_state["dataset"] = wanted if wanted in options else "mnist"
+    if news is not None:  # a link, a reload, Back or Forward: the URL's dataset
+        wanted = news.asked.get(link.DATASET, "mnist")
+        if wanted not in options:
+            news.problems.append(f"The dataset {link.shown(wanted)} is not here: showing MNIST.")
+            wanted = "mnist"
+        st.session_state["dataset"] = wanted
     state.keep_choice("dataset", options)
     return st.sidebar.selectbox("Dataset", options, key="dataset", format_func=vc.dataset_title,
                                 help="MNIST, Fashion-MNIST, and the datasets of your own that you trained a model on")
@@ -37,19 +40,43 @@ def model_key(side: str, dataset: str) -> str:
     return f"model_{side}_{dataset}"
 
 
-def count_ui() -> int:
-    """How many models to compare (1 to 4; a shared URL's `n` first)."""
-    if "n_models" not in st.session_state:
-        wanted = st.query_params.get("n")
-        st.session_state["n_models"] = int(wanted) if wanted in {str(k) for k in range(1, len(SIDES) + 1)} \
-            else DEFAULT_MODELS
-    return st.sidebar.radio("Models side by side", list(range(1, len(SIDES) + 1)), key="n_models", horizontal=True,
+def count_ui(news: link.Arrived | None) -> int:
+    """How many models to compare (1 to 4; the URL's `n` when it is news)."""
+    choices = list(range(1, len(SIDES) + 1))
+    if news is not None:
+        wanted = news.asked.get(link.COUNT)
+        if wanted is not None and wanted not in {str(k) for k in choices}:
+            news.problems.append(f"{link.shown(wanted)} models side by side cannot be shown (1 to {len(SIDES)}): "
+                                 f"showing {DEFAULT_MODELS}.")
+        st.session_state["n_models"] = int(wanted) if wanted in {str(k) for k in choices} else DEFAULT_MODELS
+    return st.sidebar.radio("Models side by side", choices, key="n_models", horizontal=True,
                             help="Every view shows each model on the same inputs.")
 
 
-def models_ui(dataset: str, record: vc.Dataset | None, listing: list[vc.ModelEntry]) -> list[Slot]:
+def adopt_model(news: link.Arrived, side: str, dataset: str, entries: list[vc.ModelEntry],
+                listing: list[vc.ModelEntry]) -> str | None:
+    """Set a side's picker to the model the URL names (or clear it for the default); returns why the
+    named model cannot be shown, if it cannot."""
+    key = model_key(side, dataset)
+    name = news.asked.get(side.lower())
+    match = next((e for e in entries if name is not None and e.name == name and e.dataset == dataset
+                  and not e.error), None)
+    if match is not None:
+        st.session_state[key] = str(match.path.resolve())
+        return None
+    st.session_state.pop(key, None)  # this side opens on its default
+    if name is None:
+        return None
+    other = next((e for e in listing if e.name == name), None)
+    if other is not None and other.dataset != dataset:
+        return f"{link.shown(name)} is a model of {vc.dataset_title(other.dataset)}, not of {vc.dataset_title(dataset)}"
+    return f"there is no usable model named {link.shown(name)}"
+
+
+def models_ui(dataset: str, record: vc.Dataset | None, listing: list[vc.ModelEntry],
+              news: link.Arrived | None) -> list[Slot]:
     """A picker per side over every model found (shipped and trained here), then load them."""
-    sides = SIDES[:count_ui()]
+    sides = SIDES[:count_ui(news)]
     every = st.sidebar.checkbox("List models of every dataset", key="all_models",
                                 help="Models trained on another dataset are listed but cannot be shown.")
     entries = [e for e in listing if every or e.dataset == dataset or e.error]  # vc.list_models(dataset=…)'s rule
@@ -63,14 +90,16 @@ def models_ui(dataset: str, record: vc.Dataset | None, listing: list[vc.ModelEnt
             chosen.append(None)
             continue
         key = model_key(side, dataset)
+        refused = adopt_model(news, side, dataset, entries, listing) if news is not None else None
         state.keep_choice(key, list(labels))
         # The default only for a fresh picker: a choice set from the page (Open as model A) must
         # not meet a second default, which Streamlit reports as a conflict.
         taken = tuple(str(e.path) for e in chosen if e is not None)
-        index = 0 if key in st.session_state else default_model(entries, dataset, side,
-                                                                st.query_params.get(side.lower()), taken)
+        index = 0 if key in st.session_state else default_model(entries, dataset, side, taken)
         path = st.sidebar.selectbox(f"Model {side}", list(labels), key=key, format_func=labels.get, index=index)
         chosen.append(next(e for e in entries if str(e.path.resolve()) == path))
+        if refused:
+            news.problems.append(f"Model {side}: {refused}; showing {plain(chosen[-1].name)}.")
     return [open_slot(side, entry, dataset, record) for side, entry in zip(sides, chosen)]
 
 
@@ -167,14 +196,3 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
     if missing:
         st.sidebar.warning("Shipped model missing: " + ", ".join(f"`{f}`" for f in missing) +
                            ". Run `bash pretrained/reproduce.sh`, or train one in the “Train” tab.")
-
-
-def mirror_to_url(dataset: str, slots: list[Slot]) -> None:
-    """Keep the URL reproducing the view: the dataset and the models (changed only when they change;
-    the open tab is Streamlit's own parameter)."""
-    wanted = {"dataset": dataset, "n": str(len(slots)), **{s.side.lower(): s.entry.name for s in slots if s.entry}}
-    current = st.query_params.to_dict()
-    for key in [k for k in current if k in {s.lower() for s in SIDES} and k not in wanted]:
-        del st.query_params[key]
-    if any(current.get(k) != v for k, v in wanted.items()):
-        st.query_params.update(wanted)

@@ -161,6 +161,9 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("arrived_replica", None, SESSION),
     # Names this browser when it sends no cookie (explorer/identity.py).
     Var("owner", lambda ctx: uuid.uuid4().hex, SESSION),
+    # The view the page last wrote into the URL, and what a link asked for that is not here (explorer/link.py).
+    Var("link_written", None, SESSION),
+    Var("link_notice", None, SESSION),
     # The finished training this session has already announced (so it reruns the page once).
     Var("announced_job", None, SESSION),
 )}

@@ -252,6 +252,7 @@ def test_model_of_the_other_dataset_is_named_not_drawn(models):
 ])
 def test_hostile_url_parameters_fall_back_to_a_valid_view(models, query):
     at = run_app(query)
+    assert any(i.value.startswith("**This link asks for what is not here.**") for i in at.info)  # said, not hidden
     assert at.title[0].value in ("VAE Explorer · MNIST", "VAE Explorer · Fashion-MNIST")
     assert at.session_state["dataset"] in vc.DATASETS
     for box in at.sidebar.selectbox:

@@ -261,3 +261,53 @@ def test_a_failed_download_leaves_no_folders(bare_server, page):
         assert list(data_dir.iterdir()) == [], list(data_dir.iterdir())
     screenshot(page, "walk2-failed-download")
     assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
+# Confusing and cosmetic: the sidebar, the link, the form
+# ------------------------------------------------------------------------------------------------
+
+def sidebar_models(page, n: int) -> list[str]:
+    return [page.get_by_role("combobox", name=f"Model {side}").input_value() for side in "ABCD"[:n]]
+
+
+def test_back_and_forward_walk_datasets_models_and_tabs(streamlit_server, page):
+    """Back and Forward walked only the tabs: the dataset and the models were not in the history, and
+    older entries were rewritten with the view on screen."""
+    open_page(page, streamlit_server)
+    heading = page.get_by_test_id("stMain").get_by_role("heading", level=1)
+    click_tab(page, "Samples")
+    choose_option(page, "Dataset", "Fashion-MNIST")
+    expect(heading).to_have_text("VAE Explorer · Fashion-MNIST")
+    click_tab(page, "Interpolation")
+    page.get_by_test_id("stSidebar").get_by_test_id("stRadioGroup").get_by_text("3", exact=True).click()
+    expect(page.get_by_role("combobox", name="Model C")).to_be_visible()
+    wait_idle(page)
+    page.wait_for_function("new URLSearchParams(location.search).get('n') === '3'")
+    page.go_back()
+    expect(page.get_by_role("combobox", name="Model C")).to_have_count(0)
+    expect(heading).to_have_text("VAE Explorer · Fashion-MNIST")
+    page.go_back()
+    expect(heading).to_have_text("VAE Explorer · MNIST")
+    expect(page.get_by_role("tab", name="Samples")).to_have_attribute("aria-selected", "true")
+    page.go_forward()
+    expect(heading).to_have_text("VAE Explorer · Fashion-MNIST")
+    expect(page.get_by_role("tab", name="Interpolation")).to_have_attribute("aria-selected", "true")
+    page.go_forward()
+    expect(page.get_by_role("combobox", name="Model C")).to_be_visible()
+    wait_idle(page)
+    assert not page.page_errors, page.page_errors
+
+
+def test_a_link_asking_for_what_is_not_here_says_so(streamlit_server, page):
+    """?dataset=fashion&a=mnist-vae was silently replaced by the defaults; the README says a message."""
+    page.goto(f"{streamlit_server}/?dataset=fashion&a=mnist-vae&n=9")
+    wait_idle(page, 90_000)
+    notice = page.get_by_test_id("stAlert").filter(has_text="This link asks for what is not here.")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Model A: “mnist-vae” is a model of MNIST, not of Fashion-MNIST; showing fashion-vae.")
+    expect(notice).to_contain_text("“9” models side by side cannot be shown")
+    screenshot(page, "walk2-bad-link", full_page=False)
+    choose_option(page, "Dataset", "MNIST")  # the view changed: the notice has said its piece
+    expect(notice).to_have_count(0)
+    assert not page.page_errors, page.page_errors
