@@ -124,6 +124,36 @@ def key_figures(bundle: vc.Bundle) -> dict[str, str]:
     return rows
 
 
+# One line for each figure the tables may show (the k-NN row's name carries its k; it is matched by its end).
+FIGURE_HELP = {
+    "test −ELBO (nats)": "the negative evidence lower bound per test image: reconstruction cost plus KL; lower is "
+                         "better, and never below −log p(x)",
+    "test loss (objective)": "the model's own training objective on the test set (for the MMD-VAE not a bound on "
+                             "−log p(x), so not comparable across objectives)",
+    "−log p(x), IW (nats)": "the test images' negative log-likelihood estimated with 1000 importance samples of "
+                            "q(z|x) per image (Burda et al. 2016): tighter than the ELBO; lower is better",
+    "−log p(x), quadrature": "the same likelihood by numerical integration over the 2-D latent plane (d = 2 only)",
+    "-NN accuracy": "how often the majority label of a test code's nearest codes is its own: how well the codes "
+                    "keep the classes apart",
+    "E[KL] = I + KL(q‖p) (nats)": "the ELBO's KL term, averaged over the data, split into I, the information the "
+                                  "codes carry about their image, and KL(q(z)‖p(z)), how far the codes' overall "
+                                  "spread is from the prior (Hoffman & Johnson 2016)",
+    "active units": "latent dimensions whose code moves with the image (variance of the mean over the data "
+                    "> 0.01): the ones the model uses",
+    "MMD² to prior": "maximum mean discrepancy between the test codes and prior samples, ± its standard error: "
+                     "0 when the codes are spread like the prior",
+    "prior mass in holes": "the share of the prior's mass within 2σ of the origin where q(z) < p(z)/10: where "
+                           "prior samples decode to what the data never shows",
+}
+
+
+def figure_help(names: list[str]) -> str:
+    """One line per figure shown, in the tables' order."""
+    lines = [f"- **{name}**: {text}" for name in names
+             for key, text in FIGURE_HELP.items() if name == key or (key.startswith("-") and name.endswith(key))]
+    return "\n".join(lines)
+
+
 NO_LEDGER = "—†"  # narrow, so the table fits the sidebar; explained by the note under it
 NO_LEDGER_NOTE = ("† a deterministic encoder (the MMD-VAE's): q(z|x) is a point, so its KL to the prior, and "
                   "the ledger, are not defined; the MMD² compares its codes with the prior instead.")
@@ -161,11 +191,22 @@ def geometry_of(slot: Slot) -> dict:
     return {}
 
 
+TABLE_MODELS = 2  # models per figures table
+
+
+def figures_of(slot: Slot) -> dict[str, str]:
+    return {**key_figures(slot.bundle), **ledger_figures(geometry_of(slot), slot.latent_dim)}
+
+
+def figure_names(slots: list[Slot]) -> list[str]:
+    return list(dict.fromkeys(name for s in slots if s.ok for name in figures_of(s)))
+
+
 def figures_table(slots: list[Slot]) -> str:
-    """One table, a column per model: the same figures side by side, so they compare like with like."""
+    """A table, a column per model: the same figures side by side, so they compare like with like."""
     shown = [s for s in slots if s.ok]
-    figures = {s.side: {**key_figures(s.bundle), **ledger_figures(geometry_of(s), s.latent_dim)} for s in shown}
-    names = list(dict.fromkeys(name for f in figures.values() for name in f))
+    figures = {s.side: figures_of(s) for s in shown}
+    names = figure_names(shown)
     head = "| | " + " | ".join(f"**{s.side}**" for s in shown) + " |\n|---|" + "---:|" * len(shown)
     rows = [f"| {name} | " + " | ".join(figures[s.side].get(name, "–") for s in shown) + " |" for name in names]
     return "\n".join([head, *rows])
@@ -179,10 +220,15 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
             st.sidebar.error(plain(slot.error))
     if any(s.ok for s in slots):
         st.sidebar.markdown("  \n".join(f"**{plain(s.title)}**" for s in slots if s.ok))
-        table = figures_table(slots)
-        st.sidebar.markdown(table)
-        if NO_LEDGER in table:
+        shown = [s for s in slots if s.ok]
+        # Two models to a table: a third column no longer fits the sidebar's width.
+        tables = [figures_table(shown[i:i + TABLE_MODELS]) for i in range(0, len(shown), TABLE_MODELS)]
+        for table in tables:
+            st.sidebar.markdown(table)
+        if any(NO_LEDGER in table for table in tables):
             st.sidebar.caption(NO_LEDGER_NOTE)
+        with st.sidebar.expander("What these figures mean"):
+            st.markdown(figure_help(figure_names(shown)))
         missing = [s for s in slots if s.ok and s.codes and not geometry_of(s)]
         if missing and st.sidebar.button("Measure the KL ledger of " + ", ".join(s.side for s in missing),
                                          key="measure_ledgers", help="From each model's stored test codes: "

@@ -271,6 +271,31 @@ def sidebar_models(page, n: int) -> list[str]:
     return [page.get_by_role("combobox", name=f"Model {side}").input_value() for side in "ABCD"[:n]]
 
 
+def test_four_models_open_on_distinct_models_and_their_figures_fit(streamlit_server, page):
+    """Four models: C and D open on models not yet shown while there are any (on Fashion-MNIST, with two
+    models, B = C = D before), and the figures (two models to a table) fit the sidebar."""
+    open_page(page, streamlit_server)
+    page.get_by_test_id("stSidebar").get_by_test_id("stRadioGroup").get_by_text("4", exact=True).click()
+    expect(page.get_by_role("combobox", name="Model D")).to_be_visible()
+    wait_idle(page)
+    assert len(set(sidebar_models(page, 4))) == 4, sidebar_models(page, 4)
+    sidebar = page.get_by_test_id("stSidebar")
+    right = sidebar.bounding_box()["x"] + sidebar.bounding_box()["width"]
+    tables = sidebar.locator("table")
+    expect(tables).to_have_count(2)
+    for i in range(2):
+        box = tables.nth(i).bounding_box()
+        assert box["x"] + box["width"] <= right, "a figures table runs out of the sidebar"
+        assert tables.nth(i).evaluate("t => t.scrollWidth <= t.clientWidth + 1"), "a figures table is cut off"
+    expect(sidebar.get_by_text("What these figures mean")).to_be_visible()  # a line for each figure
+    sidebar.screenshot(path=str(ROOT / "tests" / "artifacts" / "walk2-four-models-sidebar.png"))
+    choose_option(page, "Dataset", "Fashion-MNIST")
+    expect(page.get_by_role("heading", name="VAE Explorer · Fashion-MNIST")).to_be_visible()
+    models = sidebar_models(page, 4)
+    assert models[2] != models[3], models  # two models on Fashion-MNIST: C and D take one each
+    assert not page.page_errors, page.page_errors
+
+
 def test_back_and_forward_walk_datasets_models_and_tabs(streamlit_server, page):
     """Back and Forward walked only the tabs: the dataset and the models were not in the history, and
     older entries were rewritten with the view on screen."""
