@@ -204,7 +204,7 @@ def fill_form(at: AppTest, *, evaluate: bool = False, hidden: str = "64", **valu
         if name == "tag":
             at.text_input(key="t_tag").input(value)
         else:
-            at.number_input(key=keys[name]).set_value(value)
+            at.text_input(key=keys[name]).input(str(value))
     at.button(key="t_submit").click().run()
     assert not at.exception, at.exception
     return at
@@ -235,11 +235,11 @@ def test_training_in_the_page(models):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"lr": 0.0}, "lr must be a finite number > 0"),
-    ({"lr": -0.01}, "lr must be a finite number > 0"),
-    ({"batch": 0}, "batch_size must be a positive integer"),
+    ({"lr": 0.0}, "“Learning rate” must be a finite number > 0"),
+    ({"lr": -0.01}, "“Learning rate” must be a finite number > 0"),
+    ({"batch": 0}, "“Batch size” must be a positive integer"),
     ({"batch": 300, "subset": 200}, "larger than the 200 training images"),
-    ({"epochs": 100000}, "epochs must be at most"),
+    ({"epochs": 100000}, "“Epochs” must be at most"),
     ({"tag": "../escape"}, "invalid tag"),
     ({"tag": "a/b"}, "invalid tag"),
     ({"tag": "tiny-vae"}, "already exists"),
@@ -258,7 +258,7 @@ def test_every_form_error_is_shown_at_once(models):
     at = run_app()
     fill_form(at, tag="../x", lr=0.0, batch=0)
     message = next(e for e in errors(at) if e.startswith("Not started"))
-    for reason in ("lr must be a finite number > 0", "batch_size must be a positive integer", "invalid tag"):
+    for reason in ("“Learning rate” must be a finite number > 0", "“Batch size” must be a positive integer", "invalid tag"):
         assert reason in message, message
     assert "(no '/', '\\\\' or '..')" in message  # the backslash survives Markdown (escaped once)
 

@@ -336,3 +336,31 @@ def test_a_link_asking_for_what_is_not_here_says_so(streamlit_server, page):
     choose_option(page, "Dataset", "MNIST")  # the view changed: the notice has said its piece
     expect(notice).to_have_count(0)
     assert not page.page_errors, page.page_errors
+
+
+def test_the_form_keeps_what_was_typed_and_names_fields_by_label(streamlit_server, page):
+    """"train_subset must be a positive integer": internal names; and text or an empty number field
+    silently became 0."""
+    open_page(page, streamlit_server)
+    click_tab(page, "Train")
+    epochs, batch = page.get_by_label("Epochs", exact=True), page.get_by_label("Batch size", exact=True)
+    epochs.fill("ten")
+    epochs.press("Tab")
+    batch.fill("")
+    batch.press("Tab")
+    page.get_by_text("Advanced").click()
+    subset = page.get_by_label("Training images (0: all)", exact=True)
+    subset.fill("-5")
+    subset.press("Tab")
+    wait_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    error = page.get_by_test_id("stAlert").filter(has_text="Not started")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("“Epochs” must be a whole number; got “ten”")
+    expect(error).to_contain_text("“Batch size” must be a whole number; the field is empty")
+    expect(error).to_contain_text("“Training images (0: all)” must be a positive integer; got -5")
+    expect(error).not_to_contain_text("train_subset")
+    expect(epochs).to_have_value("ten")
+    expect(batch).to_have_value("")
+    screenshot(page, "walk2-form-errors")
+    assert not page.page_errors, page.page_errors
