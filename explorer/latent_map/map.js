@@ -875,10 +875,19 @@ class LatentMap {
   buildSliders(data, previous) {
     const signature = JSON.stringify(data.sliders.map((g) => [g.id, g.ranges]));
     if (this.sliderSignature === signature) {
-      // Same sliders: take the server's values only when they differ from ours (another view set them).
+      // Same sliders: take the server's values only when another view set them. A value we sent comes
+      // back with the rerun it caused, and keys pressed meanwhile have moved the sliders on: not news.
+      const same = (a, b) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-6);
       for (const group of data.sliders) {
         const mine = this.sliders.get(group.id);
-        if (mine && group.z.some((v, i) => Math.abs(v - mine.values[i]) > 1e-6)) {
+        const sent = mine ? mine.sent : [];
+        const echo = sent.findIndex((values) => same(values, group.z));
+        if (echo >= 0) {
+          sent.splice(0, echo + 1);
+          continue;
+        }
+        if (mine && !same(group.z, mine.values)) {
+          sent.length = 0;
           group.z.forEach((v, i) => {
             mine.values[i] = v;
             mine.inputs[i].value = String(v);
@@ -920,13 +929,16 @@ class LatentMap {
         inputs.push(input);
         labels.push(label);
       });
-      this.sliders.set(group.id, { values, inputs, labels, sides: group.sides });
+      this.sliders.set(group.id, { values, inputs, labels, sides: group.sides, sent: [] });
     }
   }
 
   sendSliders() {
     const out = {};
-    for (const group of this.sliders.values()) for (const side of group.sides) out[side] = Array.from(group.values);
+    for (const group of this.sliders.values()) {
+      group.sent.push(Array.from(group.values)); // until the server sends it back
+      for (const side of group.sides) out[side] = Array.from(group.values);
+    }
     this.send("z", out);
   }
 

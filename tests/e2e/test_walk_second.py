@@ -364,3 +364,25 @@ def test_the_form_keeps_what_was_typed_and_names_fields_by_label(streamlit_serve
     expect(batch).to_have_value("")
     screenshot(page, "walk2-form-errors")
     assert not page.page_errors, page.page_errors
+
+
+# ------------------------------------------------------------------------------------------------
+# Confusing and cosmetic: the latent map
+# ------------------------------------------------------------------------------------------------
+
+def test_fast_arrow_keys_on_a_latent_slider_lose_no_step(streamlit_server, page):
+    """Arrow keys 40 ms apart on a latent slider: each release reruns the page, and each rerun sent an
+    older point back over the slider, so steps were lost (20 presses moved it 11 steps)."""
+    open_page(page, streamlit_server)
+    slider = page.get_by_role("slider", name="z1")
+    step, start = float(slider.get_attribute("step")), float(slider.input_value())
+    slider.focus()
+    for _ in range(20):
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(40)  # a person's key repeat, not a wait for the page
+    target = start + 20 * step
+    page.wait_for_function(f"Math.abs({MAP}.instance.data.sliders[0].z[0] - {target}) < 1e-4")  # the server has it
+    wait_idle(page)
+    assert float(slider.input_value()) == pytest.approx(target, abs=1e-4)
+    assert page.evaluate(f"{MAP}.instance.sliderPoint('A')[0]") == pytest.approx(target, abs=1e-4)
+    assert not page.page_errors, page.page_errors
