@@ -423,6 +423,10 @@ def test_geometry_layers_under_the_codes(models):
             assert picture.mode == "RGBA" and picture.size == (100, 100)  # the MLP lattice: 100 × 100
             if kind != "classes":
                 assert layer["legend"]["kind"] == "scale" and layer["legend"]["lo"] < layer["legend"]["hi"]
+            assert layer["legend"]["title"]  # what the colour measures, with its units
+        a, b = (m["layer"]["legend"] for m in latent_map(at)["models"])
+        assert (a["lo"], a["hi"]) == (b["lo"], b["hi"]), kind  # one scale on every map on screen
+    assert "√det" in latent_map(at)["models"][0]["layer"]["legend"]["title"]  # the stretch's
     at.radio(key="layer").set_value("holes").run()
     assert any("Prior samples that fell into holes" in m.value for m in at.markdown)
     at.session_state["picked"] = 7

@@ -260,23 +260,29 @@ class ModelMap {
   }
 
   drawLegend(ctx) {
-    // A layer's scale: a bar in the map's lower left corner, its two ends labelled.
+    // A layer's scale in the map's lower left corner: what it measures (with its units) above a bar,
+    // the bar's two ends below it. The same scale on every map (the page sends one).
     const legend = this.model.layer && this.model.layer.legend;
-    if (!legend || legend.kind !== "scale") return;
+    if (!legend || (legend.kind !== "scale" && legend.kind !== "confidence")) return;
     const x = MARGIN.left + 8, y = this.height - MARGIN.bottom - 22, w = 90, h = 8;
-    const ramp = ["#ffffff", "#dacceb", "#ab8ad1", "#754da8", "#3f196e"];
+    const ramp = legend.kind === "confidence" ? ["#ffffff", "#555555"]
+      : ["#ffffff", "#dacceb", "#ab8ad1", "#754da8", "#3f196e"];
+    ctx.font = "10px sans-serif";
+    const title = legend.title || "";
+    const boxWidth = Math.max(w, ctx.measureText(title).width) + 8;
     const gradient = ctx.createLinearGradient(x, 0, x + w, 0);
     ramp.forEach((c, i) => gradient.addColorStop(i / (ramp.length - 1), c));
     ctx.fillStyle = "rgba(255,255,255,0.85)";
-    ctx.fillRect(x - 4, y - 4, w + 8, h + 18);
+    ctx.fillRect(x - 4, y - 16, boxWidth, h + 30);
+    ctx.fillStyle = "#333";
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    ctx.fillText(title, x, y - 13);
     ctx.fillStyle = gradient;
     ctx.fillRect(x, y, w, h);
     ctx.strokeStyle = "#999";
     ctx.strokeRect(x, y, w, h);
     ctx.fillStyle = "#333";
-    ctx.font = "10px sans-serif";
-    ctx.textBaseline = "top";
-    ctx.textAlign = "left";
     ctx.fillText(legend.lo.toFixed(1), x, y + h + 1);
     ctx.textAlign = "right";
     ctx.fillText(legend.hi.toFixed(1), x + w, y + h + 1);

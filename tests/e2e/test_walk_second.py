@@ -386,3 +386,28 @@ def test_fast_arrow_keys_on_a_latent_slider_lose_no_step(streamlit_server, page)
     assert float(slider.input_value()) == pytest.approx(target, abs=1e-4)
     assert page.evaluate(f"{MAP}.instance.sliderPoint('A')[0]") == pytest.approx(target, abs=1e-4)
     assert not page.page_errors, page.page_errors
+
+
+def test_layers_share_one_scale_say_their_units_and_cover_the_view(streamlit_server, page):
+    """Stretch used another scale on each map (0.6–6.3 beside 0.2–5.9), no units; "what it decodes to"
+    had no confidence scale; Fashion-MNIST's layers stopped at z1 = 1.81 while the map showed 2.6."""
+    open_page(page, streamlit_server)
+    for kind in ("stretch", "what it decodes to"):
+        page.get_by_text(kind, exact=True).click()
+        wait_idle(page)
+        page.wait_for_function(layers_drawn(page, "AB"))
+        a, b = page.evaluate(f"{MAP}.instance.data.models.map(m => m.layer.legend)")
+        assert (a["lo"], a["hi"]) == (b["lo"], b["hi"]) and a["title"] and a["kind"] in ("scale", "confidence")
+    choose_option(page, "Dataset", "Fashion-MNIST")
+    page.get_by_text("holes", exact=True).click()
+    wait_idle(page)
+    page.wait_for_function(f"[...{MAP}.instance.maps.values()].every(m => m.model.title.includes('fashion-'))")
+    page.wait_for_function(layers_drawn(page, "AB"))
+    for side in "AB":
+        layer, view = page.evaluate(f"[{MAP}.instance.maps.get('{side}').layer.extent, "
+                                    f"{MAP}.instance.maps.get('{side}').view]")
+        assert layer[0] <= view["x0"] and layer[1] >= view["x1"], (side, layer, view)
+        assert layer[2] <= view["y0"] and layer[3] >= view["y1"], (side, layer, view)
+    page.mouse.move(5, 5)
+    screenshot(page, "walk2-fashion-holes", full_page=False)
+    assert not page.page_errors, page.page_errors
