@@ -263,6 +263,7 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
     data = {
         "classes": list(page.info.classes), "palette": list(PALETTE),
         "models": [model_data(page, s, grid_settings, layers[s.side]) for s in slots],
+        "canPin": page.test is not None,  # a pin shows the test image: no data files, nothing to pin
         "sliders": groups, "picked": state.get("picked"),
         "ends": list(page.interpolation_ends()) if page.test is not None else [],
         "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,

@@ -765,7 +765,8 @@ class LatentMap {
   }
 
   buildLegend(data) {
-    const signature = data.classes.join("|");
+    const path = data.models.some((m) => m.path), geodesic = data.models.some((m) => m.geodesic);
+    const signature = JSON.stringify([data.classes, path, geodesic, data.ends]);
     if (this.legendSignature === signature) return;
     this.legendSignature = signature;
     this.legend.textContent = "";
@@ -774,6 +775,12 @@ class LatentMap {
       el("span", "vlm-swatch", item).style.background = data.palette[k % data.palette.length];
       el("span", "", item, name);
     });
+    if (path) {
+      const [a, b] = data.ends || [];
+      el("span", "vlm-legend-note", this.legend,
+        `━ □ the Interpolation tab's path, test #${a} → #${b} (shift-click two points to choose others)`);
+    }
+    if (geodesic) el("span", "vlm-legend-note vlm-legend-geodesic", this.legend, "┅ its geodesic");
   }
 
   // --- the decoded panel: what each model makes of the point (under the cursor, or the sliders') --
@@ -824,17 +831,21 @@ class LatentMap {
   redrawDecoded(t0, reason) {
     if (!this.data) return;
     const hovering = !!this.hover;
-    this.panelHeading.textContent = hovering ? "Decoded: the point under the cursor" : "Decoded: the sliders' point ★";
-    for (const model of this.data.models) {
+    const points = this.data.models.map((model) => this.currentPoint(model.side));
+    const mixed = new Set(points.map((p) => p.source)).size > 1;
+    // A map of another dimension than the one under the cursor keeps the sliders' point: its tile says so.
+    this.panelHeading.textContent = mixed ? "Decoded: the point under the cursor; ★ = the sliders' point"
+      : hovering ? "Decoded: the point under the cursor" : "Decoded: the sliders' point ★";
+    this.data.models.forEach((model, k) => {
       const tile = this.tiles.get(model.side);
-      const { z } = this.currentPoint(model.side);
+      const { z, source } = points[k];
       const zText = z ? Array.from(z.slice(0, 4), fmt).join(", ") + (z.length > 4 ? ", …" : "") : "";
-      tile.caption.textContent = `${model.side}: z = (${zText})`;
+      tile.caption.textContent = `${model.side}${mixed && source === "sliders" ? " ★" : ""}: z = (${zText})`;
       const entry = z ? this.decodeInto(model.side, z) : null;
       if (entry) tile.canvas.drawMean(entry.out, entry.decoder.imageShape);
       else if (this.data.serverImages && this.data.serverImages[model.side] && !hovering) this.drawServerImage(tile, model.side);
       else tile.canvas.clear(hovering ? "decoded on release" : "");
-    }
+    });
     this.record(reason, t0);
   }
 
@@ -851,6 +862,11 @@ class LatentMap {
     if (!this.pinBox || !this.data) return;
     const index = this.data.picked;
     this.pinBox.textContent = "";
+    if (!this.data.canPin) {
+      el("div", "vlm-hint", this.pinBox, "Pinning a point shows its test image: that needs the data files (see the " +
+        "note at the top). Hovering works without them.");
+      return;
+    }
     if (index === null || index === undefined) {
       el("div", "vlm-hint", this.pinBox, "Click a point to pin it: its test image and what each model makes of it. " +
         "Shift-click two points for the interpolation ends.");
@@ -858,11 +874,13 @@ class LatentMap {
     }
     el("div", "vlm-panel-heading", this.pinBox, `Pinned: test #${index}`);
     const row = el("div", "vlm-pin-row", this.pinBox);
+    const n = this.data.models.length + 1, gap = 6, width = this.pinBox.clientWidth || 180;
+    row.style.setProperty("--pin-px", `${Math.max(36, Math.min(56, Math.floor((width - gap * (n - 1)) / n)))}px`);
     const original = el("div", "vlm-tile", row);
     const image = new PixelCanvas(original, 56);
     if (this.atlas) image.drawTile(this.atlas, index, this.data.atlas);
     else image.clear("…");
-    el("div", "vlm-caption", original, "test image");
+    el("div", "vlm-caption", original, "original");
     for (const model of this.data.models) {
       // The reconstruction is the decoded code of the image: decode(mean of q(z|x)).
       const map = this.maps.get(model.side);
@@ -994,6 +1012,7 @@ class LatentMap {
   clickPoint(index, shift) {
     // State values, not triggers: the page's callbacks read them from the session state. A count
     // makes two shift-clicks on the same point two changes.
+    if (!this.data.canPin) return; // no test images: nothing to pin (the hint says so)
     if (shift) {
       this.shiftClicks = (this.shiftClicks || 0) + 1;
       this.send("end", { index, count: this.shiftClicks });

@@ -370,6 +370,28 @@ def test_the_form_keeps_what_was_typed_and_names_fields_by_label(streamlit_serve
 # Confusing and cosmetic: the latent map
 # ------------------------------------------------------------------------------------------------
 
+def test_each_tile_says_which_point_it_decodes(streamlit_server, page):
+    """A d = 2 and a d = 8 model side by side: hovering the d = 8 map said "Decoded: the point under the
+    cursor" while tile A still showed its sliders' point. The map also says what the path drawn on it is."""
+    open_page(page, streamlit_server)
+    expect(page.locator(".vlm-legend")).to_contain_text("the Interpolation tab's path")
+    page.get_by_role("combobox", name="Model B").click()
+    page.get_by_role("option", name=re.compile(r"^tiny-d8 · MMD-VAE")).click()
+    wait_idle(page)
+    page.wait_for_function(f"{MAP}.instance.maps.get('B') && {MAP}.instance.maps.get('B').points && "
+                           f"{MAP}.instance.maps.get('B').model.plane.mean.length === 8")
+    box = map_box(page, 1)
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    heading = page.locator(".vlm-panel > .vlm-panel-heading")
+    expect(heading).to_have_text("Decoded: the point under the cursor; ★ = the sliders' point")
+    expect(page.locator(".vlm-tile .vlm-caption").first).to_have_text(re.compile(r"^A ★: z = \("))
+    expect(page.locator(".vlm-tile .vlm-caption").nth(1)).to_have_text(re.compile(r"^B: z = \("))
+    screenshot(page, "walk2-d2-beside-d8", full_page=False)
+    page.mouse.move(5, 5)
+    expect(heading).to_have_text("Decoded: the sliders' point ★")
+    assert not page.page_errors, page.page_errors
+
+
 def test_fast_arrow_keys_on_a_latent_slider_lose_no_step(streamlit_server, page):
     """Arrow keys 40 ms apart on a latent slider: each release reruns the page, and each rerun sent an
     older point back over the slider, so steps were lost (20 presses moved it 11 steps)."""
@@ -410,4 +432,49 @@ def test_layers_share_one_scale_say_their_units_and_cover_the_view(streamlit_ser
         assert layer[2] <= view["y0"] and layer[3] >= view["y1"], (side, layer, view)
     page.mouse.move(5, 5)
     screenshot(page, "walk2-fashion-holes", full_page=False)
+    assert not page.page_errors, page.page_errors
+
+
+def test_the_pinned_row_samples_and_hole_samples_are_readable(streamlit_server, page):
+    """The pinned panel wrapped B onto its own line; Samples rows were 600 px whatever their count (30
+    to a row: 18-px digits); the hole samples' caption was squeezed into one 56-px image."""
+    open_page(page, streamlit_server)
+    box = map_box(page, 0)
+    index = page.evaluate(f"{MAP}.instance.maps.get('A').nearest({box['width'] / 2}, {box['height'] / 2}, 40)")
+    x, y = point_px(page, "A", index)
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    expect(page.locator(".vlm-pin .vlm-panel-heading")).to_have_text(f"Pinned: test #{index}")
+    tops = page.locator(".vlm-pin-row .vlm-tile").evaluate_all("tiles => tiles.map(t => t.offsetTop)")
+    assert len(tops) == 3 and len(set(tops)) == 1, tops  # test image, A and B on one line
+    page.get_by_text("holes", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text=re.compile(r"^A: mnist-vae"))).to_be_visible()
+    screenshot(page, "walk2-pinned-and-holes")
+    click_tab(page, "Samples")
+    row = page.get_by_role("slider", name="Images per row")
+    row.focus()
+    page.keyboard.press("End")
+    expect(page.get_by_test_id("stSliderThumbValue").first).to_have_text("30")
+    image = page.get_by_test_id("stImage").first.locator("img")
+    page.wait_for_function("(() => { const i = document.querySelector('[data-testid=stImage] img'); "
+                           "return i && i.complete && i.naturalWidth >= 30 * 30; })()")  # the row of 30 is here
+    wait_idle(page)
+    assert image.bounding_box()["width"] >= 30 * 30, image.bounding_box()  # 30 to a row: ≥ 30 px each
+    screenshot(page, "walk2-samples-30")
+    assert not page.page_errors, page.page_errors
+
+
+def test_without_data_the_map_says_pinning_needs_it(bare_server, page):
+    """With no data files the hint said "Click a point to pin it", and a click did nothing."""
+    base, _ = bare_server
+    open_page(page, base)
+    expect(page.locator(".vlm-pin .vlm-hint")).to_contain_text("needs the data files")
+    sent = page.evaluate(f"{MAP}.sent")
+    box = map_box(page, 0)
+    index = page.evaluate(f"{MAP}.instance.maps.get('A').nearest({box['width'] / 2}, {box['height'] / 2}, 40)")
+    x, y = point_px(page, "A", index)
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.mouse.move(5, 5)
+    wait_idle(page)
+    assert page.evaluate(f"{MAP}.sent") == sent  # nothing to pin, nothing sent
     assert not page.page_errors, page.page_errors
