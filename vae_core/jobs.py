@@ -133,7 +133,8 @@ class TrainJob:
     def view(self) -> JobView:
         with self._lock:
             p, r = self.progress, self.resume  # before the first report, a resumed run is where it stopped
-            elapsed = (self.finished or time.monotonic()) - self.started
+            # A continued run counts the seconds it trained before it stopped, as its result message does.
+            elapsed = (r.seconds if r else 0.0) + (self.finished or time.monotonic()) - self.started
             return JobView(
                 id=self.id, tag=self.tag, dataset=self.train_config.dataset,
                 objective=self.model_config.objective, state=self.state, message=self.message,
