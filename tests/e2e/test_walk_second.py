@@ -362,6 +362,7 @@ def test_the_form_keeps_what_was_typed_and_names_fields_by_label(streamlit_serve
     expect(error).not_to_contain_text("train_subset")
     expect(epochs).to_have_value("ten")
     expect(batch).to_have_value("")
+    error.scroll_into_view_if_needed()
     screenshot(page, "walk2-form-errors")
     assert not page.page_errors, page.page_errors
 
@@ -477,4 +478,14 @@ def test_without_data_the_map_says_pinning_needs_it(bare_server, page):
     page.mouse.move(5, 5)
     wait_idle(page)
     assert page.evaluate(f"{MAP}.sent") == sent  # nothing to pin, nothing sent
+    screenshot(page, "walk2-no-data-map", full_page=False)
+    # Defect 2 without data: the layer is drawn, and drawn again after a visit to another tab.
+    page.get_by_text("holes", exact=True).click()
+    wait_idle(page)
+    page.wait_for_function(layers_drawn(page, "AB"))
+    page.evaluate(f"{MAP}.instance.walkMarker = true")
+    click_tab(page, "Samples")
+    click_tab(page, "Latent space")
+    page.wait_for_function(f"!{MAP}.instance.walkMarker && {MAP}.instance.maps.size === 2")
+    page.wait_for_function(layers_drawn(page, "AB"))
     assert not page.page_errors, page.page_errors
