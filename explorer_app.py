@@ -10,7 +10,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from explorer import cache, data, identity, replica, settings, sidebar, state  # noqa: E402
+from explorer import cache, data, identity, link, replica, settings, sidebar, state  # noqa: E402
 from explorer.page import Page  # noqa: E402
 from explorer.views import interpolation, latent, samples, train  # noqa: E402
 
@@ -20,11 +20,12 @@ VIEWS = (latent, interpolation, samples, train)  # one tab each, in this order
 def main() -> None:
     st.sidebar.title("VAE Explorer")
     listing = sidebar.model_listing()
-    dataset = sidebar.dataset_ui(listing)
+    news = link.arrived()  # a link, a reload, Back or Forward: the view the URL names
+    dataset = sidebar.dataset_ui(listing, news)
     data_dir = settings.data_dir()
     record = data.dataset_record(dataset, data_dir)
     test, data_error = data.load_test_set(dataset, data_dir)
-    slots = sidebar.models_ui(dataset, record, listing)
+    slots = sidebar.models_ui(dataset, record, listing, news)
     page = Page(dataset, data_dir, slots, test, data_error, record=record)
     for s in slots:
         if s.ok:
@@ -32,15 +33,17 @@ def main() -> None:
     state.sync(page.context())  # before any widget bound to page state is drawn
     page.owner = identity.browser_owner()
     sidebar.figures_ui(slots, dataset)
-    sidebar.mirror_to_url(dataset, slots)
+    link.write(dataset, slots, news)
 
     st.title(f"VAE Explorer · {page.info.title}")
     replica.moved_replica_notice()
+    link.notice_ui()
     replica.rerun_after_reconnect()
     if data_error:
         data.draw_missing(dataset, data_dir, data_error)
     # Only the open tab runs and is sent (a tab switch is a rerun); the URL remembers the tab.
-    tabs = st.tabs([v.TITLE for v in VIEWS], key="tab", on_change="rerun", bind="query-params")
+    link.adopt_tab(news, [v.TITLE for v in VIEWS])
+    tabs = st.tabs([v.TITLE for v in VIEWS], key=link.TAB, on_change="rerun", bind="query-params")
     for tab, view in zip(tabs, VIEWS):
         if tab.open:
             with tab:

@@ -65,20 +65,16 @@ def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str, record: vc.D
         return Slot(side, entry, error=f"Cannot load {entry.name}: {exc}")
 
 
-def default_model(entries: list[vc.ModelEntry], dataset: str, side: str, wanted: str | None,
-                  taken: tuple[str, ...] = ()) -> int:
-    """The model a side opens on: the URL's, else the shipped one for that side (A: standard VAE,
-    B: MMD-VAE), else one of the right objective, else any that loads; a model already shown on
-    another side comes last, so C and D open on something new."""
+def default_model(entries: list[vc.ModelEntry], dataset: str, side: str, taken: tuple[str, ...] = ()) -> int:
+    """The model a side opens on: the shipped one for that side (A: standard VAE, B: MMD-VAE), else one
+    of the right objective, else any that loads; a model already shown on another side comes last (the
+    one shown least), so C and D open on models not yet on screen while there are any."""
     objective = "mmd" if side == "B" else "standard"
     shipped = {"A": f"{dataset}-vae", "B": f"{dataset}-mmd"}.get(side)
-    ranked = [lambda e: wanted is not None and e.name == wanted,
-              lambda e: e.source == "pretrained" and e.name == shipped,
-              lambda e: e.dataset == dataset and e.objective == objective and not e.error and str(e.path) not in taken,
-              lambda e: e.dataset == dataset and not e.error and str(e.path) not in taken,
-              lambda e: e.dataset == dataset and not e.error]
-    for good in ranked:
-        for i, e in enumerate(entries):
-            if good(e):
-                return i
-    return 0
+    usable = [i for i, e in enumerate(entries) if e.dataset == dataset and not e.error]
+    fresh = [i for i in usable if str(entries[i].path) not in taken]
+    ranked = [[i for i in range(len(entries)) if entries[i].source == "pretrained" and entries[i].name == shipped],
+              [i for i in fresh if entries[i].objective == objective],
+              fresh,
+              sorted(usable, key=lambda i: taken.count(str(entries[i].path)))]  # stable: list order breaks ties
+    return next((found[0] for found in ranked if found), 0)

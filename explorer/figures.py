@@ -69,33 +69,56 @@ def _ramp(t: np.ndarray) -> np.ndarray:
     return _RAMP[i] * (1 - f) + _RAMP[i + 1] * f
 
 
-def layer_picture(kind: str, layer: dict, palette=PALETTE) -> tuple[np.ndarray, dict]:
-    """(RGBA image (n, n, 4) uint8 with y up, legend) for a layer from cache.layer.
+def layer_scale(kind: str, layers: list[dict]) -> tuple[float, float] | None:
+    """One colour scale for a layer on every map on screen, so equal colours mean equal values: holes
+    from 0 to log 1000 always; stretch from the lowest 2nd to the highest 98th percentile of the maps;
+    classes have none (a class colour, paler where the classifier is less sure)."""
+    if kind == "holes":
+        # A fixed scale: from 0 (the data as dense as the prior expects) to q 1000× rarer than p. Far
+        # from the codes the ratio grows without bound, and a percentile scale there washed out the holes
+        # that matter (q < p/10, at log 10 ≈ 2.3) inside the prior's bulk.
+        return 0.0, float(np.log(1000))
+    if kind == "stretch":
+        finite = [v[np.isfinite(v)] for v in (np.asarray(layer["values"], np.float64) for layer in layers)]
+        finite = [v for v in finite if v.size]
+        if not finite:
+            return 0.0, 1.0
+        return min(float(np.percentile(v, 2)) for v in finite), max(float(np.percentile(v, 98)) for v in finite)
+    return None
 
-    classes: the class colour, paler where the classifier is less sure; holes: log p − log q from 0
-    (the data as dense as the prior expects) to log 1000; stretch: log magnification from
-    its 2nd to 98th percentile."""
+
+LAYER_TITLES = {  # the legend's words: what the colour measures, in its units
+    "classes": "classifier's confidence (top class probability)",
+    "holes": "log p(z) − log q(z), in nats",
+    "stretch": "log magnification log √det(JᵀJ)",
+}
+
+
+def layer_picture(kind: str, layer: dict, palette=PALETTE, scale: tuple[float, float] | None = None
+                  ) -> tuple[np.ndarray, dict]:
+    """(RGBA image (n, n, 4) uint8 with y up, legend) for a layer from cache.layer, coloured on `scale`
+    (layer_scale's; for one map alone, its own).
+
+    classes: the class colour, paler where the classifier is less sure (from chance, 1/K, to certain);
+    holes: log p − log q from 0 (the data as dense as the prior expects) to log 1000; stretch: log
+    magnification on the scale shared by the maps on screen."""
     values = np.asarray(layer["values"], np.float64)
+    title = LAYER_TITLES.get(kind, kind)
     if kind == "classes":
         colours = np.array([_hex_rgb(c) for c in palette])[values.astype(int) % len(palette)]
         confidence = np.asarray(layer["confidence"], np.float64)[..., None]
         rgb = 255 * (1 - confidence) + colours * confidence
         alpha = np.full(values.shape, 0.9)
-        legend = {"kind": "classes", "text": "colour: the class the decoded image is taken for; pale: unsure"}
-    elif kind == "holes":
-        # A fixed scale: from 0 (the data as dense as the prior expects) to q 1000× rarer than p. Far
-        # from the codes the ratio grows without bound, and a percentile scale there washed out the holes
-        # that matter (q < p/10, at log 10 ≈ 2.3) inside the prior's bulk.
-        hi = float(np.log(1000))
-        t = np.nan_to_num(values, nan=hi, posinf=hi) / hi
-        rgb, alpha = _ramp(t), np.clip(t, 0, 1) * 0.9
-        legend = {"kind": "scale", "lo": 0.0, "hi": hi, "text": "log p(z) − log q(z): dark = prior mass the data never uses"}
-    elif kind == "stretch":
-        finite = values[np.isfinite(values)]
-        lo, hi = (float(np.percentile(finite, 2)), float(np.percentile(finite, 98))) if finite.size else (0.0, 1.0)
-        t = (np.nan_to_num(values, nan=lo) - lo) / max(hi - lo, 1e-9)
-        rgb, alpha = _ramp(t), 0.15 + 0.75 * np.clip(t, 0, 1)
-        legend = {"kind": "scale", "lo": lo, "hi": hi, "text": "log magnification: dark = the image changes fast"}
+        legend = {"kind": "confidence", "lo": 1.0 / len(palette), "hi": 1.0, "title": title,
+                  "text": "colour: the class the decoded image is taken for; pale: unsure"}
+    elif kind in ("holes", "stretch"):
+        lo, hi = scale if scale is not None else layer_scale(kind, [layer])
+        t = (np.nan_to_num(values, nan=hi if kind == "holes" else lo, posinf=hi) - lo) / max(hi - lo, 1e-9)
+        rgb = _ramp(t)
+        alpha = np.clip(t, 0, 1) * 0.9 if kind == "holes" else 0.15 + 0.75 * np.clip(t, 0, 1)
+        legend = {"kind": "scale", "lo": lo, "hi": hi, "title": title,
+                  "text": "dark = prior mass the data never uses" if kind == "holes"
+                  else "dark = the image changes fast"}
     else:
         raise ValueError(f"unknown layer {kind!r}")
     rgba = np.concatenate([rgb, 255 * alpha[..., None]], axis=-1)

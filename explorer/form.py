@@ -42,21 +42,54 @@ def key(name: str) -> str:
 AUTO = "auto"  # the likelihood that fits the dataset (Bernoulli for MNIST, continuous Bernoulli for yours)
 
 
+def label(setting: vc.Setting) -> str:
+    return LABELS.get(setting.name, setting.name.replace("_", " ").capitalize())
+
+
+class Unreadable(str):
+    """What the user typed into a number field that is not a number: kept as typed (the field shows it
+    still), and refused by `errors` with the field's label."""
+
+
+def _number_text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def initial(setting: vc.Setting):
-    """The widget's starting value: optional numbers start at 0 (meaning none), lists as text."""
+    """The widget's starting value: numbers as text (a number field keeps what was typed, even when it is
+    not a number, so the message can quote it), optional numbers 0 (meaning none), lists as text."""
     if setting.name == "likelihood":
         return AUTO
     if setting.type == "ints":
         return ", ".join(str(v) for v in setting.default)
     if setting.type == "bool":
         return next(k for k, v in BINARIZE.items() if v == setting.default)
-    if setting.default is None and setting.type in ("int", "float"):
-        return 0
+    if setting.type in ("int", "float"):
+        return "0" if setting.default is None else _number_text(setting.default)
     return setting.default
 
 
+def _number(setting: vc.Setting, shown: str):
+    """A number field's text as the config takes it: an int or a float, None for an optional field left
+    at 0 or empty, else the text itself (Unreadable)."""
+    text = str(shown).strip() if shown is not None else ""
+    if not text:
+        return None if setting.optional else Unreadable(shown or "")
+    try:
+        value = float(text)
+    except ValueError:
+        return Unreadable(shown)
+    if setting.type == "int":
+        if not value.is_integer():
+            return Unreadable(shown)
+        value = int(value)
+    return None if setting.optional and value == 0 else value
+
+
 def to_value(setting: vc.Setting, shown):
-    """The widget's value as the config takes it (0 -> None for optional numbers, text -> ints)."""
+    """The widget's value as the config takes it (0 -> None for optional numbers, text -> numbers or ints)."""
+    if setting.type in ("int", "float"):
+        return _number(setting, shown)
     if setting.type == "ints":
         try:
             return tuple(int(part) for part in str(shown).replace(" ", "").split(",") if part)
@@ -66,28 +99,20 @@ def to_value(setting: vc.Setting, shown):
         return BINARIZE[shown]
     if setting.name == "likelihood" and shown == AUTO:
         return None
-    if setting.optional and setting.type in ("int", "float") and shown == 0:
-        return None
     return shown
 
 
 def widget(setting: vc.Setting, column):
-    label = LABELS.get(setting.name, setting.name.replace("_", " ").capitalize())
     k = key(setting.name)
     if setting.type == "bool":
-        return column.selectbox(label, list(BINARIZE), key=k, help=setting.help)
+        return column.selectbox(label(setting), list(BINARIZE), key=k, help=setting.help)
     if setting.choices:
         options = [AUTO, *setting.choices] if setting.name == "likelihood" else list(setting.choices)
-        return column.selectbox(label, options, key=k, help=setting.help,
+        return column.selectbox(label(setting), options, key=k, help=setting.help,
                                 format_func=lambda c: "as fits the data" if c == AUTO
                                 else CHOICE_TITLES.get(setting.name, {}).get(c, c))
-    if setting.type == "int":
-        return column.number_input(label, step=1, key=k, help=setting.help)
-    if setting.type == "float":
-        fmt = "%.2e" if setting.name == "lr" else None
-        return column.number_input(label, key=k, help=setting.help, format=fmt,
-                                   step=None if setting.name != "lr" else 1e-4)
-    return column.text_input(label, key=k, help=setting.help)
+    # Numbers too are typed as text: a number field would turn what it cannot read into 0, unseen.
+    return column.text_input(label(setting), key=k, help=setting.help)
 
 
 def applies(setting: vc.Setting, values: dict, folder: bool) -> bool:
@@ -118,16 +143,26 @@ def fields_ui(folder: bool) -> dict:
 
 
 def errors(model_fields: dict, train_fields: dict) -> list[str]:
-    """Every problem at once (not the first only): each field is checked alone, then together."""
+    """Every problem at once (not the first only), each named by its field's label as the form shows it."""
+    by_name = {s.name: s for s in SETTINGS}
     problems = []
     for fields, cls in ((model_fields, vc.ModelConfig), (train_fields, vc.TrainConfig)):
         for name, value in fields.items():
+            setting = by_name.get(name)
+            title = label(setting) if setting is not None else name
+            if isinstance(value, Unreadable):
+                what = "a whole number" if setting.type == "int" else "a number"
+                problems.append(f"“{title}” must be {what}; " + (f"got “{value}”" if value.strip() else
+                                                                   "the field is empty"))
+                continue
             if value is None and name == "likelihood":
                 continue
             try:
                 cls(**{name: value})
             except vc.ConfigError as exc:
-                problems.append(str(exc))
+                message = str(exc)
+                problems.append(f"“{title}” {message[len(name):].lstrip()}" if message.startswith(name + " ")
+                                else message)
     return problems
 
 

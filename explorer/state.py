@@ -19,6 +19,7 @@ import streamlit as st
 import vae_core as vc
 
 from . import form
+from .settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE
 
 SESSION, DATASET, MODELS = "session", "dataset", "models"
 
@@ -64,6 +65,19 @@ def _int_in(lo: int, hi: Callable[[Context], int] | int, fallback=None):
 def _choice(*options):
     def repair(value, ctx, get):
         return value if value in options else options[0]
+    return repair
+
+
+def _range_in(lo: int, hi: int, fallback: tuple[int, int]):
+    """A range slider's (low, high) integers in [lo, hi], low < high: handles dragged onto one value
+    are set one step apart (a grid over an empty range cannot be drawn); anything else is `fallback`."""
+    def repair(value, ctx, get):
+        pair = tuple(value) if isinstance(value, (tuple, list)) else ()
+        if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair) \
+                or not lo <= pair[0] <= pair[1] <= hi:
+            return fallback
+        a, b = pair
+        return (a, b) if a < b else (a, b + 1) if b < hi else (a - 1, b)
     return repair
 
 
@@ -121,8 +135,8 @@ VARS: dict[str, Var] = {v.key: v for v in (
     # The manifold grid (Latent space tab).
     Var("grid_n", 20, SESSION, _int_in(5, 31, 20)),
     Var("grid_spacing", "quantile", SESSION, _choice("quantile", "range")),
-    Var("grid_q", (5, 95), SESSION),
-    Var("grid_r", (0, 100), SESSION),
+    Var("grid_q", (5, 95), SESSION, _range_in(*GRID_QUANTILE_RANGE, (5, 95))),
+    Var("grid_r", GRID_PERCENTILE_RANGE, SESSION, _range_in(*GRID_PERCENTILE_RANGE, GRID_PERCENTILE_RANGE)),
     # The geometry layer drawn under the codes (Latent space tab), and the geodesic (Interpolation tab).
     Var("layer", "none", SESSION, _choice("none", "classes", "holes", "stretch")),
     Var("geodesic", False, SESSION),
@@ -147,6 +161,9 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("arrived_replica", None, SESSION),
     # Names this browser when it sends no cookie (explorer/identity.py).
     Var("owner", lambda ctx: uuid.uuid4().hex, SESSION),
+    # The view the page last wrote into the URL, and what a link asked for that is not here (explorer/link.py).
+    Var("link_written", None, SESSION),
+    Var("link_notice", None, SESSION),
     # The finished training this session has already announced (so it reruns the page once).
     Var("announced_job", None, SESSION),
 )}

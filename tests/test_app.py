@@ -6,7 +6,6 @@ depend on the shipped models; one test checks the shipped ones when they are pre
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import time
@@ -204,7 +203,7 @@ def fill_form(at: AppTest, *, evaluate: bool = False, hidden: str = "64", **valu
         if name == "tag":
             at.text_input(key="t_tag").input(value)
         else:
-            at.number_input(key=keys[name]).set_value(value)
+            at.text_input(key=keys[name]).input(str(value))
     at.button(key="t_submit").click().run()
     assert not at.exception, at.exception
     return at
@@ -235,11 +234,11 @@ def test_training_in_the_page(models):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"lr": 0.0}, "lr must be a finite number > 0"),
-    ({"lr": -0.01}, "lr must be a finite number > 0"),
-    ({"batch": 0}, "batch_size must be a positive integer"),
+    ({"lr": 0.0}, "“Learning rate” must be a finite number > 0"),
+    ({"lr": -0.01}, "“Learning rate” must be a finite number > 0"),
+    ({"batch": 0}, "“Batch size” must be a positive integer"),
     ({"batch": 300, "subset": 200}, "larger than the 200 training images"),
-    ({"epochs": 100000}, "epochs must be at most"),
+    ({"epochs": 100000}, "“Epochs” must be at most"),
     ({"tag": "../escape"}, "invalid tag"),
     ({"tag": "a/b"}, "invalid tag"),
     ({"tag": "tiny-vae"}, "already exists"),
@@ -258,7 +257,7 @@ def test_every_form_error_is_shown_at_once(models):
     at = run_app()
     fill_form(at, tag="../x", lr=0.0, batch=0)
     message = next(e for e in errors(at) if e.startswith("Not started"))
-    for reason in ("lr must be a finite number > 0", "batch_size must be a positive integer", "invalid tag"):
+    for reason in ("“Learning rate” must be a finite number > 0", "“Batch size” must be a positive integer", "invalid tag"):
         assert reason in message, message
     assert "(no '/', '\\\\' or '..')" in message  # the backslash survives Markdown (escaped once)
 
@@ -326,7 +325,7 @@ def test_up_to_four_models_side_by_side(models):
     assert sum(m.value.endswith("10 steps, linear") for m in open_tab(at, "Interpolation").markdown) == 4
     assert at.query_params["n"] in ("4", ["4"])
     side = " ".join(m.value for m in at.sidebar.markdown)
-    assert "| | **A** | **B** | **C** | **D** |" in side
+    assert "| | **A** | **B** |" in side and "| | **C** | **D** |" in side  # two tables: each fits the sidebar
     at.sidebar.radio(key="n_models").set_value(1).run()
     assert not at.exception and mapped_sides(open_tab(at, "Latent space")) == ["A"]
 
@@ -423,6 +422,10 @@ def test_geometry_layers_under_the_codes(models):
             assert picture.mode == "RGBA" and picture.size == (100, 100)  # the MLP lattice: 100 × 100
             if kind != "classes":
                 assert layer["legend"]["kind"] == "scale" and layer["legend"]["lo"] < layer["legend"]["hi"]
+            assert layer["legend"]["title"]  # what the colour measures, with its units
+        a, b = (m["layer"]["legend"] for m in latent_map(at)["models"])
+        assert (a["lo"], a["hi"]) == (b["lo"], b["hi"]), kind  # one scale on every map on screen
+    assert "√det" in latent_map(at)["models"][0]["layer"]["legend"]["title"]  # the stretch's
     at.radio(key="layer").set_value("holes").run()
     assert any("Prior samples that fell into holes" in m.value for m in at.markdown)
     at.session_state["picked"] = 7

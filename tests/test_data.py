@@ -166,8 +166,7 @@ def test_download_with_bad_md5_leaves_no_file(tmp_path, monkeypatch):
         ensure_files("mnist", tmp_path, progress=False)
     assert "train-images-idx3-ubyte.gz" in str(err.value)
     assert len(calls) == len(data_mod.DATASETS["mnist"].mirrors)  # every mirror tried
-    raw = tmp_path / "MNIST" / "raw"
-    assert list(raw.iterdir()) == []  # no partial or renamed file
+    assert list(tmp_path.iterdir()) == []  # no partial or renamed file, and no empty MNIST/raw folders
 
 
 def test_download_network_error_is_a_dataset_error(tmp_path, monkeypatch):
@@ -177,7 +176,27 @@ def test_download_network_error_is_a_dataset_error(tmp_path, monkeypatch):
     monkeypatch.setattr(data_mod.urllib.request, "urlopen", fake_urlopen)
     with pytest.raises(DatasetError, match="could not download"):
         ensure_files("fashion", tmp_path, progress=False)
-    assert list((tmp_path / "FashionMNIST" / "raw").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # nothing left behind: no empty FashionMNIST/raw
+
+
+def test_a_failed_download_keeps_the_files_that_arrived_whole(tmp_path, monkeypatch):
+    """The first file arrives and matches its MD5, the second cannot be fetched: the first stays (and
+    so its folder); a data folder that did not exist before is not created for nothing."""
+    info = data_mod.DATASETS["mnist"]
+    first = next(iter(info.md5))
+    payload = b"a file that arrived whole"
+    monkeypatch.setitem(data_mod.DATASETS, "mnist", dataclasses.replace(
+        info, md5={**info.md5, first: hashlib.md5(payload).hexdigest()}))
+
+    def fake_urlopen(url, timeout=None):
+        if url.endswith(first):
+            return _FakeResponse(payload)
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(data_mod.urllib.request, "urlopen", fake_urlopen)
+    with pytest.raises(DatasetError, match="could not download"):
+        ensure_files("mnist", tmp_path / "new-data", progress=False)
+    assert [p.name for p in (tmp_path / "new-data" / "MNIST" / "raw").iterdir()] == [first]
 
 
 def test_download_with_matching_md5_is_kept_and_loads(tmp_path, monkeypatch):

@@ -108,3 +108,14 @@ def test_a_key_streamlit_dropped_comes_back_with_its_default():
 def test_undeclared_keys_are_refused():
     with pytest.raises(KeyError, match="undeclared page state"):
         state.set("piked", 3)
+
+
+def test_a_grid_range_never_collapses():
+    """Both handles of a range slider on one value: set one step apart (at the top, the lower one moves)."""
+    ss = synced(ctx())
+    ss.update(grid_r=(20, 20), grid_q=(99, 99))
+    synced(ctx(), ss)
+    assert ss["grid_r"] == (20, 21) and ss["grid_q"] == (98, 99)
+    ss.update(grid_r=(70, 30), grid_q="5-95")
+    synced(ctx(), ss)
+    assert ss["grid_r"] == (0, 100) and ss["grid_q"] == (5, 95)

@@ -121,6 +121,8 @@ def test_the_page_s_registry_continues_a_run_cancelled_with_its_weights_kept(iso
     done.join(300)
     v = done.view()
     assert v.state == jobs.COMPLETED, v.message
+    # The time shown counts the run's seconds before it stopped, as the result message does.
+    assert v.elapsed == pytest.approx(state.seconds + done.finished - done.started)
     bundle = load_bundle(isolated_models_dir / "page-run")  # the cancelled model was replaced by the whole run
     assert bundle.metrics["status"] == "completed" and bundle.metrics["steps"] == 40 * 8
     assert resumable_runs(isolated_models_dir) == []

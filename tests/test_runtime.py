@@ -155,6 +155,25 @@ def test_pacer_rate_is_over_the_last_seconds():
     assert pacer.rate() == pytest.approx(10.0)
 
 
+def test_a_few_busy_seconds_do_not_multiply_the_time_left():
+    """A page reloaded beside a training takes the CPU for a few seconds: over the default window the
+    time left moves by a quarter, not tenfold."""
+    now = [0.0]
+    pacer = Pacer(torch.device("meta"), clock=lambda: now[0])
+    step, total = 0, 6000
+    for _ in range(3000):  # 100 steps/s for 30 s
+        now[0] += 0.01
+        step += 1
+        pacer.tick(step)
+    before = Progress(step, total, 1.0, now[0], {}, rate=pacer.rate()).eta
+    for _ in range(4):  # the page's first run: 4 s at 1 step/s
+        now[0] += 1.0
+        step += 1
+        pacer.tick(step)
+    after = Progress(step, total, 1.0, now[0], {}, rate=pacer.rate()).eta
+    assert before == pytest.approx(30.0, rel=0.01) and after < 1.3 * before
+
+
 def test_training_progress_carries_the_rate(mnist_small, mnist_test):
     seen = []
     fit(ModelConfig(hidden=(32,)), TrainConfig(epochs=1, batch_size=64, eval_subset=0), report_seconds=0.0,

@@ -180,24 +180,28 @@ def run_app(query: dict | None = None) -> AppTest:
 FORM_KEYS = {"epochs": "t_epochs", "batch": "t_batch_size", "lr": "t_lr", "subset": "t_train_subset", "eval": "t_eval_subset",
              "latent_dim": "t_latent_dim", "beta": "t_beta", "lam": "t_mmd_lambda", "seed": "t_seed"}
 FORM_CASES = [
-    ({"latent_dim": 0}, "latent_dim must be a positive integer"),
-    ({"latent_dim": -2}, "latent_dim must be a positive integer"),
-    ({"latent_dim": 10_000}, "latent_dim must be at most 256"),
-    ({"epochs": 0}, "epochs must be a positive integer"),
-    ({"epochs": 10**9}, "epochs must be at most 1000"),
-    ({"batch": -16}, "batch_size must be a positive integer"),
-    ({"batch": 70_000}, "batch_size must be at most 60000"),
-    ({"lr": -1.0}, "lr must be a finite number > 0"),
-    ({"lr": 1e9}, "lr must be at most 10"),
-    ({"beta": -0.5}, "beta must be a finite number ≥ 0"),
-    ({"lam": -1.0}, "mmd_lambda must be a finite number ≥ 0"),
-    ({"seed": -5}, "seed must be an integer ≥ 0"),
-    ({"subset": -100}, "train_subset must be a positive integer"),
-    ({"eval": -1}, "eval_subset must be an integer ≥ 0"),
+    ({"latent_dim": 0}, "“Latent dimension” must be a positive integer"),
+    ({"latent_dim": -2}, "“Latent dimension” must be a positive integer"),
+    ({"latent_dim": 10_000}, "“Latent dimension” must be at most 256"),
+    ({"epochs": 0}, "“Epochs” must be a positive integer"),
+    ({"epochs": 10**9}, "“Epochs” must be at most 1000"),
+    ({"batch": -16}, "“Batch size” must be a positive integer"),
+    ({"batch": 70_000}, "“Batch size” must be at most 60000"),
+    ({"lr": -1.0}, "“Learning rate” must be a finite number > 0"),
+    ({"lr": 1e9}, "“Learning rate” must be at most 10"),
+    ({"beta": -0.5}, "“β: weight of the KL term” must be a finite number ≥ 0"),
+    ({"lam": -1.0}, "“λ: weight of the MMD term” must be a finite number ≥ 0"),
+    ({"seed": -5}, "“Seed” must be an integer ≥ 0"),
+    ({"subset": -100}, "“Training images (0: all)” must be a positive integer"),
+    ({"eval": -1}, "“Test images scored per epoch” must be an integer ≥ 0"),
     ({"tag": "..\\up"}, "invalid tag"),
     ({"tag": "<img src=x onerror=alert(1)>"}, "invalid tag"),
     ({"tag": "m-vae"}, "already exists"),
     ({"tag": "Ⅿodel"}, "invalid tag"),
+    ({"epochs": "ten"}, "“Epochs” must be a whole number; got “ten”"),
+    ({"batch": ""}, "“Batch size” must be a whole number; the field is empty"),
+    ({"lr": "1e-3x"}, "“Learning rate” must be a number; got “1e-3x”"),
+    ({"epochs": 2.5}, "“Epochs” must be a whole number; got “2.5”"),
 ]
 
 
@@ -212,16 +216,18 @@ def test_the_form_refuses_every_bad_value_in_one_session(models):
             if name == "tag":
                 at.text_input(key="t_tag").input(value)
             else:
-                at.number_input(key=FORM_KEYS[name]).set_value(value)
+                at.text_input(key=FORM_KEYS[name]).input(str(value))
         at.button(key="t_submit").click().run()
         assert_no_traceback(at)
         shown = [e.value for e in at.error]
         assert any(e.startswith("Not started") and message in e for e in shown), (values, shown)
+        for name, value in values.items():  # the field keeps what was typed
+            assert at.text_input(key="t_tag" if name == "tag" else FORM_KEYS[name]).value == str(value)
         defaults = {"epochs": 10, "batch": 128, "lr": 1e-3, "subset": 0, "eval": 2000, "latent_dim": 2,
                     "beta": 1.0, "lam": 1000.0, "seed": 0}
         for name in values:
             if name != "tag":
-                at.number_input(key=FORM_KEYS[name]).set_value(defaults[name])
+                at.text_input(key=FORM_KEYS[name]).input(str(defaults[name]))
     assert tree(models) == before
 
 
@@ -252,6 +258,7 @@ def test_model_of_the_other_dataset_is_named_not_drawn(models):
 ])
 def test_hostile_url_parameters_fall_back_to_a_valid_view(models, query):
     at = run_app(query)
+    assert any(i.value.startswith("**This link asks for what is not here.**") for i in at.info)  # said, not hidden
     assert at.title[0].value in ("VAE Explorer · MNIST", "VAE Explorer · Fashion-MNIST")
     assert at.session_state["dataset"] in vc.DATASETS
     for box in at.sidebar.selectbox:

@@ -136,10 +136,10 @@ def test_divergence_on_the_page_is_an_error_message_and_the_model_is_listed(isol
     open_tab(at, "Train")
     at.checkbox(key="t_evaluate").set_value(False)
     at.text_input(key="t_tag").input("page-nan")
-    at.number_input(key="t_epochs").set_value(1)
-    at.number_input(key="t_batch_size").set_value(32)
-    at.number_input(key="t_train_subset").set_value(256)
-    at.number_input(key="t_eval_subset").set_value(100)
+    at.text_input(key="t_epochs").input(str(1))
+    at.text_input(key="t_batch_size").input(str(32))
+    at.text_input(key="t_train_subset").input(str(256))
+    at.text_input(key="t_eval_subset").input(str(100))
     at.button(key="t_submit").click().run()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not any("diverged" in e.value for e in at.error):

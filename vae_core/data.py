@@ -264,18 +264,32 @@ def ensure_files(name, data_dir=None, *, download: bool = True, progress: bool =
              f"at a folder holding {info.folder}/raw/ (option --data-dir or ${ENV_DATA_DIR}).")
     if not download:
         raise DatasetError(f"{info.title} files missing: {', '.join(missing)}. {where}")
+    made = [folder for folder in (raw, *raw.parents) if not folder.exists()]  # deepest first
     raw.mkdir(parents=True, exist_ok=True)
-    for fname in missing:
-        errors = []
-        for mirror in info.mirrors:
-            try:
-                _download_one(mirror + fname, raw / fname, info.md5[fname], progress)
-                break
-            except (urllib.error.URLError, OSError, http.client.HTTPException, DatasetError) as exc:
-                errors.append(f"{mirror}: {exc}")
-        else:
-            raise DatasetError(f"could not download {info.title} file {fname} ({'; '.join(errors)}). {where}")
+    try:
+        for fname in missing:
+            errors = []
+            for mirror in info.mirrors:
+                try:
+                    _download_one(mirror + fname, raw / fname, info.md5[fname], progress)
+                    break
+                except (urllib.error.URLError, OSError, http.client.HTTPException, DatasetError) as exc:
+                    errors.append(f"{mirror}: {exc}")
+            else:
+                raise DatasetError(f"could not download {info.title} file {fname} ({'; '.join(errors)}). {where}")
+    except DatasetError:
+        _remove_empty(made)  # a failed download leaves no empty folders (files that arrived whole stay)
+        raise
     return raw
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that are still empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a file that was downloaded whole), or already gone
+            return
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:

@@ -129,7 +129,8 @@ class TrainJob:
     def view(self) -> JobView:
         with self._lock:
             p, r = self.progress, self.resume  # before the first report, a resumed run is where it stopped
-            elapsed = (self.finished or time.monotonic()) - self.started
+            # A continued run counts the seconds it trained before it stopped, as its result message does.
+            elapsed = (r.seconds if r else 0.0) + (self.finished or time.monotonic()) - self.started
             return JobView(
                 id=self.id, tag=self.tag, dataset=self.train_config.dataset,
                 objective=self.model_config.objective, state=self.state, message=self.message,
@@ -228,13 +229,14 @@ class JobRegistry:
 
     def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *, owner: str | None = None,
               data_dir=None, models_root: Path | None = None, resume: ResumeState | None = None,
-              evaluate: bool = False) -> TrainJob:
+              evaluate: bool = False, download: bool = True) -> TrainJob:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
         CheckpointError or DatasetError (nothing started) when the request cannot run.
 
         `resume` (`vae_core.resume.read_resume(tag)`, or one of `resumable_runs()`) continues that
         run ("continue training"): pass its own configs and tag; a model it saved as cancelled is
-        replaced by the finished one.
+        replaced by the finished one. `download=False` refuses missing data files (DatasetError naming
+        them) instead of fetching them: the page downloads only when the user asks.
 
         The data is read (perhaps downloaded) outside the registry's lock, which every session's
         once-a-second progress read needs; the checks run again under the lock just before the
@@ -243,9 +245,10 @@ class JobRegistry:
         replace = resume is not None and path.exists() and can_replace(path)
         with self._lock:
             self._refuse(owner, path, tag, replace)
-        # The one set-up every run has (vae_core.train.setup_run): settings, data (never downloaded
-        # here), device and the seeded model, all checked before a thread exists.
-        run = setup_run(model_config, train_config, data_dir=data_dir, resume=resume, download=False, progress=False)
+        # The one set-up every run has (vae_core.train.setup_run): settings, data (downloaded only when
+        # asked), device and the seeded model, all checked before a thread exists.
+        run = setup_run(model_config, train_config, data_dir=data_dir, resume=resume, download=download,
+                        progress=False)
         with self._lock:
             self._refuse(owner, path, tag, replace)
             job = TrainJob(next(self._ids), model_config, train_config, tag, path, owner=owner, resume=resume,

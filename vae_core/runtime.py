@@ -259,7 +259,10 @@ class Pacer:
     a fixed count from $VAE_THREADS. `close()` gives the thread BASE_THREADS back.
     """
 
-    def __init__(self, device: torch.device, *, rate_seconds: float = 4.0, min_rate_steps: int = 8,
+    # 20 s: a slowdown that lasts shows within 20 s, and a few busy seconds (a page reloaded beside the
+    # training, its first run loading models) move the time left by a quarter, not tenfold (over 4 s it
+    # jumped from ~101 s to 1,093 s).
+    def __init__(self, device: torch.device, *, rate_seconds: float = 20.0, min_rate_steps: int = 8,
                  clock=time.perf_counter):
         self.rate_seconds, self.min_rate_steps, self._clock = rate_seconds, min_rate_steps, clock
         self._last = clock()

@@ -139,18 +139,40 @@ def extent(s: Slot, grid: dict | None, margin: float = 0.05) -> list[float]:
     return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
 
 
-def layer_file(page, s: Slot, kind: str) -> dict | None:
-    """A geometry layer of one model as a picture under its map: {url, extent, legend}."""
-    if kind == "classes" and cache.classifier(page.dataset) is None:
-        return None
-    return layer_picture_file(s.path, s.stamp, kind, page.dataset, tuple(extent(s, None, margin=0.25)), s.codes)
+# The map is drawn wider than tall (map.js's layout: width/height from 1/0.82 to about 2 on a wide,
+# short window), and its first view is the codes and the grid fitted to that shape: a layer is
+# computed over the widest such view, with room to pan, so no white strip reads as "no hole".
+MAP_ASPECTS = (1 / 0.82, 2.0)
+LAYER_ROOM = 1.15
+
+
+def layer_extent(s: Slot, grid: dict) -> tuple[float, float, float, float]:
+    """The part of the map's plane a layer covers: every first view the map can show, with room."""
+    x0, x1, y0, y1 = extent(s, grid)
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    hw, hh = max(hw, hh * MAP_ASPECTS[1]) * LAYER_ROOM, max(hh, hw / MAP_ASPECTS[0]) * LAYER_ROOM
+    return (cx - hw, cx + hw, cy - hh, cy + hh)
+
+
+def layer_files(page, slots: list[Slot], kind: str | None, grid_settings: tuple) -> dict[str, dict | None]:
+    """Each model's geometry layer as a picture under its map ({url, extent, legend}), all on one colour
+    scale (so the same colour means the same value on every map)."""
+    if kind is None or (kind == "classes" and cache.classifier(page.dataset) is None):
+        return {s.side: None for s in slots}
+    n, spacing, lo, hi = grid_settings
+    extents = {s.side: layer_extent(s, grid_file(s.path, s.stamp, n, spacing, lo, hi, s.codes)) for s in slots}
+    layers = [cache.layer(s.path, s.stamp, kind, page.dataset, extents[s.side], s.codes) for s in slots]
+    scale = figures.layer_scale(kind, layers)
+    return {s.side: layer_picture_file(s.path, s.stamp, kind, page.dataset, extents[s.side], scale, s.codes)
+            for s in slots}
 
 
 @st.cache_data(show_spinner=False, max_entries=48)
-def layer_picture_file(path: str, stamp: float, kind: str, dataset: str, ext: tuple, _codes: dict) -> dict:
-    """The layer's picture, drawn, encoded and published once per model version, layer and extent."""
+def layer_picture_file(path: str, stamp: float, kind: str, dataset: str, ext: tuple, scale: tuple | None,
+                       _codes: dict) -> dict:
+    """The layer's picture, drawn, encoded and published once per model version, layer, extent and scale."""
     layer = cache.layer(path, stamp, kind, dataset, ext, _codes)
-    picture, legend = figures.layer_picture(kind, layer, PALETTE)
+    picture, legend = figures.layer_picture(kind, layer, PALETTE, scale)
     # The picture's pixels are the lattice's points: its edges lie half a cell outside them.
     xs, ys = layer["xs"], layer["ys"]
     dx, dy = (xs[1] - xs[0]) / 2, (ys[1] - ys[0]) / 2
@@ -237,10 +259,11 @@ def _on_end(page) -> None:
 def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | None = None) -> None:
     """Mount the map for `slots` (models with test codes), with a geometry layer under the codes."""
     groups = slider_groups(slots)
+    layers = layer_files(page, slots, layer_kind, grid_settings)
     data = {
         "classes": list(page.info.classes), "palette": list(PALETTE),
-        "models": [model_data(page, s, grid_settings, layer_file(page, s, layer_kind) if layer_kind else None)
-                   for s in slots],
+        "models": [model_data(page, s, grid_settings, layers[s.side]) for s in slots],
+        "canPin": page.test is not None,  # a pin shows the test image: no data files, nothing to pin
         "sliders": groups, "picked": state.get("picked"),
         "ends": list(page.interpolation_ends()) if page.test is not None else [],
         "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,

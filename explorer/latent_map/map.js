@@ -111,6 +111,10 @@ class PixelCanvas {
 // ------------------------------------------------------------------------------------------------
 
 const MARGIN = { left: 44, right: 8, top: 8, bottom: 34 };
+// A second click this soon (ms) and this near (px) to the first makes a double-click (the desktop's
+// double-click time is 400 to 500 ms; a slower pair is two clicks).
+const DOUBLE_CLICK_MS = 400;
+const DOUBLE_CLICK_PX = 6;
 
 class ModelMap {
   constructor(owner, parent, model) {
@@ -131,6 +135,7 @@ class ModelMap {
     this.hover = null; // {x, y} plane coordinates under the pointer (or on a grid cell)
     this.hoverIndex = -1;
     this.layer = null; // {image: HTMLImageElement, extent: [x0, x1, y0, y1]}
+    this.layerUrl = null; // the layer picture shown or loading
     this.installPointer();
   }
 
@@ -255,23 +260,29 @@ class ModelMap {
   }
 
   drawLegend(ctx) {
-    // A layer's scale: a bar in the map's lower left corner, its two ends labelled.
+    // A layer's scale in the map's lower left corner: what it measures (with its units) above a bar,
+    // the bar's two ends below it. The same scale on every map (the page sends one).
     const legend = this.model.layer && this.model.layer.legend;
-    if (!legend || legend.kind !== "scale") return;
+    if (!legend || (legend.kind !== "scale" && legend.kind !== "confidence")) return;
     const x = MARGIN.left + 8, y = this.height - MARGIN.bottom - 22, w = 90, h = 8;
-    const ramp = ["#ffffff", "#dacceb", "#ab8ad1", "#754da8", "#3f196e"];
+    const ramp = legend.kind === "confidence" ? ["#ffffff", "#555555"]
+      : ["#ffffff", "#dacceb", "#ab8ad1", "#754da8", "#3f196e"];
+    ctx.font = "10px sans-serif";
+    const title = legend.title || "";
+    const boxWidth = Math.max(w, ctx.measureText(title).width) + 8;
     const gradient = ctx.createLinearGradient(x, 0, x + w, 0);
     ramp.forEach((c, i) => gradient.addColorStop(i / (ramp.length - 1), c));
     ctx.fillStyle = "rgba(255,255,255,0.85)";
-    ctx.fillRect(x - 4, y - 4, w + 8, h + 18);
+    ctx.fillRect(x - 4, y - 16, boxWidth, h + 30);
+    ctx.fillStyle = "#333";
+    ctx.textBaseline = "top";
+    ctx.textAlign = "left";
+    ctx.fillText(title, x, y - 13);
     ctx.fillStyle = gradient;
     ctx.fillRect(x, y, w, h);
     ctx.strokeStyle = "#999";
     ctx.strokeRect(x, y, w, h);
     ctx.fillStyle = "#333";
-    ctx.font = "10px sans-serif";
-    ctx.textBaseline = "top";
-    ctx.textAlign = "left";
     ctx.fillText(legend.lo.toFixed(1), x, y + h + 1);
     ctx.textAlign = "right";
     ctx.fillText(legend.hi.toFixed(1), x + w, y + h + 1);
@@ -485,8 +496,22 @@ class ModelMap {
       const click = drag && !drag.moved;
       drag = null;
       if (!click) return;
+      // A double-click resets the view and pins nothing: a click counts once the time for a second
+      // one has passed, and a second click on the same spot makes it a double-click instead.
+      const pending = this.pendingClick;
+      this.pendingClick = null;
+      if (pending) {
+        clearTimeout(pending.timer);
+        if (Math.hypot(e.offsetX - pending.x, e.offsetY - pending.y) <= DOUBLE_CLICK_PX) return;
+        pending.fire(); // a quick click elsewhere: the first one counts now
+      }
       const i = this.nearest(e.offsetX, e.offsetY, 8);
-      if (i >= 0) this.owner.clickPoint(i, e.shiftKey);
+      if (i < 0) return;
+      const fire = () => this.owner.clickPoint(i, e.shiftKey);
+      this.pendingClick = { x: e.offsetX, y: e.offsetY, fire, timer: setTimeout(() => {
+        this.pendingClick = null;
+        fire();
+      }, DOUBLE_CLICK_MS) };
     });
     canvas.addEventListener("pointerleave", () => {
       this.owner.hoverAt(null);
@@ -503,6 +528,8 @@ class ModelMap {
       this.owner.record("zoom", t0);
     }, { passive: false });
     canvas.addEventListener("dblclick", () => {
+      if (this.pendingClick) clearTimeout(this.pendingClick.timer);
+      this.pendingClick = null;
       VIEWS.delete(this.model.key);
       this.view = null;
       this.resetView();
@@ -601,11 +628,20 @@ class LatentMap {
         this.maps.set(model.side, map);
         this.loadPoints(map, model);
       }
-      const oldLayer = map.model.layer && map.model.layer.url;
       map.model = model;
       map.title.textContent = model.title;
-      if (model.layer && model.layer.url !== oldLayer) this.loadLayer(map, model.layer);
-      if (!model.layer) map.layer = null;
+      // The picture the map has (or is loading) is its own record: a map built again for data that
+      // already names a layer must still load it.
+      const layerUrl = model.layer ? model.layer.url : null;
+      if (layerUrl !== map.layerUrl) {
+        map.layerUrl = layerUrl;
+        if (layerUrl) this.loadLayer(map, model.layer);
+        else map.layer = null;
+      }
+      // What the page sends changes what is drawn (the pin, its ellipses, the path, the grid's
+      // lattice, the layer's scale): drawn now, not at the pointer's next move.
+      map.drawBase();
+      map.drawOverlay();
     }
     // Keep the maps in the page's order.
     for (const model of data.models) this.mapsBox.appendChild(this.maps.get(model.side).box);
@@ -636,6 +672,7 @@ class LatentMap {
   loadLayer(map, layer) {
     const image = new Image();
     image.onload = () => {
+      if (map.layerUrl !== layer.url) return; // another layer was chosen meanwhile
       map.layer = { image, extent: layer.extent };
       map.drawBase();
     };
@@ -728,7 +765,8 @@ class LatentMap {
   }
 
   buildLegend(data) {
-    const signature = data.classes.join("|");
+    const path = data.models.some((m) => m.path), geodesic = data.models.some((m) => m.geodesic);
+    const signature = JSON.stringify([data.classes, path, geodesic, data.ends]);
     if (this.legendSignature === signature) return;
     this.legendSignature = signature;
     this.legend.textContent = "";
@@ -737,6 +775,12 @@ class LatentMap {
       el("span", "vlm-swatch", item).style.background = data.palette[k % data.palette.length];
       el("span", "", item, name);
     });
+    if (path) {
+      const [a, b] = data.ends || [];
+      el("span", "vlm-legend-note", this.legend,
+        `━ □ the Interpolation tab's path, test #${a} → #${b} (shift-click two points to choose others)`);
+    }
+    if (geodesic) el("span", "vlm-legend-note vlm-legend-geodesic", this.legend, "┅ its geodesic");
   }
 
   // --- the decoded panel: what each model makes of the point (under the cursor, or the sliders') --
@@ -787,17 +831,21 @@ class LatentMap {
   redrawDecoded(t0, reason) {
     if (!this.data) return;
     const hovering = !!this.hover;
-    this.panelHeading.textContent = hovering ? "Decoded: the point under the cursor" : "Decoded: the sliders' point ★";
-    for (const model of this.data.models) {
+    const points = this.data.models.map((model) => this.currentPoint(model.side));
+    const mixed = new Set(points.map((p) => p.source)).size > 1;
+    // A map of another dimension than the one under the cursor keeps the sliders' point: its tile says so.
+    this.panelHeading.textContent = mixed ? "Decoded: the point under the cursor; ★ = the sliders' point"
+      : hovering ? "Decoded: the point under the cursor" : "Decoded: the sliders' point ★";
+    this.data.models.forEach((model, k) => {
       const tile = this.tiles.get(model.side);
-      const { z } = this.currentPoint(model.side);
+      const { z, source } = points[k];
       const zText = z ? Array.from(z.slice(0, 4), fmt).join(", ") + (z.length > 4 ? ", …" : "") : "";
-      tile.caption.textContent = `${model.side}: z = (${zText})`;
+      tile.caption.textContent = `${model.side}${mixed && source === "sliders" ? " ★" : ""}: z = (${zText})`;
       const entry = z ? this.decodeInto(model.side, z) : null;
       if (entry) tile.canvas.drawMean(entry.out, entry.decoder.imageShape);
       else if (this.data.serverImages && this.data.serverImages[model.side] && !hovering) this.drawServerImage(tile, model.side);
       else tile.canvas.clear(hovering ? "decoded on release" : "");
-    }
+    });
     this.record(reason, t0);
   }
 
@@ -814,6 +862,11 @@ class LatentMap {
     if (!this.pinBox || !this.data) return;
     const index = this.data.picked;
     this.pinBox.textContent = "";
+    if (!this.data.canPin) {
+      el("div", "vlm-hint", this.pinBox, "Pinning a point shows its test image: that needs the data files (see the " +
+        "note at the top). Hovering works without them.");
+      return;
+    }
     if (index === null || index === undefined) {
       el("div", "vlm-hint", this.pinBox, "Click a point to pin it: its test image and what each model makes of it. " +
         "Shift-click two points for the interpolation ends.");
@@ -821,11 +874,13 @@ class LatentMap {
     }
     el("div", "vlm-panel-heading", this.pinBox, `Pinned: test #${index}`);
     const row = el("div", "vlm-pin-row", this.pinBox);
+    const n = this.data.models.length + 1, gap = 6, width = this.pinBox.clientWidth || 180;
+    row.style.setProperty("--pin-px", `${Math.max(36, Math.min(56, Math.floor((width - gap * (n - 1)) / n)))}px`);
     const original = el("div", "vlm-tile", row);
     const image = new PixelCanvas(original, 56);
     if (this.atlas) image.drawTile(this.atlas, index, this.data.atlas);
     else image.clear("…");
-    el("div", "vlm-caption", original, "test image");
+    el("div", "vlm-caption", original, "original");
     for (const model of this.data.models) {
       // The reconstruction is the decoded code of the image: decode(mean of q(z|x)).
       const map = this.maps.get(model.side);
@@ -844,10 +899,19 @@ class LatentMap {
   buildSliders(data, previous) {
     const signature = JSON.stringify(data.sliders.map((g) => [g.id, g.ranges]));
     if (this.sliderSignature === signature) {
-      // Same sliders: take the server's values only when they differ from ours (another view set them).
+      // Same sliders: take the server's values only when another view set them. A value we sent comes
+      // back with the rerun it caused, and keys pressed meanwhile have moved the sliders on: not news.
+      const same = (a, b) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-6);
       for (const group of data.sliders) {
         const mine = this.sliders.get(group.id);
-        if (mine && group.z.some((v, i) => Math.abs(v - mine.values[i]) > 1e-6)) {
+        const sent = mine ? mine.sent : [];
+        const echo = sent.findIndex((values) => same(values, group.z));
+        if (echo >= 0) {
+          sent.splice(0, echo + 1);
+          continue;
+        }
+        if (mine && !same(group.z, mine.values)) {
+          sent.length = 0;
           group.z.forEach((v, i) => {
             mine.values[i] = v;
             mine.inputs[i].value = String(v);
@@ -889,13 +953,16 @@ class LatentMap {
         inputs.push(input);
         labels.push(label);
       });
-      this.sliders.set(group.id, { values, inputs, labels, sides: group.sides });
+      this.sliders.set(group.id, { values, inputs, labels, sides: group.sides, sent: [] });
     }
   }
 
   sendSliders() {
     const out = {};
-    for (const group of this.sliders.values()) for (const side of group.sides) out[side] = Array.from(group.values);
+    for (const group of this.sliders.values()) {
+      group.sent.push(Array.from(group.values)); // until the server sends it back
+      for (const side of group.sides) out[side] = Array.from(group.values);
+    }
     this.send("z", out);
   }
 
@@ -945,6 +1012,7 @@ class LatentMap {
   clickPoint(index, shift) {
     // State values, not triggers: the page's callbacks read them from the session state. A count
     // makes two shift-clicks on the same point two changes.
+    if (!this.data.canPin) return; // no test images: nothing to pin (the hint says so)
     if (shift) {
       this.shiftClicks = (this.shiftClicks || 0) + 1;
       this.send("end", { index, count: this.shiftClicks });

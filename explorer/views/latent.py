@@ -10,6 +10,7 @@ from .. import cache, state
 from ..figures import big
 from ..latent_map import latent_map
 from ..page import Page
+from ..settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE
 
 TITLE = "Latent space"
 
@@ -24,9 +25,11 @@ def grid_ui() -> tuple[int, str, float, float]:
                        help="Quantiles: Kingma & Welling, Fig. 4b (even in probability, uneven in z). "
                             "Range: evenly over the test codes.")
     if spacing == "quantile":
-        lo, hi = c3.slider("Prior probability covered (%)", 1, 99, key="grid_q")
+        lo, hi = c3.slider("Prior probability covered (%)", *GRID_QUANTILE_RANGE, key="grid_q",
+                           help="Both handles on one value leave no range: they are kept one step apart.")
     else:
-        lo, hi = c3.slider("Percentiles of the test codes", 0, 100, key="grid_r")
+        lo, hi = c3.slider("Percentiles of the test codes", *GRID_PERCENTILE_RANGE, key="grid_r",
+                           help="Both handles on one value leave no range: they are kept one step apart.")
     return n, spacing, float(lo), float(hi)
 
 
@@ -55,8 +58,8 @@ def draw_hole_samples(page: Page) -> None:
     for s in page.live:
         images = cache.hole_samples(s.path, s.stamp, 8, s.codes)
         if len(images):
-            st.image([big(im, 2) for im in images], width=56, output_format="PNG",
-                     caption=[""] * (len(images) - 1) + [s.title])
+            st.caption(s.title)  # above its row: a caption under one 56-px image was squeezed into it
+            st.image([big(im, 2) for im in images], width=56, output_format="PNG")
         else:
             st.caption(f"{s.title}: none of 100,000 prior samples fell into a hole.")
 
@@ -79,12 +82,14 @@ def draw(page: Page) -> None:
             st.info(f"{s.title}: no stored test codes and no data files, so there is nothing to map.")
     if not page.live:
         return
+    clicks = ("Click a point to pin it; shift-click two points for the interpolation's ends." if page.test is not None
+              else "Pinning a point and choosing the interpolation's ends need the test images (see the note above).")
     st.caption("Move over a map: every model decodes the point under the cursor (in your browser). Drag to pan, "
-               "wheel to zoom, double-click to reset. Click a point to pin it; shift-click two points for the "
-               "interpolation's ends. Grey lines: the manifold grid's lattice; hover a grid cell to find it.")
+               f"wheel to zoom, double-click to reset. {clicks} Grey lines: the manifold grid's lattice; hover a grid "
+               "cell to find it.")
     settings = grid_ui()
     kind = layer_ui(page)
-    draw_uncertainty_note(page)
     latent_map(page, page.live, settings, kind)
+    draw_uncertainty_note(page)  # below the maps: a pin must not move them under the cursor
     if kind == "holes":
         draw_hole_samples(page)

@@ -7,14 +7,21 @@ import streamlit as st
 import vae_core as vc
 
 from .. import cache, state
+from ..figures import big
 from ..page import Page
 
 TITLE = "Samples"
-ROW_PX = 600
+SCALE = 2  # each image drawn at twice its pixels, as wide as the page allows (a row of 30 is narrowed to fit)
 
 
 def bump(key: str) -> None:
     state.set(key, state.get(key) + 1)
+
+
+def row(images: np.ndarray, n: int) -> np.ndarray:
+    """One row of n images, each at SCALE× its pixels: shown at that size, or narrowed to the page's width
+    (st.image's "content" width), never a fixed 600 px that made 30 digits 18 px wide."""
+    return big(vc.tile(images, n, pad=2), SCALE)
 
 
 def draw(page: Page) -> None:
@@ -34,16 +41,16 @@ def rows(page: Page) -> None:
     seed = state.get("sample_seed")
     st.markdown("**Prior samples** z ~ p(z) (N(0, I), or the model's learned prior), decoded")
     for s in page.live:
-        st.image(vc.tile(cache.samples(s.path, s.stamp, n, seed), n, pad=2),
-                 caption=f"{s.title}: samples (seed {seed})", width=ROW_PX, output_format="PNG")
+        st.image(row(cache.samples(s.path, s.stamp, n, seed), n), caption=f"{s.title}: samples (seed {seed})",
+                 output_format="PNG")
     st.markdown("**Test images and their reconstructions** (the decoded code of each)")
     if page.test is None:
         st.info("Reconstructions need the test images (see the note at the top).")
         return
     recon_seed = state.get("recon_seed")
     idx = tuple(int(i) for i in np.random.default_rng(recon_seed).choice(len(page.test.labels), n, replace=False))
-    st.image(vc.tile(page.test.images[list(idx)] / 255.0, n, pad=2),
-             caption=f"test images (draw {recon_seed})", width=ROW_PX, output_format="PNG")
+    st.image(row(page.test.images[list(idx)] / 255.0, n), caption=f"test images (draw {recon_seed})",
+             output_format="PNG")
     for s in page.live:
-        st.image(vc.tile(cache.reconstructions(s.path, s.stamp, page.test, page.test_key, idx), n, pad=2),
-                 caption=f"{s.title}: reconstructions", width=ROW_PX, output_format="PNG")
+        st.image(row(cache.reconstructions(s.path, s.stamp, page.test, page.test_key, idx), n),
+                 caption=f"{s.title}: reconstructions", output_format="PNG")

@@ -11,10 +11,10 @@ import streamlit as st
 import vae_core as vc
 from vae_core import jobs
 
-from .. import cache, form, state
+from .. import cache, data, form, state
 from ..figures import big, latest, loss_figure, PART_TITLES
 from ..page import Page
-from ..settings import SIDES, objective_title
+from ..settings import objective_title
 from ..sidebar import model_key
 from ..text import plain
 
@@ -73,6 +73,7 @@ def form_fragment(page: Page) -> None:
     c1, c2 = st.columns([1, 3])
     dataset, folder = dataset_ui(c1)
     tag = c2.text_input("Tag (the new model's name)", key="t_tag", placeholder="leave empty for a name")
+    no_data = data.draw_missing_for_training(dataset, page.data_dir)
     values = form.fields_ui(folder)
     model_fields, train_fields = form.split(values)
     evaluate = st.checkbox("When done, evaluate it as the shipped models are (test −ELBO, importance-weighted "
@@ -82,7 +83,11 @@ def form_fragment(page: Page) -> None:
     if not st.session_state.get("t_tag", "").strip():
         c2.caption(f"It will be saved as `{tag}`.")
     if st.button("Train", type="primary", key="t_submit"):
-        start(page, dataset, model_fields, {**train_fields, "dataset": dataset}, tag, evaluate)
+        if no_data:
+            st.error(f"Not started: the {vc.dataset_title(dataset)} files are missing (above: Download them, or put "
+                     "them in place and press Retry).")
+        else:
+            start(page, dataset, model_fields, {**train_fields, "dataset": dataset}, tag, evaluate)
 
 
 @st.fragment
@@ -104,7 +109,7 @@ def continue_fragment(page: Page) -> None:
         run = runs[tag]
         try:
             cache.job_registry().start(run.model_config, run.train_config, run.tag, owner=page.owner,
-                                       data_dir=page.data_dir, resume=run)
+                                       data_dir=page.data_dir, resume=run, download=False)
         except (vc.VaeCoreError, jobs.JobError) as exc:
             st.error(f"Not continued: {plain(str(exc))}")
             return
@@ -127,7 +132,7 @@ def start(page: Page, dataset: str, model_fields: dict, train_fields: dict, tag:
             record = vc.resolve_dataset(dataset, data_dir=page.data_dir, **train_cfg.folder_options)
             model_cfg = vc.ModelConfig.for_dataset(record, **model_fields)
             cache.job_registry().start(model_cfg, train_cfg, tag, owner=page.owner, data_dir=page.data_dir,
-                                       evaluate=evaluate)
+                                       evaluate=evaluate, download=False)  # Download is the user's choice
         except (vc.VaeCoreError, jobs.JobError) as exc:
             problems.append(str(exc))
     if problems:
