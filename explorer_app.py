@@ -26,7 +26,8 @@ def main() -> None:
     record = data.dataset_record(dataset, data_dir)
     test, data_error = data.load_test_set(dataset, data_dir)
     slots = sidebar.models_ui(dataset, record, listing, news)
-    page = Page(dataset, data_dir, slots, test, data_error, record=record)
+    page = Page(dataset, data_dir, slots, test, data_error, record=record,
+                listed=frozenset(str(e.path.resolve()) for e in listing))
     for s in slots:
         if s.ok:
             s.codes = cache.latent_codes(s.path, s.stamp, test, page.test_key)

@@ -50,7 +50,9 @@ def samples_image(page):
         has=page.get_by_test_id("stImageCaption").filter(has_text=re.compile(r"^A: .*: samples \(seed"))).locator("img")
 
 
-SAMPLES_WIDTH = 10 * 28 + 9 * 2  # ten 28-pixel samples with 2-pixel gaps: the picture's natural width
+# Ten 28-pixel samples with 2-pixel gaps, drawn at twice their pixels (views/samples.SCALE): the picture's
+# natural width.
+SAMPLES_WIDTH = 2 * (10 * 28 + 9 * 2)
 
 
 async def round_trip(page, step: int = 1, timeout_ms: float = 30_000) -> float:

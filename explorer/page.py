@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +29,11 @@ class Page:
     data_error: str | None = None
     owner: str = ""  # names this browser (explorer/identity.py): its trainings are the ones shown
     record: vc.Dataset | None = None  # None when a user's dataset cannot be read now
+    listed: frozenset[str] = frozenset()  # the model folders the sidebar listed in this run
+
+    def lists(self, path: str) -> bool:
+        """Whether the sidebar of this run already offered the model folder `path`."""
+        return str(Path(path).resolve()) in self.listed
 
     @property
     def info(self) -> DatasetInfo:

@@ -97,7 +97,7 @@ def test_page_draws_both_models(models):
         assert m["axisNames"] == ["z1", "z2"] and "Gaussian quantiles" in m["grid"]["caption"]
     assert data["sliders"][0]["sides"] == ["A", "B"] and data["sliders"][0]["z"] == [0.0, 0.0]
     side = " ".join(m.value for m in at.sidebar.markdown)
-    assert "A: tiny-vae (VAE)" in side and "| latent dimension | 2 | 2 |" in side and "| epochs | 1 | 1 |" in side
+    assert "A: tiny-vae (standard VAE)" in side and "| latent dimension | 2 | 2 |" in side and "| epochs | 1 | 1 |" in side
     assert any(c.value.startswith("Device: CPU") or c.value.startswith("Device: GPU") for c in at.sidebar.caption)
 
 

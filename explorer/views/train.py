@@ -26,9 +26,6 @@ def draw(page: Page) -> None:
     form_fragment(page)
     job = cache.job_registry().current(page.owner)
     running = job is not None and job.view().running
-    if job is not None:  # announce a finish this session saw coming, not one that was over before it came
-        if state.get("announced_job") is None and not running:
-            state.set("announced_job", job.id)
     st.fragment(run_every=1.0 if running else None)(progress)(page)
 
 
@@ -181,9 +178,10 @@ def progress(page: Page) -> None:
     if v.preview is not None:
         st.image([big(im, 2) for im in v.preview], width=56, output_format="PNG",
                  caption=[""] * (len(v.preview) - 1) + [f"prior samples after epoch {v.preview_epoch:.0f}"])
-    if not v.running and state.get("announced_job") != v.id:
+    if not v.running and v.path is not None and state.get("announced_job") != v.id:
         state.set("announced_job", v.id)
-        st.rerun()  # the whole page, so the sidebar lists the new model at once
+        if not page.lists(v.path):  # saved after this run's sidebar was drawn (whenever the run began)
+            st.rerun()  # the whole page, so the sidebar lists the new model at once
 
 
 def draw_numbers(v: jobs.JobView) -> None:
