@@ -5,11 +5,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+import vae_core as vc
+
 from .settings import PALETTE
 
-# How a loss part is named on the training curves.
-PART_TITLES = {"total": "total (what training minimises)", "recon": "reconstruction −log p(x|z)",
-               "kl": "KL(q(z|x) ‖ p(z))", "mmd": "MMD² to the prior"}
+# How a loss part is named on the training curves: what each objective says its loss reports.
+PART_TITLES = {"total": "total (what training minimises)",
+               **{part: title for objective in vc.OBJECTIVES.values() for part, title in objective.reports.items()}}
 
 
 def big(image: np.ndarray, k: int) -> np.ndarray:

@@ -12,25 +12,10 @@ import streamlit as st
 
 import vae_core as vc
 
-# Shown first, in this order; everything else that applies goes under "Advanced".
-MAIN = ("objective", "arch", "latent_dim", "prior", "epochs", "batch_size", "lr", "beta", "mmd_lambda", "samples",
-        "anneal_schedule", "anneal_warmup", "anneal_cycles", "anneal_ratio", "prior_components")
-HIDDEN = ("dataset", "snapshot_every", "device", "image_shape")  # the form's own dataset box; no snapshots here
-LABELS = {  # the words a person reads; the help text says the rest
-    "objective": "Model", "arch": "Architecture", "latent_dim": "Latent dimension", "prior": "Prior p(z)",
-    "epochs": "Epochs", "batch_size": "Batch size", "lr": "Learning rate", "beta": "β: weight of the KL term",
-    "mmd_lambda": "λ: weight of the MMD term", "samples": "Samples per input (L, or K for IWAE)",
-    "prior_components": "Prior components K", "train_subset": "Training images (0: all)",
-    "eval_subset": "Test images scored per epoch", "seed": "Seed", "max_iters": "Stop after steps (0: never)",
-    "image_size": "Resize images to N×N (0: the most common size)", "hidden": "MLP layer widths",
-}
-# Each choice's words, per setting (values repeat across settings: "standard" is an objective and a prior).
-CHOICE_TITLES = {
-    "objective": {"standard": "standard VAE", "mmd": "MMD-VAE", "iwae": "IWAE bound", "annealed": "β-VAE, KL annealing"},
-    "arch": {"mlp": "MLP", "conv": "convolutional"},
-    "prior": {"standard": "N(0, I)", "vamp": "VampPrior", "mog": "mixture of Gaussians"},
-    "likelihood": {"bernoulli": "Bernoulli", "cbernoulli": "continuous Bernoulli", "gaussian": "Gaussian (learned σ)"},
-}
+# The form's own dataset box stands for "dataset"; no snapshots, device or derived shape here. Every
+# other setting comes with its label, whether it is shown first (`main`) and its choices' titles from
+# vae_core (the members declare them: vae_core.registry.Option).
+HIDDEN = ("dataset", "snapshot_every", "device", "image_shape")
 BINARIZE = {"auto": None, "on": True, "off": False}
 SETTINGS = [s for s in vc.settings() if s.name not in HIDDEN]
 
@@ -43,7 +28,7 @@ AUTO = "auto"  # the likelihood that fits the dataset (Bernoulli for MNIST, cont
 
 
 def label(setting: vc.Setting) -> str:
-    return LABELS.get(setting.name, setting.name.replace("_", " ").capitalize())
+    return setting.label
 
 
 class Unreadable(str):
@@ -110,7 +95,7 @@ def widget(setting: vc.Setting, column):
         options = [AUTO, *setting.choices] if setting.name == "likelihood" else list(setting.choices)
         return column.selectbox(label(setting), options, key=k, help=setting.help,
                                 format_func=lambda c: "as fits the data" if c == AUTO
-                                else CHOICE_TITLES.get(setting.name, {}).get(c, c))
+                                else setting.choice_titles.get(c, c))
     # Numbers too are typed as text: a number field would turn what it cannot read into 0, unseen.
     return column.text_input(label(setting), key=k, help=setting.help)
 
@@ -123,8 +108,7 @@ def applies(setting: vc.Setting, values: dict, folder: bool) -> bool:
 def fields_ui(folder: bool) -> dict:
     """Every setting that applies, main ones in four columns, the rest under Advanced: name -> value."""
     values: dict = {}
-    main = [s for s in SETTINGS if s.name in MAIN]
-    main.sort(key=lambda s: MAIN.index(s.name))
+    main = [s for s in SETTINGS if s.main]
     columns = st.columns(4)
     shown = 0
     for s in main:  # objective, arch and prior come first, so later ones know what applies
@@ -133,7 +117,7 @@ def fields_ui(folder: bool) -> dict:
             shown += 1
     with st.expander("Advanced"):
         columns = st.columns(3)
-        rest = [s for s in SETTINGS if s.name not in MAIN]
+        rest = [s for s in SETTINGS if not s.main]
         shown = 0
         for s in rest:
             if applies(s, values, folder):

@@ -158,7 +158,8 @@ class _ModelCore:
     objective: str = setting("standard", OBJECTIVES.describe("training objective"), choices="objectives",
                              flags=("--model",), label="Model", main=True)
     arch: str = setting("mlp", "network: mlp (fully connected, the DIANNE example) or conv (the TensorFlow CVAE "
-                        "blog's, scaled to the image size)", choices=ARCHS, label="Architecture", main=True)
+                        "blog's, scaled to the image size)", choices=ARCHS, label="Architecture", main=True,
+                        titles={"mlp": "MLP", "conv": "convolutional"})
     latent_dim: int = setting(2, "latent dimension d", max=MAX_LATENT_DIM, label="Latent dimension", main=True)
     hidden: tuple[int, ...] = setting((512, 512, 512), "hidden layer widths of the MLP encoder (the decoder mirrors "
                                       "them)", applies={"arch": ("mlp",)}, custom=True, label="MLP layer widths")
@@ -404,5 +405,5 @@ def settings(section: str | None = None) -> list[Setting]:
                 flags=("--" + f.name.replace("_", "-"), *meta.get("flags", ())),
                 suggestions=_registry_choices(meta.get("suggestions")),
                 label=meta.get("label") or f.name.replace("_", " ").capitalize(), main=bool(meta.get("main")),
-                choice_titles=_choice_titles(meta.get("choices"))))
+                choice_titles=meta.get("titles") or _choice_titles(meta.get("choices"))))
     return out
