@@ -6,7 +6,9 @@ turns them into
 - `mean(logits)`: the mean image E[x|z] in [0, 1], the one image shown to the user (the page,
   the browser decoder export and the geometry module all call this, nothing else);
 - `log_prob_pairs(x, logits)`: log p(x_n|z_g) for every image n and every latent point g, as a
-  matrix product where the likelihood allows it (the quadrature log-likelihood for d = 2).
+  matrix product where the likelihood allows it (the quadrature log-likelihood for d = 2);
+- `browser_mean`: the op that computes `mean` in the browser (vae_core.export writes it into the
+  decoder's spec, explorer/latent_map/decoder.js's OUTPUT_OPS runs it).
 
 Members:
 - `bernoulli`: binarised images (dynamic binarisation in training, one fixed draw for evaluation),
@@ -72,6 +74,7 @@ class Likelihood(nn.Module):
     name: ClassVar[str]
     title: ClassVar[str]
     binarized: ClassVar[bool] = False  # inputs are Bernoulli draws of the intensities, not the intensities
+    browser_mean: ClassVar[dict]  # `mean` as decoder.js's output op: {"op": name, **its parameters}
 
     def __init__(self, shape: tuple[int, int, int]):
         super().__init__()
@@ -90,6 +93,7 @@ class Likelihood(nn.Module):
 
 class Bernoulli(Likelihood):
     name, title, binarized = "bernoulli", "Bernoulli (binarised pixels)", True
+    browser_mean: ClassVar[dict] = {"op": "sigmoid"}
 
     def log_prob(self, logits, x):
         """log p(x|z) = Σ_i x_i log s(l_i) + (1 − x_i) log(1 − s(l_i)), per example: (B,)."""
@@ -105,6 +109,7 @@ class Bernoulli(Likelihood):
 
 class ContinuousBernoulli(Likelihood):
     name, title = "cbernoulli", "continuous Bernoulli (intensities in [0, 1])"
+    browser_mean: ClassVar[dict] = {"op": "cbernoulli_mean", "series_below": CB_MEAN_SERIES_BELOW}
 
     def log_prob(self, logits, x):
         """log p(x|λ) = x log λ + (1 − x) log(1 − λ) + log C(λ), summed over pixels: (B,)."""
@@ -124,6 +129,7 @@ class Gaussian(Likelihood):
     density to infinity)."""
 
     name, title = "gaussian", "Gaussian with learned variance"
+    browser_mean: ClassVar[dict] = {"op": "sigmoid"}  # the mean is sigmoid(logits); σ does not move it
     LOG_SCALE_MIN = math.log(0.01)
 
     def __init__(self, shape):
