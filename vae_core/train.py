@@ -165,9 +165,12 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
         if not model.config.same_network(model_cfg):
             raise ConfigError(f"the model to continue has another network ({model.config}) than {model_cfg}")
         model.config = model_cfg
+    fresh = model is None and resume is None
     model = model if model is not None else build_model(model_cfg, device)
     model.train()
     images = train_split.images.to(device)  # uint8 on the device; floats made per batch
+    if fresh:  # the decoder starts at the data's mean image (every rank computes the same)
+        model.init_output_bias(images.sum(0, dtype=torch.float64).div_(255.0 * n))
     g_data = torch.Generator(device=device).manual_seed(train_cfg.seed)
     g_order = torch.Generator().manual_seed(train_cfg.seed)
     if resume is None:  # a learned prior may start from the data (the VampPrior's pseudo-inputs, once per model)
