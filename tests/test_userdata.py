@@ -59,7 +59,7 @@ def test_builtin_records_carry_shape_classes_and_a_fixed_fingerprint():
 def test_npz_record(shapes_npz):
     record = resolve_dataset(str(shapes_npz))
     assert record.shape == (3, 32, 32) and record.classes == SHAPE_CLASSES
-    assert record.name == str(shapes_npz) and record.title == "shapes.npz" and record.likelihood == "cbernoulli"
+    assert record.name == str(shapes_npz) and record.title == "shapes.npz" and record.likelihood == "bernoulli"
     train, test = vc.load_split(str(shapes_npz), "train"), vc.load_split(str(shapes_npz), "test")
     assert train.images.shape == (N_TRAIN, 3, 32, 32) and train.images.dtype == torch.uint8
     assert len(test) == N_TEST and test.classes == SHAPE_CLASSES and test.shape == (3, 32, 32)
@@ -256,7 +256,8 @@ def test_a_dataset_too_small_for_the_batch_names_the_file(shapes_npz, capsys):
 
 def test_cli_on_an_npz_of_colour_shapes(shapes_npz, isolated_models_dir, tmp_path, capsys):
     assert main(["train", "--dataset", str(shapes_npz), "--arch", "conv", "--epochs", "2", "--batch-size", "32",
-                 "--eval-subset", "60", "--lr", "3e-3", "--tag", "shapes-conv", "--quiet"]) == 0
+                 "--likelihood", "cbernoulli", "--eval-subset", "60", "--lr", "3e-3", "--tag", "shapes-conv",
+                 "--quiet"]) == 0
     bundle = load_bundle(isolated_models_dir / "shapes-conv")
     record = resolve_dataset(shapes_npz)
     assert bundle.model_config.image_shape == (3, 32, 32) and bundle.model_config.likelihood == "cbernoulli"

@@ -155,7 +155,7 @@ class ModelConfig:
                                                 "set from the dataset", exposed=False, custom=True)
     likelihood: str = setting("bernoulli", "p(x|z): bernoulli (binarised pixels), cbernoulli (continuous Bernoulli, "
                               "for grey or colour intensities) or gaussian (learned variance per pixel); default: "
-                              "the dataset's (bernoulli for MNIST and Fashion-MNIST, cbernoulli for your own)",
+                              "the dataset's (bernoulli, for MNIST, Fashion-MNIST and your own)",
                               choices="likelihoods")
     prior: str = setting("standard", "p(z): standard (N(0, I)), vamp (VampPrior: a mixture of the encoder's "
                          "posteriors at learned pseudo-inputs) or mog (learned mixture of Gaussians)", choices="priors")
