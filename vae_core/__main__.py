@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._version import __version__
 from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, tag_path, update_metrics
-from .config import ConfigError, ModelConfig, TrainConfig, settings
+from .config import MIN_DEFAULT_STEPS, ConfigError, ModelConfig, TrainConfig, default_epochs, settings
 from .data import DATASETS, dataset_title, load_split, resolve_dataset
 from .errors import VaeCoreError
 from .evaluate import evaluate_model
@@ -167,7 +167,14 @@ def _train(args) -> int:
         raise CheckpointError(f"{out} exists; pick another --tag or pass --overwrite")
     train_split = dataset.read("train", data_dir=args.data_dir)
     test_split = dataset.read("test", data_dir=args.data_dir)
-    check_fits(train_cfg, len(train_split.subset(train_cfg.train_subset)))  # before any output
+    n_train = len(train_split.subset(train_cfg.train_subset))
+    check_fits(train_cfg, n_train)  # before any output
+    if state is None and "epochs" not in _typed_settings(args, "train"):
+        epochs = default_epochs(n_train, train_cfg.batch_size)
+        if epochs != train_cfg.epochs:
+            train_cfg = train_cfg.replace(epochs=epochs)
+            say(f"note: {n_train} training images: {epochs} epochs, for at least {MIN_DEFAULT_STEPS} steps "
+                "(--epochs sets another number)")
     if state is None and world.is_main:
         clear_resume(out)  # an old run's checkpoint (--overwrite) must not be resumed after a restart
     ranks = f", {world.size} ranks ({world.backend})" if world.distributed else ""
@@ -268,6 +275,9 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
         kwargs: dict = {"dest": s.name, "help": help_text, "default": _Default(s.default)}
         if s.name == "likelihood":
             kwargs["default"] = _Default(None)  # the dataset's own (ModelConfig.for_dataset)
+        if s.name == "epochs":  # config.default_epochs
+            kwargs["help"] += (f"; left out, a dataset too small for {MIN_DEFAULT_STEPS} steps in that many gets "
+                               "enough epochs for them")
         if s.type == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         elif s.type == "ints":
