@@ -292,7 +292,8 @@ def test_the_readme_command_reconstructs_your_colour_data_in_colour(tmp_path, is
     x, y = coloured_shapes(1800, size=16, seed=0, class_colours=True)
     train_x, train_y, test_x, test_y = x[:1500], y[:1500], x[1500:], y[1500:]
     path = tmp_path / "shapes.npz"
-    np.savez(path, x_train=train_x, y_train=train_y, x_test=test_x, y_test=test_y, class_names=np.array(SHAPE_CLASSES))
+    np.savez(path, x_train=train_x, y_train=train_y, x_test=test_x, y_test=test_y,
+             class_names=np.array(SHAPE_CLASSES))
     assert main(["train", "--dataset", str(path), "--arch", "conv", "--latent-dim", "2", "--tag", "shapes",
                  "--quiet"]) == 0
     assert "1500 training images: 167 epochs, for at least 2000 steps" in capsys.readouterr().err
