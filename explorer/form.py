@@ -24,7 +24,7 @@ def key(name: str) -> str:
     return f"t_{name}"
 
 
-AUTO = "auto"  # the likelihood that fits the dataset (Bernoulli for MNIST, continuous Bernoulli for yours)
+AUTO = "auto"  # the likelihood that fits the dataset (its record's: Bernoulli for MNIST and for yours)
 
 
 def label(setting: vc.Setting) -> str:

@@ -75,9 +75,22 @@ def numpy_decode(spec: dict, blob: bytes, z: np.ndarray) -> np.ndarray:
                                      layer["stride"], layer["padding"], layer["output_padding"])
             else:
                 raise AssertionError(f"unknown op {op}")
-        assert spec["output"] == {"op": "sigmoid"}
-        images.append(np.exp(-np.logaddexp(0, -x)).reshape(spec["image_shape"]))  # sigmoid, no overflow
+        images.append(numpy_mean(spec["output"], x).reshape(spec["image_shape"]))
     return np.stack(images)
+
+
+def numpy_mean(output: dict, x: np.ndarray) -> np.ndarray:
+    """The output op on float64 logits, written apart from vae_core.likelihoods."""
+    if output == {"op": "sigmoid"}:
+        return np.exp(-np.logaddexp(0, -x))  # sigmoid, no overflow
+    assert output == {"op": "cbernoulli_mean", "series_below": 1.0}, output
+    # E[x] = −1/expm1(−l) − 1/l; in float64 the cancellation costs ~1e-16/l², so the first two
+    # terms of its series suffice below |l| = 1e-3 (error < 1e-10 there).
+    small = np.abs(x) < 1e-3
+    safe = np.where(small, 1.0, x)
+    with np.errstate(over="ignore"):
+        exact = -1.0 / np.expm1(-safe) - 1.0 / safe
+    return np.where(small, 0.5 + x / 12, exact)
 
 
 # ---- models ---------------------------------------------------------------------------------
@@ -94,13 +107,17 @@ class Wrapped(nn.Module):
 
 
 def torch_mean(model, z) -> np.ndarray:
+    """What vae_core shows: the likelihood's mean of the logits (a bare decoder's: the sigmoid)."""
+    likelihood = getattr(model, "likelihood", None)
+    mean = torch.sigmoid if likelihood is None else likelihood.mean
     with torch.no_grad():
-        return torch.sigmoid(model.decoder(torch.as_tensor(z, dtype=torch.float32))).numpy()
+        return mean(model.decoder(torch.as_tensor(z, dtype=torch.float32))).numpy()
 
 
-def vae(arch="mlp", d=2, activation="relu", hidden=(64, 48), seed=0):
+def vae(arch="mlp", d=2, activation="relu", hidden=(64, 48), seed=0, **fields):
     torch.manual_seed(seed)
-    return vc.build_model(vc.ModelConfig(arch=arch, latent_dim=d, activation=activation, hidden=hidden)).eval()
+    return vc.build_model(vc.ModelConfig(arch=arch, latent_dim=d, activation=activation, hidden=hidden,
+                                         **fields)).eval()
 
 
 def random_z(n, d, seed=0):
@@ -182,6 +199,48 @@ def test_shipped_models(name):
     assert dtypes == ({"float16"} if name.startswith("mnist") else {"float32"})
 
 
+# ---- every likelihood's mean ------------------------------------------------------------------
+
+@pytest.mark.parametrize("likelihood", sorted(vc.LIKELIHOODS))
+@pytest.mark.parametrize("arch, shape", [("mlp", (1, 28, 28)), ("mlp", (3, 16, 20)), ("conv", (1, 28, 28)),
+                                         ("conv", (3, 32, 32))])
+def test_every_likelihood_exports_its_mean(likelihood, arch, shape):
+    """The spec's output op gives what the page shows: `vae_core.decode`, the likelihood's mean."""
+    model = vae(arch, 3, likelihood=likelihood, image_shape=shape, seed=len(likelihood))
+    z = random_z(6, 3, seed=1)
+    with torch.no_grad():  # logits spread over a few units around 0, so both sides of the series' bound are met
+        last, logits = model.decoder.net[-1], model.decoder(torch.as_tensor(z))
+        offset = logits.mean((0, 2, 3)) if arch == "conv" else logits.flatten(1).mean(0)  # the bias's shape
+        spread = 2 / (logits.flatten(1) - logits.flatten(1).mean(0)).std()
+        last.weight.mul_(spread)
+        last.bias.sub_(offset).mul_(spread)
+    e = check_export(model, 3, shape)
+    assert e.spec["output"] == model.likelihood.browser_mean
+    got = numpy_decode(e.spec, e.blob, z)
+    shown = vc.decode(model, z)  # (K, H, W) or (K, H, W, 3)
+    np.testing.assert_allclose(got[:, 0] if shape[0] == 1 else got.transpose(0, 2, 3, 1), shown, rtol=0, atol=TOL)
+    with torch.no_grad():
+        logits = model.decoder(torch.as_tensor(z)).abs()
+    assert (logits < 1).float().mean() > 0.2 and (logits > 1).float().mean() > 0.2
+
+
+def test_cbernoulli_mean_near_logit_zero():
+    """Logits at, near and far from 0, and at the series' bound: the export's op equals
+    `likelihood.mean` (whose two closed-form terms cancel at 0)."""
+    logits = np.array([0.0, 1e-30, 1e-7, 1e-4, 1e-3, 0.01, 0.3, 0.999999, 1.0, 1.000001, 2.0, 10.0, 88.0, 89.0,
+                       1e3, 1e6], np.float32)
+    logits = np.concatenate([logits, -logits[1:]])
+    net = nn.Sequential(nn.Linear(1, len(logits), bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(logits)[:, None])
+    model = Wrapped(net, 1, (1, 1, len(logits)))
+    model.likelihood = vc.LIKELIHOODS["cbernoulli"]((1, 1, len(logits)))
+    e = vc.decoder_export(model)
+    got = numpy_decode(e.spec, e.blob, np.ones((1, 1), np.float32)).ravel()
+    np.testing.assert_allclose(got, torch_mean(model, np.ones((1, 1), np.float32)).ravel(), rtol=0, atol=1e-6)
+    assert got[0] == 0.5 and np.all(np.isfinite(got))
+
+
 # ---- float16 exactly when exact --------------------------------------------------------------
 
 def test_float16_exactly_when_exact():
@@ -254,9 +313,16 @@ def test_forward_that_does_more_than_net_is_refused():
 def test_decoder_without_net_and_unknown_likelihood():
     with pytest.raises(vc.UnsupportedDecoderError, match="net"):
         vc.decoder_export(nn.Linear(2, 3))
+
+    class Laplace(vc.Likelihood):  # a likelihood without a browser op
+        name = "laplace"
+
     model = vae()
-    model.config = model.config.replace(likelihood="cbernoulli")  # its mean is not the sigmoid
-    with pytest.raises(vc.UnsupportedDecoderError, match="cbernoulli"):
+    model.likelihood = Laplace(model.image_shape)
+    with pytest.raises(vc.UnsupportedDecoderError, match="laplace"):
+        vc.decoder_export(model)
+    model.likelihood.browser_mean = {"op": "median"}  # one decoder.js does not run
+    with pytest.raises(vc.UnsupportedDecoderError, match="laplace"):
         vc.decoder_export(model)
 
 

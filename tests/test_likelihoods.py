@@ -120,3 +120,36 @@ def test_decode_shows_each_likelihoods_mean():
         # otherwise move a mean pixel by ~1e-7 (logits ~1, the means' slopes at most 1/4).
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
     assert Bernoulli.binarized and not ContinuousBernoulli.binarized and not Gaussian.binarized
+
+
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_logits_for_mean_inverts_the_mean(name):
+    """The inverse the decoder's output bias starts from, clamped into [0.01, 0.99]."""
+    lik = LIKELIHOODS[name]((1, 1, 1))
+    m = torch.tensor([0.0, 0.004, 0.01, 0.03, 0.2, 0.5, 0.77, 0.99, 1.0])
+    torch.testing.assert_close(lik.mean(lik.logits_for_mean(m)), m.clamp(0.01, 0.99), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("name", sorted(LIKELIHOODS))
+def test_a_fresh_run_starts_at_the_training_images_mean(name, arch, tmp_path):
+    """fit() sets a new model's output bias so the likelihood's mean of it is the training images'
+    mean: per pixel for the MLP (one bias each), per channel for the conv decoder; a model handed
+    in to continue keeps its own."""
+    import vae_core as vc
+
+    x = np.random.default_rng(1).integers(0, 256, (80, 16, 16, 3), dtype=np.uint8)
+    x[..., 1] //= 4  # a dark channel
+    x[:, :2] = 0  # black rows: their mean is clamped to 0.01
+    path = tmp_path / "toy.npz"
+    np.savez(path, x_train=x[:64], y_train=np.zeros(64, np.int64), x_test=x[64:], y_test=np.zeros(16, np.int64))
+    cfg = ModelConfig.for_dataset(vc.resolve_dataset(str(path)), arch=arch, hidden=(16,), likelihood=name)
+    train = vc.TrainConfig(dataset=str(path), epochs=1, max_iters=1, batch_size=64, lr=1e-12, eval_subset=0)
+    result = vc.fit(cfg, train)
+    bias = result.model.decoder.net[-1].bias.detach()
+    mean_image = torch.from_numpy(x[:64]).double().mean(0).permute(2, 0, 1) / 255  # (C, H, W)
+    want = mean_image.flatten() if arch == "mlp" else mean_image.mean((1, 2))
+    got = result.model.likelihood.mean(bias.double())
+    torch.testing.assert_close(got, want.clamp(0.01, 0.99), rtol=0, atol=1e-5)
+    again = vc.fit(cfg, train, model=result.model)
+    torch.testing.assert_close(again.model.decoder.net[-1].bias.detach(), bias, rtol=0, atol=1e-6)

@@ -33,9 +33,10 @@ def test_loss_falls_on_real_mnist(mnist_small, mnist_test, objective):
     assert len(test_rows) == 3  # one per epoch
     assert [r["epoch"] for r in test_rows] == pytest.approx([1.0, 2.0, 3.0])
     first, last = train_rows[0]["total"], train_rows[-1]["total"]
-    # An untrained decoder scores ~543 nats per image (784·log 2); a few epochs take off well over 100.
-    assert first > 400
-    assert last < first - 100
+    # A fresh decoder starts at the training images' mean (vae_core.models.VAE.init_output_bias): ~200 nats
+    # per image of reconstruction, not the 784·log 2 ≈ 543 of a random one; a few epochs take off more.
+    assert 150 < train_rows[0]["recon"] < 250
+    assert last < first - 5
     assert test_rows[-1]["total"] < test_rows[0]["total"]
     key = "kl" if objective == "standard" else "mmd"
     assert key in test_rows[-1] and "recon" in test_rows[-1]

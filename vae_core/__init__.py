@@ -15,7 +15,7 @@ from .checkpoints import (
     tag_path,
     validate_tag,
 )
-from .config import ModelConfig, Setting, TrainConfig, check_compatible, run_inputs, settings
+from .config import ModelConfig, Setting, TrainConfig, check_compatible, default_epochs, run_inputs, settings
 from .data import DATASETS, Dataset, Inputs, Split, dataset_info, dataset_title, load_split, resolve_data_dir, resolve_dataset
 from .densities import reparameterize
 from .errors import CheckpointError, ConfigError, DatasetError, VaeCoreError
@@ -68,7 +68,7 @@ from .train import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, fit
 __all__ = [
     "__version__", "VaeCoreError", "ConfigError", "DatasetError", "CheckpointError",
     "Bundle", "ModelEntry", "PRETRAINED_DIR", "list_models", "load_bundle", "models_dir", "save_bundle", "tag_path",
-    "validate_tag", "ModelConfig", "TrainConfig", "Setting", "settings", "check_compatible",
+    "validate_tag", "ModelConfig", "TrainConfig", "Setting", "settings", "check_compatible", "default_epochs",
     "run_inputs", "DATASETS", "Dataset", "Inputs", "Split", "dataset_info", "dataset_title", "load_split", "resolve_data_dir",
     "resolve_dataset", "reparameterize", "evaluate_model", "iw_log_likelihood", "knn_accuracy", "neg_elbo",
     "quadrature_log_likelihood", "decode", "encode_means", "interpolate", "interpolation_path", "manifold_grid",

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._version import __version__
 from .checkpoints import CheckpointError, list_models, load_bundle, models_dir, tag_path, update_metrics
-from .config import ConfigError, ModelConfig, TrainConfig, settings
+from .config import MIN_DEFAULT_STEPS, ConfigError, ModelConfig, TrainConfig, default_epochs, settings
 from .data import DATASETS, Inputs, dataset_title, resolve_dataset
 from .errors import VaeCoreError
 from .evaluate import evaluate_model
@@ -171,6 +171,13 @@ def _train(args) -> int:
         raise CheckpointError(f"{out} exists; pick another --tag or pass --overwrite")
     run = setup_run(model_cfg, train_cfg, data_dir=args.data_dir, dataset=dataset, resume=state,
                     model=init.model.train() if init is not None else None)  # everything checked before any output
+    if state is None and "epochs" not in _typed_settings(args, "train"):
+        n_train = len(run.train_split.subset(train_cfg.train_subset))
+        epochs = default_epochs(n_train, train_cfg.batch_size)
+        if epochs != train_cfg.epochs:
+            train_cfg = run.train_config = train_cfg.replace(epochs=epochs)
+            say(f"note: {n_train} training images: {epochs} epochs, for at least {MIN_DEFAULT_STEPS} steps "
+                "(--epochs sets another number)")
     if state is None and world.is_main:
         clear_resume(out)  # an old run's checkpoint (--overwrite) must not be resumed after a restart
     ranks = f", {world.size} ranks ({world.backend})" if world.distributed else ""
@@ -348,6 +355,9 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
         kwargs: dict = {"dest": s.name, "help": help_text, "default": _Default(s.default)}
         if s.name == "likelihood":
             kwargs["default"] = _Default(None)  # the dataset's own (ModelConfig.for_dataset)
+        if s.name == "epochs":  # config.default_epochs
+            kwargs["help"] += (f"; left out, a dataset too small for {MIN_DEFAULT_STEPS} steps in that many gets "
+                               "enough epochs for them")
         if s.type == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         elif s.type == "ints":

@@ -13,7 +13,8 @@ forward pass (explorer/latent_map/decoder.js). This module writes what that pass
                   {"op": "conv_transpose2d", "in_channels", "out_channels", "kernel_size": [kh, kw],
                    "stride": [sh, sw], "padding": [ph, pw], "output_padding": [oh, ow],
                    "weight": T, "bias": T|null}, … ],     # in forward order
-      "output": {"op": "sigmoid"},                       # logits -> the mean image shown
+      "output": {"op": "sigmoid"}                        # logits -> the mean image shown, E[x | z]:
+                | {"op": "cbernoulli_mean", "series_below": t},  # the likelihood's `mean` (see output_op)
       "byte_order": "little", "blob_bytes": n,
     }
     T = {"offset": bytes into the blob (a multiple of 8), "dtype": "float16"|"float32",
@@ -44,6 +45,7 @@ from .errors import VaeCoreError
 FORMAT = "vae-core-decoder"
 VERSION = 1
 ALIGN = 8  # every tensor starts at a multiple of 8 bytes: typed-array views need no copy
+OUTPUT_OPS = ("sigmoid", "cbernoulli_mean")  # the output ops decoder.js runs
 
 
 class UnsupportedDecoderError(VaeCoreError, TypeError):
@@ -75,14 +77,19 @@ class DecoderExport:
 def output_op(model: nn.Module) -> dict:
     """The op that turns the decoder's logits into the mean image the user sees: E[x | z].
 
-    The one place that knows it. A Bernoulli decoder's mean is sigmoid(logits); a likelihood
-    whose mean is something else (the continuous Bernoulli's is not the sigmoid) gets its own
-    op here and in decoder.js's OUTPUT_OPS, or is refused so the page decodes on the server.
+    Each likelihood names its own (`Likelihood.browser_mean`: sigmoid for the Bernoulli and the
+    Gaussian, `cbernoulli_mean` for the continuous Bernoulli); decoder.js's OUTPUT_OPS runs it.
+    A bare decoder without a likelihood is read as a Bernoulli one. A likelihood without a
+    browser op is refused, so the page decodes on the server.
     """
-    likelihood = getattr(getattr(model, "config", None), "likelihood", "bernoulli")
-    if likelihood == "bernoulli":
+    likelihood = getattr(model, "likelihood", None)
+    if likelihood is None:
         return {"op": "sigmoid"}
-    raise UnsupportedDecoderError(f"no browser output op for the {likelihood!r} likelihood")
+    op = getattr(likelihood, "browser_mean", None)
+    if not op or op.get("op") not in OUTPUT_OPS:
+        name = getattr(likelihood, "name", type(likelihood).__name__)
+        raise UnsupportedDecoderError(f"no browser output op for the {name!r} likelihood")
+    return dict(op)
 
 
 def decoder_export(model: nn.Module) -> DecoderExport:

@@ -64,6 +64,10 @@ class MLPDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, *self.shape)  # (B, C, H, W)
 
+    def set_output_bias(self, mean_image: torch.Tensor, to_logits) -> None:
+        """One bias per pixel: each starts at its own mean."""
+        self.net[-1].bias.copy_(to_logits(mean_image).flatten())  # (C·H·W,)
+
 
 def _halved(n: int) -> int:
     """Output side of a 3×3 convolution with stride 2 and padding 1."""
@@ -109,6 +113,10 @@ class ConvDecoder(nn.Module):
         if out.shape[-2:] != (self.h, self.w):
             out = out[..., :self.h, :self.w]
         return out
+
+    def set_output_bias(self, mean_image: torch.Tensor, to_logits) -> None:
+        """One bias per channel: each starts at its channel's mean over all pixels."""
+        self.net[-1].bias.copy_(to_logits(mean_image.mean((1, 2))))  # (C,)
 
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
@@ -161,6 +169,18 @@ class VAE(nn.Module):
     def mean_image(self, logits: torch.Tensor) -> torch.Tensor:
         """E[x|z] in [0, 1] from the decoder's logits: the image shown to the user."""
         return self.likelihood.mean(logits)
+
+    @torch.no_grad()
+    def init_output_bias(self, mean_image: torch.Tensor) -> None:
+        """Start the decoder where the data is on average: its output bias at the logits of the
+        training images' mean image (C, H, W), through the likelihood's inverse mean.
+
+        Without it a run first spends its steps learning that average (mostly background), and on
+        a small dataset that is much of the run. Measured on 1,500 16×16 red, green and blue shapes
+        (conv, d = 2, Bernoulli, 480 steps): from the random bias every class reconstructed in about
+        one grey, from the mean each in its own colour.
+        """
+        self.decoder.set_output_bias(mean_image.to(self.device, torch.float32), self.likelihood.logits_for_mean)
 
     def forward(self, x: torch.Tensor) -> VAEOutput:
         mu, logvar = self.encode(x)

@@ -267,6 +267,9 @@ def setup_run(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None, 
         model.config = model_cfg
     else:
         model = build_model(model_cfg, world.device)
+        if resume is None:  # the decoder starts at the data's mean image, not at its random init's
+            images = train_split.subset(train_cfg.train_subset).images
+            model.init_output_bias(images.sum(0, dtype=torch.float64).div_(255.0 * len(images)).to(world.device))
     formation = Formation(test_split, run_inputs(model_cfg, train_cfg), n=train_cfg.formation_images) \
         if train_cfg.formation_images and world.is_main and len(test_split) else None
     return RunSetup(model_cfg, train_cfg, dataset, train_split, test_split, world, model, resume, formation)

@@ -11,6 +11,11 @@
 Either becomes an `ArrayDataset`: both splits in memory as uint8 (N, C, H, W), with a
 fingerprint of their content. Every image side must lie in 16..64 pixels. Bad input raises one
 `DatasetError` whose message starts with the file or folder at fault.
+
+Its likelihood is the Bernoulli, with dynamic binarisation, as for MNIST: on 1,500 32×32 red,
+green and blue shapes on black, the continuous Bernoulli (the default until then) and the
+Gaussian reconstructed every class in one grey, the Bernoulli in its colour (see
+vae_core.likelihoods for why).
 """
 from __future__ import annotations
 
@@ -69,7 +74,7 @@ def _check_side(where, h: int, w: int, hint: str = "") -> None:
 def _make(path: Path, title: str, arrays: dict, classes: tuple[str, ...], notes: tuple[str, ...]) -> ArrayDataset:
     images = arrays["train"][0]
     return ArrayDataset(name=str(path), title=title, shape=tuple(int(s) for s in images.shape[1:]), classes=classes,
-                        likelihood="cbernoulli", notes=notes, arrays=arrays, digest=_digest(arrays, classes))
+                        likelihood="bernoulli", notes=notes, arrays=arrays, digest=_digest(arrays, classes))
 
 
 # --- .npz -----------------------------------------------------------------------------------------

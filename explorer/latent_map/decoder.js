@@ -4,6 +4,7 @@
  *   var dec = VaeDecoder.fromSpec(spec, arrayBuffer);    // or: await VaeDecoder.load(jsonUrl)
  *   dec.latentDim, dec.imageShape ([C, H, W]), dec.outputSize (C*H*W)
  *   dec.decode(z, out)        // z: d numbers; out: optional Float32Array(C*H*W); mean image in [0, 1], CHW
+ *                             // (the likelihood's mean E[x|z]: Bernoulli, continuous Bernoulli, Gaussian)
  *   dec.decodeBatch(zs, n)    // zs: Float32Array(n*d) -> Float32Array(n*C*H*W)
  *   dec.writeImageData(pixels, imageData, scale)  // greyscale (C=1) or RGB (C=3), integer upscale
  *
@@ -287,9 +288,29 @@ var VaeDecoder = (function () {
     return i < layers.length && (layers[i].op === "linear" || layers[i].op === "conv_transpose2d");
   }
 
-  /* The mean image from the logits: E[x | z]. One entry per likelihood the exporter names. */
+  /* The mean image from the logits, E[x | z]: one op per output the exporter names (each
+   * likelihood's `mean` in vae_core/likelihoods.py). Each builds a function of one logit from the
+   * spec's "output" entry. */
   var OUTPUT_OPS = {
-    sigmoid: function (v) { return 1 / (1 + Math.exp(-v)); }
+    sigmoid: function () {
+      return function (v) { return 1 / (1 + Math.exp(-v)); }; // Bernoulli, Gaussian
+    },
+    /* The continuous Bernoulli's mean, as vae_core.likelihoods.cb_mean: -1/expm1(-v) - 1/v. Both
+     * terms are about 1/v and cancel as v -> 0, so below |v| = series_below the series
+     * 1/2 + v/12 - v^3/720 + v^5/30240 - v^7/1209600 + v^9/47900160 is used instead. */
+    cbernoulli_mean: function (output) {
+      var below = output.series_below;
+      if (!(below > 0 && below <= 1)) { // the series is accurate (< 1e-9) up to |v| = 1
+        throw new Error("VaeDecoder: cbernoulli_mean needs 0 < series_below <= 1, got " + below);
+      }
+      return function (v) {
+        if (Math.abs(v) < below) {
+          var v2 = v * v;
+          return 0.5 + v * (1 / 12 + v2 * (-1 / 720 + v2 * (1 / 30240 + v2 * (-1 / 1209600 + v2 / 47900160))));
+        }
+        return -1 / Math.expm1(-v) - 1 / v;
+      };
+    }
   };
 
   // ---- the decoder ----------------------------------------------------------------------------
@@ -318,8 +339,9 @@ var VaeDecoder = (function () {
       throw new Error("VaeDecoder: the weight file has " + buffer.byteLength + " bytes, the spec says " +
                       spec.blob_bytes);
     }
-    var outputOp = OUTPUT_OPS[spec.output && spec.output.op];
-    if (!outputOp) throw new Error("VaeDecoder: unknown output op " + JSON.stringify(spec.output));
+    var makeOutput = spec.output && OUTPUT_OPS.hasOwnProperty(spec.output.op) && OUTPUT_OPS[spec.output.op];
+    if (!makeOutput) throw new Error("VaeDecoder: unknown output op " + JSON.stringify(spec.output));
+    var outputOp = makeOutput(spec.output);
     this.spec = spec;
     this.latentDim = spec.latent_dim;
     this.imageShape = spec.image_shape.slice();

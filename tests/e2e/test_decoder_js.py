@@ -3,7 +3,8 @@
 No Streamlit: the exports are written into a temporary folder served by a tiny local HTTP
 server (so the decoder loads them with fetch, as the page will), and decoder.js is added to a
 blank page. Each model is decoded at 100 random points in the browser and compared with
-`vae_core.explore.decode` (pixel probabilities within 1e-4).
+`vae_core.explore.decode` (pixel probabilities within 1e-4); models of every likelihood (Bernoulli,
+continuous Bernoulli, Gaussian) with the likelihood's mean, `model.likelihood.mean`.
 """
 from __future__ import annotations
 
@@ -94,8 +95,11 @@ def random_z(n, d, seed):
 
 
 def torch_mean(model, z):
+    """The likelihood's mean of the logits, as vae_core shows it (a bare decoder's: the sigmoid)."""
+    likelihood = getattr(model, "likelihood", None)
+    mean = torch.sigmoid if likelihood is None else likelihood.mean
     with torch.no_grad():
-        return torch.sigmoid(model.decoder(torch.as_tensor(z))).numpy()
+        return mean(model.decoder(torch.as_tensor(z))).numpy()
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -110,20 +114,23 @@ def test_shipped_model_decodes_exactly(blank, served, name):
     assert not blank.page_errors
 
 
-def small_vae(arch, d, activation="relu", seed=0):
+def small_vae(arch, d, activation="relu", seed=0, **fields):
     torch.manual_seed(seed)
-    return vc.build_model(vc.ModelConfig(arch=arch, latent_dim=d, activation=activation, hidden=(96, 64))).eval()
+    return vc.build_model(vc.ModelConfig(arch=arch, latent_dim=d, activation=activation, hidden=(96, 64),
+                                         **fields)).eval()
 
 
 class Wrapped(nn.Module):
     """A model-like module around any decoder `net` whose forward reshapes to the image."""
 
-    def __init__(self, net: nn.Sequential, latent_dim: int, image_shape):
+    def __init__(self, net: nn.Sequential, latent_dim: int, image_shape, likelihood: str | None = None):
         super().__init__()
         self.decoder = nn.Module()
         self.decoder.net = net
         self.decoder.forward = lambda z: net(z).reshape(-1, *image_shape)
         self.latent_dim = latent_dim
+        if likelihood is not None:
+            self.likelihood = vc.LIKELIHOODS[likelihood](image_shape)
 
 
 def odd_conv(d, act):
@@ -158,6 +165,62 @@ def test_random_models_decode_exactly(blank, served, model, d):
     got, out = browser_decode(blank, served, model, z)
     np.testing.assert_allclose(got, torch_mean(model, z), rtol=0, atol=TOL)
     assert out["batchDiff"] == 0
+    assert not blank.page_errors
+
+
+def spread_logits(model, z, arch):
+    """Rescale the last layer so the logits at z spread over a few units around 0: both sides of
+    the continuous Bernoulli's series bound (|logit| = 1) are met."""
+    with torch.no_grad():
+        last, logits = model.decoder.net[-1], model.decoder(torch.as_tensor(z))
+        offset = logits.mean((0, 2, 3)) if arch == "conv" else logits.flatten(1).mean(0)  # the bias's shape
+        spread = 2 / (logits.flatten(1) - logits.flatten(1).mean(0)).std()
+        last.weight.mul_(spread)
+        last.bias.sub_(offset).mul_(spread)
+    return model
+
+
+@pytest.mark.parametrize("likelihood", sorted(vc.LIKELIHOODS))
+@pytest.mark.parametrize("arch, shape", [("mlp", (1, 28, 28)), ("mlp", (3, 16, 20)), ("conv", (1, 28, 28)),
+                                         ("conv", (3, 32, 32))], ids=["mlp-grey", "mlp-rgb", "conv-grey", "conv-rgb"])
+def test_every_likelihood_decodes_its_mean(blank, served, likelihood, arch, shape):
+    """What the page shows (`vae_core.decode`: the likelihood's mean E[x|z]) for random models of
+    both architectures, grey and colour, and each likelihood."""
+    d = 3
+    z = random_z(25, d, seed=len(likelihood))
+    model = spread_logits(small_vae(arch, d, likelihood=likelihood, image_shape=shape, seed=len(shape)), z, arch)
+    got, out = browser_decode(blank, served, model, z)
+    assert tuple(out["imageShape"]) == shape
+    shown = vc.decode(model, z)  # (K, H, W) or (K, H, W, 3)
+    np.testing.assert_allclose(got[:, 0] if shape[0] == 1 else got.transpose(0, 2, 3, 1), shown, rtol=0, atol=TOL)
+    logits = torch.as_tensor(np.abs(torch_logits(model, z)))
+    assert (logits < 1).float().mean() > 0.2 and (logits > 1).float().mean() > 0.2
+    assert out["batchDiff"] == 0
+    assert not blank.page_errors
+
+
+def torch_logits(model, z):
+    with torch.no_grad():
+        return model.decoder(torch.as_tensor(z)).numpy()
+
+
+def test_cbernoulli_mean_near_logit_zero(blank, served):
+    """The continuous Bernoulli's mean at, near and far from logit 0 (where its two closed-form terms
+    cancel), at the series' bound and where expm1 overflows float32: equal to torch's
+    `likelihood.mean` within 1e-6, and 1/2 at 0."""
+    logits = np.array([0.0, 1e-30, 1e-7, 1e-4, 1e-3, 0.01, 0.3, 0.999999, 1.0, 1.000001, 2.0, 10.0, 88.0, 89.0,
+                       1e3, 1e6], np.float32)
+    logits = np.concatenate([logits, -logits[1:]])
+    logits = np.concatenate([logits, np.zeros(-len(logits) % 8, np.float32)])
+    net = nn.Sequential(nn.Linear(1, len(logits), bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(logits)[:, None])
+    model = Wrapped(net, 1, (1, len(logits) // 8, 8), likelihood="cbernoulli")
+    z = np.ones((1, 1), np.float32)  # the logits are the weights, exactly
+    assert vc.decoder_export(model).spec["output"]["op"] == "cbernoulli_mean"
+    got, _ = browser_decode(blank, served, model, z)
+    np.testing.assert_allclose(got.ravel(), torch_mean(model, z).ravel(), rtol=0, atol=1e-6)
+    assert got.ravel()[0] == 0.5
     assert not blank.page_errors
 
 
