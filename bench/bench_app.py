@@ -75,12 +75,12 @@ def slider_work(repeats: int = 200) -> tuple[float, float]:
 
 
 def training():
-    """The form's defaults, run as the page runs them: a vae_core.jobs job in a background thread,
+    """The form's defaults, run as the page runs them: a vae_core.training.jobs job in a background thread,
     after the page's own decoding has already started torch's worker threads."""
     import tempfile
 
     import vae_core as vc
-    from vae_core import jobs
+    from vae_core.training import jobs
 
     cfg = vc.TrainConfig(dataset="mnist", epochs=10)  # the form's defaults
     with tempfile.TemporaryDirectory() as models:

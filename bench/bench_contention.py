@@ -67,7 +67,7 @@ def child(args) -> None:
     import torch
 
     from vae_core import ModelConfig, TrainConfig, build_model, decode, fit, load_split
-    from vae_core import runtime
+    from vae_core.training import runtime
 
     pacers = []
 
@@ -83,7 +83,7 @@ def child(args) -> None:
             self.counts.append(torch.get_num_threads())
             super().tick(step)
 
-    sys.modules["vae_core.train"].Pacer = Recorded  # (the package's `train` name is the function)
+    sys.modules["vae_core.training.loop"].Pacer = Recorded
 
     model_cfg = ModelConfig(hidden=(512, 512, 512), latent_dim=2)
     if args.synthetic:  # where the data files are not (the speed of dense layers does not depend on pixels)

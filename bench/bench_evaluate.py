@@ -43,8 +43,8 @@ def run_case(case: str, variant: str) -> dict:
     import numpy as np
 
     import vae_core as vc
-    from vae_core import evaluate as ev
-    from vae_core.runs import PAGE_EVALUATION
+    from vae_core.analysis import evaluate as ev
+    from vae_core.training.runs import PAGE_EVALUATION
 
     tmp = Path(tempfile.mkdtemp())
     if case == "mnist-mlp":
@@ -52,7 +52,7 @@ def run_case(case: str, variant: str) -> dict:
         model_cfg = vc.ModelConfig(latent_dim=2)
         train_cfg = vc.TrainConfig(epochs=1, train_subset=6000)
     else:
-        from vae_core.shapes import SHAPE_CLASSES, coloured_shapes
+        from vae_core.data.shapes import SHAPE_CLASSES, coloured_shapes
 
         x, y = coloured_shapes(1500, seed=0)
         np.savez(tmp / "shapes.npz", x_train=x[:1200], y_train=y[:1200], x_test=x[1200:], y_test=y[1200:],

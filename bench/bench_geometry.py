@@ -31,8 +31,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from vae_core import PRETRAINED_DIR, decode, geometry as geo, load_bundle  # noqa: E402
-from vae_core.claims import load_classifier  # noqa: E402
+from vae_core import PRETRAINED_DIR, decode, load_bundle  # noqa: E402
+from vae_core.analysis import geometry as geo  # noqa: E402
+from vae_core.analysis.claims import load_classifier  # noqa: E402
 
 MODELS = ("mnist-vae", "fashion-vae")  # the d = 2 MLP and conv models that have posteriors
 CLASSIFIER = {"mnist": "mnist.pt", "fashion": "fashion.pt"}

@@ -27,6 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 import vae_core as vc  # noqa: E402
+from vae_core.analysis import explore  # noqa: E402
 
 
 def sync(device: str) -> None:
@@ -142,7 +143,7 @@ def main() -> int:
     for arch in ("mlp", "conv"):
         torch.manual_seed(0)
         model = vc.build_model(vc.ModelConfig(arch=arch, latent_dim=2), torch.device(device)).eval()
-        z = vc.explore.grid_points(vc.explore.grid_axis(20), vc.explore.grid_axis(20))
+        z = explore.grid_points(explore.grid_axis(20), explore.grid_axis(20))
         grid = latency_ms(lambda: vc.decode(model, z), device)
         encode = latency_ms(lambda: vc.encode_means(model, test.images), device, repeats=5)
         print(f"{arch:<14}{grid:>12.2f}{encode:>16.1f}")

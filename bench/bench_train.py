@@ -5,7 +5,7 @@ Prints figures, asserts nothing:
   (a) fp32 matmul GFLOP/s (2048x2048, best of several): the CPU's practical peak;
   (b) FLOPs per training step of the 784-512-512-512-2 MLP VAE at batch 128, the
       lower bound they imply for one epoch (60,000 training steps' worth of
-      images + a 10,000-image test forward pass), the epoch time vae_core.train
+      images + a 10,000-image test forward pass), the epoch time vae_core.training.loop
       achieves (flushed denormals, fused Adam), and their ratio (goal ≤ 1.3);
   (c) the 784-400-20 VAE: vae_core's in-memory loop vs the pytorch/examples-style
       per-sample Dataset + DataLoader loop (PIL image -> float tensor per item)
@@ -44,7 +44,7 @@ if not os.environ.get("VAE_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").is_dir
 from vae_core import ModelConfig, TrainConfig, build_model, encode_means, load_split, make_objective  # noqa: E402
 from vae_core import manifold_grid  # noqa: E402
 from vae_core import fit as train  # noqa: E402
-from vae_core.models import count_parameters  # noqa: E402
+from vae_core.model.networks import count_parameters  # noqa: E402
 
 BIG = ModelConfig(hidden=(512, 512, 512), latent_dim=2)  # the DIANNE example
 SMALL = ModelConfig(hidden=(400,), latent_dim=20)  # pytorch/examples vae/main.py
@@ -181,7 +181,7 @@ def main() -> None:
         ("    FLOPs per step at batch 128 (6·MACs·B)", f"{step_flops / 1e9:.2f} GFLOP"),
         ("    FLOPs per epoch (60k train + 10k test fwd)", f"{epoch_flops / 1e12:.3f} TFLOP"),
         ("    lower bound for one epoch", f"{bound_epoch:.2f} s"),
-        (f"    vae_core.train: {n_train:,} train + {n_test:,} test, best of {args.repeats}", f"{seconds:.2f} s "
+        (f"    vae_core.training.loop: {n_train:,} train + {n_test:,} test, best of {args.repeats}", f"{seconds:.2f} s "
                                                                               f"(bound {bound_run:.2f} s)"),
         ("    achieved epoch time" + (" (scaled from the run)" if args.quick else ""), f"{epoch_est:.2f} s"),
         ("    achieved / bound (goal ≤ 1.3)", f"{seconds / bound_run:.2f}x"),

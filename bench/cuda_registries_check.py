@@ -21,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 
 import vae_core as vc
-from vae_core.shapes import SHAPE_CLASSES, coloured_shapes
+from vae_core.data.shapes import SHAPE_CLASSES, coloured_shapes
 
 
 def main() -> int:

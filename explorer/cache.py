@@ -14,7 +14,9 @@ import numpy as np
 import streamlit as st
 
 import vae_core as vc
-from vae_core import jobs
+from vae_core.analysis import explore
+from vae_core.training import resume
+from vae_core.training import jobs
 
 STAMPED_FILES = ("config.json", "weights.pt", "metrics.json", "latents.npz")
 
@@ -72,7 +74,7 @@ def test_set(dataset: str, data_dir: str, attempt: int) -> TestSet:
 def _model_inputs(_test: TestSet, test_key: str, binarized: bool, seed: int) -> np.ndarray:
     """The whole test split as models with these `vae_core.data.Inputs` see it: float32 (N, C, H, W)."""
     c = 1 if _test.images.ndim == 3 else _test.images.shape[3]
-    images = vc.explore.to_model_layout(_test.images, (c, *_test.images.shape[1:3]))
+    images = explore.to_model_layout(_test.images, (c, *_test.images.shape[1:3]))
     return vc.Inputs(binarized, seed).of(images).numpy()
 
 
@@ -97,7 +99,7 @@ def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) 
     if stored and (bundle.latents_follow_inputs or _test is None):
         mu, labels, logvar = bundle.latents["mu"], bundle.latents["labels"], bundle.latents.get("logvar")
     elif _test is not None:  # no codes, or codes from before the inputs were recorded: encode them
-        from vae_core import geometry
+        from vae_core.analysis import geometry
 
         (mu, logvar), labels = geometry.encode_posteriors(bundle.model, model_inputs(bundle, _test, test_key)), \
             _test.labels
@@ -119,11 +121,11 @@ def manifold(path: str, stamp: float, n: int, spacing: str, lo: float, hi: float
     bundle = load_model(path, stamp)
     xy = _codes["xy"]
     if spacing == "quantile":
-        xs = vc.explore.grid_axis(n, spacing="quantile", limits=(lo / 100, hi / 100))
+        xs = explore.grid_axis(n, spacing="quantile", limits=(lo / 100, hi / 100))
         ys = xs
     else:
-        xs = vc.explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 0], [lo, hi])))
-        ys = vc.explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 1], [lo, hi])))
+        xs = explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 0], [lo, hi])))
+        ys = explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 1], [lo, hi])))
     points = vc.plane_points(xs, ys, mean=_codes["mean"], axes=_codes["axes"])
     image = vc.tile(vc.decode(bundle.model, points), n)
     return {"image": image, "png": vc.png_bytes(image), "xs": xs, "ys": ys}
@@ -160,7 +162,7 @@ CLASSIFIERS = Path(__file__).resolve().parent.parent / "classifiers"
 @st.cache_resource(show_spinner=False)
 def classifier(dataset: str):
     """The small classifier shipped for a built-in dataset (classifiers/<name>.pt), or None."""
-    from vae_core.claims import load_classifier
+    from vae_core.analysis.claims import load_classifier
 
     path = CLASSIFIERS / f"{dataset}.pt"
     return load_classifier(path) if path.exists() else None
@@ -174,7 +176,7 @@ def layer(path: str, stamp: float, kind: str, dataset: str, extent: tuple[float,
           _codes: dict) -> dict:
     """One geometry layer of a model on a lattice over `extent` (the map's plane): values (n, n) with
     row i at y = ys[i] (y up), and for "classes" the confidence too. Cached per model version."""
-    from vae_core import geometry
+    from vae_core.analysis import geometry
 
     bundle = load_model(path, stamp)
     model, d = bundle.model, bundle.model_config.latent_dim
@@ -197,7 +199,7 @@ def layer(path: str, stamp: float, kind: str, dataset: str, extent: tuple[float,
 @st.cache_data(show_spinner=False, max_entries=16)
 def hole_samples(path: str, stamp: float, n: int, _codes: dict) -> np.ndarray:
     """A few prior draws that fell where q(z) < p(z)/10, decoded (seeded, so a rerun shows the same)."""
-    from vae_core import geometry
+    from vae_core.analysis import geometry
 
     _, images = geometry.hole_prior_samples(load_model(path, stamp).model, _codes["mu"], _codes.get("logvar"), n,
                                             seed=0)
@@ -209,7 +211,7 @@ def geodesic(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1
     """The path between two test images' codes along which the decoded image changes least (the
     shortest found from several starts, one bent through the codes' mean), its frames, and both
     paths' lengths (each segment measured in 16 pieces, as vae_core does)."""
-    from vae_core import geometry
+    from vae_core.analysis import geometry
 
     bundle = load_model(path, stamp)
     model = bundle.model
@@ -225,7 +227,7 @@ def geodesic(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1
 def measure_ledger(path: str, stamp: float, _codes: dict) -> dict:
     """The geometry block a training with evaluation stores (geometry.ledger), for a model saved
     without it: measured from its stored test codes, once per model version."""
-    from vae_core import geometry
+    from vae_core.analysis import geometry
 
     return geometry.ledger(load_model(path, stamp).model, _codes["mu"], _codes.get("logvar"))
 
@@ -235,7 +237,7 @@ def resumable_runs() -> list:
     (each checkpoint holds weights and optimiser state: not a read for every Train-tab run)."""
     root = vc.models_dir()
     signature = []
-    suffix = vc.resume.SUFFIX
+    suffix = resume.SUFFIX
     for file in sorted(root.glob(f".*{suffix}")) if root.is_dir() else ():
         try:
             model = file.parent / file.name[1:-len(suffix)]

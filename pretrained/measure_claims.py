@@ -18,11 +18,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 from vae_core import load_bundle, load_split, manifold_grid, png_bytes  # noqa: E402
-from vae_core.checkpoints import update_metrics  # noqa: E402
-from vae_core.claims import (classifier_accuracy, load_classifier, measure_claims, save_classifier,  # noqa: E402
+from vae_core.store.folders import update_metrics  # noqa: E402
+from vae_core.analysis.claims import (classifier_accuracy, load_classifier, measure_claims, save_classifier,  # noqa: E402
                              train_classifier)
-from vae_core.evaluate import aggregate_posterior  # noqa: E402
-from vae_core.runtime import configure_cpu_numerics  # noqa: E402
+from vae_core.analysis.evaluate import aggregate_posterior  # noqa: E402
+from vae_core.training.runtime import configure_cpu_numerics  # noqa: E402
 
 PAIRS = {"mnist": ("mnist-vae", "mnist-mmd"), "fashion": ("fashion-vae", "fashion-mmd")}
 

@@ -31,12 +31,12 @@ from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from vae_core import geometry as geo  # noqa: E402
+from vae_core.analysis import geometry as geo  # noqa: E402
 from vae_core import load_bundle, load_split, run_inputs  # noqa: E402
-from vae_core.checkpoints import WEIGHTS_FILE, save_bundle, update_metrics  # noqa: E402
-from vae_core.evaluate import aggregate_posterior  # noqa: E402
-from vae_core.explore import decode, interpolation_path  # noqa: E402
-from vae_core.runtime import describe_device, pick_device  # noqa: E402
+from vae_core.store.folders import WEIGHTS_FILE, save_bundle, update_metrics  # noqa: E402
+from vae_core.analysis.evaluate import aggregate_posterior  # noqa: E402
+from vae_core.analysis.explore import decode, interpolation_path  # noqa: E402
+from vae_core.training.runtime import describe_device, pick_device  # noqa: E402
 
 NAMES = ("mnist-vae", "mnist-mmd", "fashion-vae", "fashion-mmd")
 SEED = 0

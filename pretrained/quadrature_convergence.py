@@ -4,7 +4,6 @@ its limits until the estimate stops moving.
     python pretrained/quadrature_convergence.py [model folder] [--n 1000]
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 

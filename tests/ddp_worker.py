@@ -47,7 +47,7 @@ def kill_hook() -> None:
     rank, step = spec.split(":")
     if rank != RANK:
         return
-    import vae_core.train as train_module
+    import vae_core.training.loop as train_module
 
     real_make = train_module.make_objective
 
@@ -69,7 +69,7 @@ def kill_hook() -> None:
 def main() -> int:
     sys.addaudithook(audit)
     kill_hook()
-    from vae_core.__main__ import main as cli
+    from vae_core.cli import main as cli
 
     try:
         return cli(sys.argv[1:])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vae_core.shapes import SHAPE_CLASSES, coloured_shapes  # noqa: F401  (the tests' colour dataset)
+from vae_core.data.shapes import SHAPE_CLASSES, coloured_shapes  # noqa: F401  (the tests' colour dataset)
 
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
@@ -50,8 +50,8 @@ def save_untrained_model(folder, *, dataset: str = "mnist", objective: str = "st
 
 def patch_objective(monkeypatch, wrap) -> None:
     """Route every training step's loss through `wrap(real_loss, model, x, step)`: the objectives
-    the loop builds (vae_core.train.make_objective) get their `loss` wrapped."""
-    import vae_core.train as train_module
+    the loop builds (vae_core.training.loop.make_objective) get their `loss` wrapped."""
+    import vae_core.training.loop as train_module
 
     real_make = train_module.make_objective
 

@@ -140,7 +140,7 @@ def test_a_released_slider_sets_the_point_of_both_models(models):
 
 def test_server_decodes_when_the_browser_cannot(models, monkeypatch):
     """A decoder the browser cannot run: the page says why, and sends the sliders' point decoded here."""
-    from vae_core import export
+    from vae_core.store import export
 
     def refuse(model):
         raise export.UnsupportedDecoderError("this decoder has a layer the browser cannot run")

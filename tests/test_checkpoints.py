@@ -19,7 +19,7 @@ from vae_core import (
     tag_path,
     validate_tag,
 )
-from vae_core import checkpoints as ckpt
+from vae_core.store import folders as ckpt
 
 TRAIN_CFG = TrainConfig(epochs=1, train_subset=256)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vae_core import Inputs, ModelConfig, TrainConfig, fit as train, load_split
-from vae_core.claims import (classifier_accuracy, classifier_probs, grid_coverage, interpolation_smoothness,
+from vae_core.analysis.claims import (classifier_accuracy, classifier_probs, grid_coverage, interpolation_smoothness,
                              load_classifier, pixel_entropy, sample_sharpness, save_classifier, train_classifier)
 
 
@@ -81,7 +81,7 @@ class _LinearImages:
         return self
 
     def encode(self, x):
-        from vae_core.models import Posterior
+        from vae_core.model.networks import Posterior
 
         return Posterior(x.flatten(1)[:, :2] * 0 + x.flatten(1).mean(1, keepdim=True), None)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vae_core import load_bundle
-from vae_core.__main__ import main
+from vae_core.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,7 +141,7 @@ def test_init_from_continues_training_and_counts_epochs_across_stages(isolated_m
 def test_only_vae_core_errors_become_one_line_messages(monkeypatch, capsys):
     """An expected failure is a VaeCoreError and prints one line; anything else is a bug and keeps
     its traceback."""
-    import vae_core.__main__ as cli
+    import vae_core.cli as cli
     from vae_core import DatasetError
 
     def expected(**kwargs):
@@ -162,17 +162,18 @@ def test_only_vae_core_errors_become_one_line_messages(monkeypatch, capsys):
 def test_expected_failures_in_the_library_are_vae_core_errors():
     import ast
 
-    from vae_core import VaeCoreError, explore, pick_device
-    from vae_core.jobs import JobError
+    from vae_core import VaeCoreError, pick_device
+    from vae_core.analysis import explore
+    from vae_core.training.jobs import JobError
 
     assert issubclass(JobError, VaeCoreError)
     with pytest.raises(VaeCoreError, match="device must be"):
         pick_device("tpu")
     with pytest.raises(VaeCoreError, match="grid size"):
         explore.grid_axis(0)
-    # checkpoints.py reads the version from _version.py, not from the package's __init__.
-    tree = ast.parse((ROOT / "vae_core" / "checkpoints.py").read_text())
-    assert not any(isinstance(n, ast.ImportFrom) and n.level == 1 and n.module is None for n in ast.walk(tree))
+    # store/folders.py reads the version from _version.py, not from the package's __init__.
+    tree = ast.parse((ROOT / "vae_core" / "store" / "folders.py").read_text())
+    assert not any(isinstance(n, ast.ImportFrom) and n.level == 2 and n.module is None for n in ast.walk(tree))
 
 
 def test_decode_writes_the_decoders_image_of_the_points_given(tmp_path, capsys):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_core import geometry
+from vae_core.analysis import geometry
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]

@@ -14,6 +14,7 @@ import torch
 
 from vae_core import DatasetError, load_split, resolve_data_dir
 from vae_core import data as data_mod
+from vae_core.data import idx as idx_mod
 from vae_core.data import IMAGES_MAGIC, LABELS_MAGIC, binarize, ensure_files, fixed_binarization, read_idx, to_float
 
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -161,7 +162,7 @@ def test_download_with_bad_md5_leaves_no_file(tmp_path, monkeypatch):
         calls.append(url)
         return _FakeResponse(b"definitely not MNIST" * 100)
 
-    monkeypatch.setattr(data_mod.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(idx_mod.urllib.request, "urlopen", fake_urlopen)
     with pytest.raises(DatasetError, match="MD5") as err:
         ensure_files("mnist", tmp_path, progress=False)
     assert "train-images-idx3-ubyte.gz" in str(err.value)
@@ -173,7 +174,7 @@ def test_download_network_error_is_a_dataset_error(tmp_path, monkeypatch):
     def fake_urlopen(url, timeout=None):
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(data_mod.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(idx_mod.urllib.request, "urlopen", fake_urlopen)
     with pytest.raises(DatasetError, match="could not download"):
         ensure_files("fashion", tmp_path, progress=False)
     assert list(tmp_path.iterdir()) == []  # nothing left behind: no empty FashionMNIST/raw
@@ -193,7 +194,7 @@ def test_a_failed_download_keeps_the_files_that_arrived_whole(tmp_path, monkeypa
             return _FakeResponse(payload)
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(data_mod.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(idx_mod.urllib.request, "urlopen", fake_urlopen)
     with pytest.raises(DatasetError, match="could not download"):
         ensure_files("mnist", tmp_path / "new-data", progress=False)
     assert [p.name for p in (tmp_path / "new-data" / "MNIST" / "raw").iterdir()] == [first]
@@ -210,7 +211,7 @@ def test_download_with_matching_md5_is_kept_and_loads(tmp_path, monkeypatch):
     info = data_mod.DATASETS["mnist"]
     monkeypatch.setitem(data_mod.DATASETS, "mnist", dataclasses.replace(
         info, md5={name: hashlib.md5(p).hexdigest() for name, p in payloads.items()}))
-    monkeypatch.setattr(data_mod.urllib.request, "urlopen",
+    monkeypatch.setattr(idx_mod.urllib.request, "urlopen",
                         lambda url, timeout=None: _FakeResponse(payloads[url.rsplit("/", 1)[1]]))
     raw = ensure_files("mnist", tmp_path, progress=False)
     assert sorted(p.name for p in raw.iterdir()) == sorted(payloads)

@@ -245,7 +245,7 @@ def test_a_session_idle_since_a_full_run_works_after_failover(deployment):
 TRAINER = """
 import json, sys
 import vae_core as vc
-from vae_core import jobs
+from vae_core.training import jobs
 shared, own, width = sys.argv[1], sys.argv[2], int(sys.argv[3])
 cfg = vc.TrainConfig(epochs=1, batch_size=64, train_subset=256, eval_subset=100)
 registry = jobs.JobRegistry()

@@ -17,7 +17,7 @@ from vae_core import (
     fit as train,
 )
 from vae_core.data import fixed_binarization
-from vae_core.evaluate import PASS_BYTES, aggregate_posterior, best_proposal_scale, decode_floats, decodes_per_pass, \
+from vae_core.analysis.evaluate import PASS_BYTES, aggregate_posterior, best_proposal_scale, decode_floats, decodes_per_pass, \
     proposal
 
 

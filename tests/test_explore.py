@@ -18,7 +18,7 @@ from vae_core import (
     reconstruct,
     tile,
 )
-from vae_core.explore import grid_axis, grid_points
+from vae_core.analysis.explore import grid_axis, grid_points
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +202,7 @@ def test_traversal_moves_one_dimension_per_row_and_the_order_follows_the_kl():
     import torch
 
     from vae_core import ModelConfig, build_model
-    from vae_core.explore import decode, dimension_order, traversal
+    from vae_core.analysis.explore import decode, dimension_order, traversal
 
     torch.manual_seed(0)
     model = build_model(ModelConfig(hidden=(16,), latent_dim=4)).eval()

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 import vae_core as vc
-from vae_core import export as ex
+from vae_core.store import export as ex
 
 TOL = 1e-5  # pixel probability, numpy (float64) vs torch (float32)
 
@@ -80,7 +80,7 @@ def numpy_decode(spec: dict, blob: bytes, z: np.ndarray) -> np.ndarray:
 
 
 def numpy_mean(output: dict, x: np.ndarray) -> np.ndarray:
-    """The output op on float64 logits, written apart from vae_core.likelihoods."""
+    """The output op on float64 logits, written apart from vae_core.model.likelihoods."""
     if output == {"op": "sigmoid"}:
         return np.exp(-np.logaddexp(0, -x))  # sigmoid, no overflow
     assert output == {"op": "cbernoulli_mean", "series_below": 1.0}, output

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import vae_core as vc
-from vae_core.formation import FORMATION_FILE, Formation, read_formation
-from vae_core.resume import read_resume, resume_file
+from vae_core.analysis.formation import FORMATION_FILE, Formation, read_formation
+from vae_core.training.resume import read_resume, resume_file
 
 TINY = vc.ModelConfig(hidden=(32,), latent_dim=2)
 RUN = vc.TrainConfig(epochs=3, batch_size=64, train_subset=256, eval_subset=50, lr=3e-3, formation_images=300)

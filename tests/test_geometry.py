@@ -1,4 +1,4 @@
-"""vae_core.geometry, each quantity against an independent computation.
+"""vae_core.analysis.geometry, each quantity against an independent computation.
 
 Magnification against central finite differences of decoded images; the aggregate density against
 scipy's Gaussian log-densities and a log-sum-exp, and its integral over a wide grid; geodesics against
@@ -17,10 +17,10 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 import vae_core as vc
-from vae_core import geometry as geo
-from vae_core.checkpoints import load_bundle, save_bundle
-from vae_core.claims import classifier_probs, load_classifier
-from vae_core.explore import decode, encode_means, latent_plane
+from vae_core.analysis import geometry as geo
+from vae_core.store.folders import load_bundle, save_bundle
+from vae_core.analysis.claims import classifier_probs, load_classifier
+from vae_core.analysis.explore import decode, encode_means, latent_plane
 from vae_core.objectives import gaussian_kernel
 
 CLASSIFIERS = vc.PRETRAINED_DIR.parent / "classifiers"

@@ -9,7 +9,7 @@ import torch
 from scipy import integrate
 
 from vae_core import LIKELIHOODS, ModelConfig, build_model, decode
-from vae_core.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian, cb_log_normalizer, cb_mean
+from vae_core.model.likelihoods import Bernoulli, ContinuousBernoulli, Gaussian, cb_log_normalizer, cb_mean
 
 LAMBDAS = [1e-4, 0.01, 0.2, 0.4, 0.49, 0.4999, 0.5 - 1e-7, 0.5, 0.5 + 1e-6, 0.5001, 0.51, 0.7, 0.99, 1 - 1e-4]
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from vae_core import OBJECTIVES, ConfigError, ModelConfig, TrainConfig, build_model, gaussian_kl, make_objective, mmd
-from vae_core.likelihoods import Bernoulli
+from vae_core.model.likelihoods import Bernoulli
 from vae_core.objectives import gaussian_kernel, kl_weight, log_normal, log_standard_normal, log_weights
 
 

@@ -21,7 +21,7 @@ def test_runtime_dependencies_are_the_runtime_ones():
     assert names == {"torch", "numpy", "pillow", "tqdm", "streamlit", "plotly"}
     test_extras = " ".join(PROJECT["optional-dependencies"]["test"])
     assert "scikit-learn" in test_extras and "pytest" in test_extras  # tests only
-    assert PROJECT["scripts"] == {"vae-core": "vae_core.__main__:main", "vae-explorer": "explorer.launch:main"}
+    assert PROJECT["scripts"] == {"vae-core": "vae_core.cli:main", "vae-explorer": "explorer.launch:main"}
 
 
 def test_no_module_edits_sys_path():

@@ -11,7 +11,7 @@ from torch import distributions as D
 
 from vae_core import PRIORS, ModelConfig, TrainConfig, build_model, load_bundle, make_objective, prior_samples, \
     save_bundle
-from vae_core.evaluate import iw_log_likelihood, neg_elbo, quadrature_log_likelihood
+from vae_core.analysis.evaluate import iw_log_likelihood, neg_elbo, quadrature_log_likelihood
 
 
 def _model(prior, **kw):
@@ -129,7 +129,7 @@ def test_a_one_component_mog_at_the_origin_is_n01_everywhere_it_is_used(mnist_te
 
 
 def test_quadrature_widens_to_hold_a_learned_prior():
-    from vae_core.evaluate import quadrature_limit
+    from vae_core.analysis.evaluate import quadrature_limit
 
     model = _model("mog", prior_components=2)
     with torch.no_grad():

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from vae_core import COMPLETED, CheckpointError, ConfigError, ModelConfig, TrainConfig, fit, jobs, load_bundle
-from vae_core.__main__ import main
-from vae_core.resume import read_resume, resumable_runs, resume_file
+from vae_core import COMPLETED, CheckpointError, ConfigError, ModelConfig, TrainConfig, fit, load_bundle
+from vae_core.training import jobs
+from vae_core.cli import main
+from vae_core.training.resume import read_resume, resumable_runs, resume_file
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ModelConfig(hidden=(32,), latent_dim=2)

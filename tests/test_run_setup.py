@@ -1,12 +1,12 @@
-"""One place starts a run (`vae_core.train.setup_run`): the CLI, the page's jobs and `fit` set a run
+"""One place starts a run (`vae_core.training.loop.setup_run`): the CLI, the page's jobs and `fit` set a run
 up the same way, so the same settings train the same weights whoever starts them, and whatever
 cannot run is refused there, before a step or a thread."""
 import pytest
 import torch
 
 from vae_core import ConfigError, DatasetError, ModelConfig, TrainConfig, fit
-from vae_core.jobs import JobRegistry
-from vae_core.train import setup_run, train
+from vae_core.training.jobs import JobRegistry
+from vae_core.training.loop import setup_run, train
 
 TINY = ModelConfig(hidden=(32,), latent_dim=2)
 FAST = TrainConfig(epochs=1, batch_size=64, train_subset=256, eval_subset=50, lr=3e-3, seed=7)

@@ -6,7 +6,7 @@ import torch
 
 from vae_core import CANCELLED, CheckpointError, Inputs, ModelConfig, TrainConfig, encode_means, finish_run, fit, \
     load_bundle
-from vae_core.runs import SHIPPED_EVALUATION
+from vae_core.training.runs import SHIPPED_EVALUATION
 
 TINY = ModelConfig(hidden=(32,), latent_dim=2)
 FAST = TrainConfig(epochs=1, batch_size=64, eval_subset=100, lr=3e-3)

@@ -7,8 +7,8 @@ import torch
 
 from vae_core import ConfigError, ModelConfig, Progress, TrainConfig
 from vae_core import fit
-from vae_core import runtime
-from vae_core.runtime import Pacer, ThreadGovernor, thread_choices
+from vae_core.training import runtime
+from vae_core.training.runtime import Pacer, ThreadGovernor, thread_choices
 
 QUIET = {2: 0.0125, 1: 0.021}  # seconds per step: 80 vs 48 steps/s, as measured on the 2-core machine
 BUSY = {2: 0.071, 1: 0.024}  # a one-core busy loop beside it: 2 threads collapse, 1 keeps its core

@@ -6,7 +6,7 @@ import pytest
 
 import vae_core as vc
 from vae_core import ConfigError, ModelConfig, TrainConfig, settings
-from vae_core.__main__ import build_parser
+from vae_core.cli import build_parser
 
 
 def test_every_user_field_is_a_setting_with_help():

@@ -36,6 +36,7 @@ from helpers import assert_no_traceback, mapped_sides  # noqa: E402
 import vae_core as vc
 from vae_core import DatasetError, load_split
 from vae_core import data as data_mod
+from vae_core.data import idx as idx_mod
 from vae_core.data import ensure_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,7 +233,7 @@ def test_download_verified_by_md5_falls_through_to_a_good_mirror(tmp_path, mirro
     raw = ensure_files("mnist", tmp_path, progress=False)
     assert sorted(p.name for p in raw.iterdir()) == sorted(FILES)
     for name in FILES:
-        assert data_mod._md5(raw / name) == data_mod.DATASETS["mnist"].md5[name]
+        assert idx_mod._md5(raw / name) == data_mod.DATASETS["mnist"].md5[name]
     split = load_split("mnist", "test", data_dir=tmp_path, download=False)
     assert len(split) == 10_000
     assert np.array_equal(split.labels.numpy(), load_split("mnist", "test", data_dir=data_dir).labels.numpy())

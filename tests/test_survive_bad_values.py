@@ -29,7 +29,8 @@ from streamlit.testing.v1 import AppTest
 from helpers import assert_no_traceback, mapped_sides, open_tab, save_untrained_model  # noqa: E402
 
 import vae_core as vc
-from vae_core import CheckpointError, ConfigError, ModelConfig, TrainConfig, jobs, tag_path
+from vae_core import CheckpointError, ConfigError, ModelConfig, TrainConfig, tag_path
+from vae_core.training import jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "explorer_app.py")

@@ -30,8 +30,9 @@ from streamlit.testing.v1 import AppTest
 from helpers import latent_map, open_tab, patch_objective, save_untrained_model  # noqa: E402
 
 import vae_core as vc
-from vae_core import CheckpointError, ModelConfig, TrainConfig, jobs, load_bundle, save_bundle
-from vae_core import checkpoints as ckpt
+from vae_core import CheckpointError, ModelConfig, TrainConfig, load_bundle, save_bundle
+from vae_core.training import jobs, runs
+from vae_core.store import folders as ckpt
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "explorer_app.py")
@@ -70,7 +71,7 @@ def no_pretrained_writes(monkeypatch, isolated_models_dir):
         targets.append(Path(path))
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(vc.runs, "save_bundle", spy)  # the one place a training run is saved
+    monkeypatch.setattr(runs, "save_bundle", spy)  # the one place a training run is saved
     yield targets
     for path in targets:
         assert not ckpt._is_pretrained(path), path

@@ -28,7 +28,9 @@ from streamlit.testing.v1 import AppTest
 from helpers import patch_objective  # noqa: E402
 
 import vae_core as vc
-from vae_core import ModelConfig, TrainConfig, jobs, list_models, load_bundle, save_bundle
+from vae_core.store import folders
+from vae_core import ModelConfig, TrainConfig, list_models, load_bundle, save_bundle
+from vae_core.training import jobs
 from vae_core.objectives import LossParts
 
 from helpers import open_tab
@@ -120,7 +122,7 @@ def test_a_failing_disk_fails_the_job_cleanly(isolated_models_dir, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(vc.checkpoints.torch, "save", disk_full)
+    monkeypatch.setattr(folders.torch, "save", disk_full)
     registry = jobs.JobRegistry()
     v = wait(registry.start(TINY, TrainConfig(epochs=1, batch_size=64, train_subset=256, eval_subset=50),
                             "no-space", owner="u1"))
@@ -159,7 +161,7 @@ CHILD = r"""
 import os, sys, time, random
 import torch
 import vae_core as vc
-from vae_core import checkpoints as ckpt
+from vae_core.store import folders as ckpt
 
 path, mode = sys.argv[1], sys.argv[2]
 

@@ -11,7 +11,7 @@ from vae_core import CANCELLED, COMPLETED, DIVERGED, ConfigError, ModelConfig, T
 from vae_core import fit as train
 from vae_core.objectives import LossParts
 
-train_module = vae_core.train  # the module: the loop is `fit`
+train_module = vae_core.training.loop  # the module: the loop is `fit`
 
 TINY = ModelConfig(hidden=(64,), latent_dim=2)
 FAST = TrainConfig(epochs=3, batch_size=64, eval_subset=200, lr=3e-3, schedule="constant")
@@ -33,7 +33,7 @@ def test_loss_falls_on_real_mnist(mnist_small, mnist_test, objective):
     assert len(test_rows) == 3  # one per epoch
     assert [r["epoch"] for r in test_rows] == pytest.approx([1.0, 2.0, 3.0])
     first, last = train_rows[0]["total"], train_rows[-1]["total"]
-    # A fresh decoder starts at the training images' mean (vae_core.models.VAE.init_output_bias): ~200 nats
+    # A fresh decoder starts at the training images' mean (vae_core.model.networks.VAE.init_output_bias): ~200 nats
     # per image of reconstruction, not the 784·log 2 ≈ 543 of a random one; a few epochs take off more.
     assert 150 < train_rows[0]["recon"] < 250
     assert last < first - 5
@@ -178,10 +178,10 @@ def test_continue_training_a_given_model(mnist_small, mnist_test):
     assert result.model is model and result.steps == 3
 
 
-def test_vae_core_train_is_the_module_and_fit_the_loop():
+def test_the_training_package_holds_the_loop_and_fit_is_its_entry():
     import types
 
-    assert isinstance(vae_core.train, types.ModuleType) and vae_core.fit is train_module.fit
+    assert isinstance(vae_core.training.loop, types.ModuleType) and vae_core.fit is train_module.fit
 
 
 @pytest.mark.parametrize("model_cfg, train_cfg, message", [

@@ -12,9 +12,9 @@ from PIL import Image
 from helpers import SHAPE_CLASSES, coloured_shapes, write_image_folder  # noqa: E402
 
 import vae_core as vc
-from vae_core import jobs
+from vae_core.training import jobs
 from vae_core import CheckpointError, ConfigError, DatasetError, TrainConfig, load_bundle, resolve_dataset
-from vae_core.__main__ import main
+from vae_core.cli import main
 
 N_TRAIN, N_TEST = 240, 60
 

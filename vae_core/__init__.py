@@ -1,10 +1,13 @@
 """vae_core: variational autoencoders on MNIST, Fashion-MNIST and your own images.
 
-The page and the CLI use only the names below; each module has one job
-(see README.md for the map). `vae_core.train` is the training module; its loop is `fit`.
+The page and the CLI use the names below. The package by job, each floor importing only those below it:
+`errors`, `registry`, `shards` (nothing of the package) → `data` (datasets, splits, inputs) → `model`
+(networks, likelihoods, priors, densities) and `objectives` → `config` (settings, built from the
+members) → `analysis` (explore, evaluate, geometry, claims, formation) → `store` (model folders, the
+browser's export) → `training` (the run and its loop, torchrun, resume, runs, the page's jobs) → `cli`.
 """
 from ._version import __version__
-from .checkpoints import (
+from .store.folders import (
     Bundle,
     ModelEntry,
     PRETRAINED_DIR,
@@ -16,11 +19,11 @@ from .checkpoints import (
     validate_tag,
 )
 from .config import ModelConfig, Setting, TrainConfig, check_compatible, default_epochs, run_inputs, settings
-from .data import DATASETS, Dataset, Inputs, Split, dataset_info, dataset_title, load_split, resolve_data_dir, resolve_dataset
-from .densities import reparameterize
+from .data import DATASETS, Dataset, Inputs, Split, dataset_title, load_split, resolve_data_dir, resolve_dataset
+from .model.densities import reparameterize
 from .errors import CheckpointError, ConfigError, DatasetError, VaeCoreError
-from .evaluate import evaluate_model, iw_log_likelihood, knn_accuracy, neg_elbo, quadrature_log_likelihood
-from .explore import (
+from .analysis.evaluate import evaluate_model, iw_log_likelihood, knn_accuracy, neg_elbo, quadrature_log_likelihood
+from .analysis.explore import (
     decode,
     encode_means,
     interpolate,
@@ -33,8 +36,8 @@ from .explore import (
     reconstruct,
     tile,
 )
-from .export import DecoderExport, UnsupportedDecoderError, decoder_export, export_to_folder
-from .geometry import (
+from .store.export import DecoderExport, UnsupportedDecoderError, decoder_export, export_to_folder
+from .analysis.geometry import (
     GeometryError,
     active_units,
     aggregate_log_density,
@@ -56,20 +59,20 @@ from .geometry import (
     stretch_layer,
     unit_activity,
 )
-from .likelihoods import LIKELIHOODS, Likelihood
-from .models import VAE, build_model
+from .model.likelihoods import LIKELIHOODS, Likelihood
+from .model.networks import VAE, build_model
 from .objectives import OBJECTIVES, LossParts, Objective, gaussian_kl, make_objective, mmd
-from .priors import PRIORS, Prior
-from .resume import ResumeState, clear_resume, read_resume, resumable_runs, resume_file
-from .runs import SHIPPED_EVALUATION, finish_run
-from .runtime import describe_device, pick_device
-from .train import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, fit
+from .model.priors import PRIORS, Prior
+from .training.resume import ResumeState, clear_resume, read_resume, resumable_runs, resume_file
+from .training.runs import SHIPPED_EVALUATION, finish_run
+from .training.runtime import describe_device, pick_device
+from .training.loop import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult, fit
 
 __all__ = [
     "__version__", "VaeCoreError", "ConfigError", "DatasetError", "CheckpointError",
     "Bundle", "ModelEntry", "PRETRAINED_DIR", "list_models", "load_bundle", "models_dir", "save_bundle", "tag_path",
     "validate_tag", "ModelConfig", "TrainConfig", "Setting", "settings", "check_compatible", "default_epochs",
-    "run_inputs", "DATASETS", "Dataset", "Inputs", "Split", "dataset_info", "dataset_title", "load_split", "resolve_data_dir",
+    "run_inputs", "DATASETS", "Dataset", "Inputs", "Split", "dataset_title", "load_split", "resolve_data_dir",
     "resolve_dataset", "reparameterize", "evaluate_model", "iw_log_likelihood", "knn_accuracy", "neg_elbo",
     "quadrature_log_likelihood", "decode", "encode_means", "interpolate", "interpolation_path", "manifold_grid",
     "latent_plane", "plane_points", "png_bytes", "prior_samples", "reconstruct", "tile", "DecoderExport",

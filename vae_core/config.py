@@ -23,11 +23,11 @@ from .registry import Registry
 
 from .data import DATASETS, MAX_SIDE, MIN_SIDE, Inputs, is_path_spec
 from .errors import ConfigError
-from .likelihoods import LIKELIHOODS
+from .model.likelihoods import LIKELIHOODS
 from .objectives import OBJECTIVES
-from .priors import PRIORS
+from .model.priors import PRIORS
 
-ARCHS = ("mlp", "conv")  # vae_core.models.ARCHITECTURES builds them
+ARCHS = ("mlp", "conv")  # vae_core.model.networks.ARCHITECTURES builds them
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cosine")

@@ -183,7 +183,7 @@ def layer_picture_file(path: str, stamp: float, kind: str, dataset: str, ext: tu
 def ellipses(s: Slot, index: int | None) -> list[dict]:
     """The 1σ and 2σ ellipses of q(z|x) for the picked test image, in the map's plane (none for a
     deterministic encoder, or without stored log-variances)."""
-    from vae_core import geometry
+    from vae_core.analysis import geometry
 
     logvar = s.codes.get("logvar")
     if index is None or logvar is None or index >= len(logvar):

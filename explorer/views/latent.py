@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import vae_core as vc
-from vae_core import geometry
+from vae_core.analysis import explore
+from vae_core.analysis import geometry
 
 from .. import cache, state
 from ..figures import big
@@ -20,7 +20,7 @@ def grid_ui() -> tuple[int, str, float, float]:
     the map and its decoded images fill the first screen)."""
     c1, c2, c3 = st.expander("Manifold grid: size, spacing, range").columns([2, 2, 3])
     n = c1.slider("Grid size n (n × n images)", 5, 30, key="grid_n")
-    spacing = c2.radio("Grid spacing", vc.explore.GRID_SPACINGS, key="grid_spacing", horizontal=True,
+    spacing = c2.radio("Grid spacing", explore.GRID_SPACINGS, key="grid_spacing", horizontal=True,
                        format_func={"quantile": "Gaussian quantiles", "range": "range of the codes"}.get,
                        help="Quantiles: Kingma & Welling, Fig. 4b (even in probability, uneven in z). "
                             "Range: evenly over the test codes.")
@@ -42,7 +42,7 @@ LAYER_TITLES = {"none": "codes only", "classes": "what it decodes to", "holes": 
 def layer_ui(page: Page) -> str | None:
     kind = st.radio("Layer under the codes", list(LAYERS), key="layer", horizontal=True,
                     format_func=LAYER_TITLES.get,
-                    help="Computed on a lattice over each map by vae_core.geometry, once per model version.")
+                    help="Computed on a lattice over each map by vae_core.analysis.geometry, once per model version.")
     if kind == "none":
         return None
     st.caption(LAYERS[kind].__doc__.strip().splitlines()[0])

@@ -1,6 +1,6 @@
 """The Train tab: a form for a new model, and this browser's training as it runs.
 
-The training runs in a background thread of the server (vae_core.jobs), owned by this
+The training runs in a background thread of the server (vae_core.training.jobs), owned by this
 browser's cookie, so it survives reruns, a reload and a second tab; the progress below
 redraws itself once a second while it runs.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 import vae_core as vc
-from vae_core import jobs
+from vae_core.training import jobs
 
 from .. import cache, data, form, state
 from ..figures import big, latest, loss_figure, PART_TITLES

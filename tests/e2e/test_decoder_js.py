@@ -3,7 +3,7 @@
 No Streamlit: the exports are written into a temporary folder served by a tiny local HTTP
 server (so the decoder loads them with fetch, as the page will), and decoder.js is added to a
 blank page. Each model is decoded at 100 random points in the browser and compared with
-`vae_core.explore.decode` (pixel probabilities within 1e-4); models of every likelihood (Bernoulli,
+`vae_core.analysis.explore.decode` (pixel probabilities within 1e-4); models of every likelihood (Bernoulli,
 continuous Bernoulli, Gaussian) with the likelihood's mean, `model.likelihood.mean`.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 import vae_core as vc
+from vae_core.analysis import explore
 
 pytestmark = pytest.mark.browser
 
@@ -255,7 +256,7 @@ def test_write_image_data_grey_and_rgb(blank, served):
       return Array.from(img.data);
     }""", [f"{served[0]}/{name}", z.tolist()])
     grey = np.asarray(grey, np.int64).reshape(84, 84, 4)
-    want = np.kron(vc.explore.to_uint8(vc.decode(model, z[None])[0]).astype(np.int64), np.ones((3, 3), np.int64))
+    want = np.kron(explore.to_uint8(vc.decode(model, z[None])[0]).astype(np.int64), np.ones((3, 3), np.int64))
     for ch in range(3):
         assert np.abs(grey[..., ch] - want).max() <= 1  # a rounding tie may differ by one
         assert (grey[..., ch] == want).mean() > 0.99
@@ -269,7 +270,7 @@ def test_write_image_data_grey_and_rgb(blank, served):
       return Array.from(img.data);
     }""", [[None if np.isnan(v) else float(v) for v in rgb.ravel()]])
     drawn = np.asarray(drawn, np.int64).reshape(4, 5, 4)
-    want = vc.explore.to_uint8(np.nan_to_num(rgb, nan=0.0)).transpose(1, 2, 0)
+    want = explore.to_uint8(np.nan_to_num(rgb, nan=0.0)).transpose(1, 2, 0)
     assert np.abs(drawn[..., :3] - want).max() <= 1
     assert list(drawn[0, 0, :3]) == [0, 255, 0]
 

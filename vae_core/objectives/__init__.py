@@ -7,7 +7,7 @@ Members: `standard` (β-VAE), `mmd` (InfoVAE's MMD-VAE), `iwae` (the importance-
 """
 from __future__ import annotations
 
-from ..densities import gaussian_kl, log_normal, log_standard_normal
+from ..model.densities import gaussian_kl, log_normal, log_standard_normal
 from ..registry import Registry
 from .annealed import AnnealedVAE, kl_weight
 from .base import LossParts, Objective

@@ -8,15 +8,12 @@ image would become the same blob.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 
 from ..registry import Member
 
-if TYPE_CHECKING:
-    from ..config import TrainConfig
-    from ..models import VAE
 
 
 class LossParts:
@@ -61,14 +58,14 @@ class Objective(Member):
     def check(cls, model_cfg, train_cfg) -> None:
         """Refuse (ConfigError) settings this objective cannot train with; called before a run starts."""
 
-    def __init__(self, cfg: "TrainConfig", *, total_steps: int = 1):
+    def __init__(self, cfg, *, total_steps: int = 1):
         self.cfg = cfg
         self.total_steps = max(int(total_steps), 1)
 
-    def loss(self, model: "VAE", x: torch.Tensor, step: int = 0) -> LossParts:
+    def loss(self, model, x: torch.Tensor, step: int = 0) -> LossParts:
         raise NotImplementedError
 
-    def __call__(self, model: "VAE", x: torch.Tensor, step: int = 0) -> LossParts:
+    def __call__(self, model, x: torch.Tensor, step: int = 0) -> LossParts:
         return self.loss(model, x, step)
 
 

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from ..densities import log_normal, reparameterize
+from ..model.densities import log_normal, reparameterize
 from .base import KL_PART, LossParts, Objective, repeat_batch
 from .standard import SAMPLES
 

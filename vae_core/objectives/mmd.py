@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..distributed import gather_rows
+from ..shards import gather_rows
 from ..registry import Option
 from .base import LossParts, Objective
 
@@ -41,7 +41,7 @@ class MMDVAE(Objective):
     matches its scale on MNIST); 'mse' is Σ_i (E[x_i|z] − x_i)² per image.
 
     Under torchrun the MMD² is computed on the codes of the whole global batch, gathered from all
-    ranks with an all_gather that carries the gradient (`vae_core.distributed.gather_rows`), not
+    ranks with an all_gather that carries the gradient (`vae_core.shards.gather_rows`), not
     per rank: the same term, and the same gradient, as one process on that batch.
     """
 

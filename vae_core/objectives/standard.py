@@ -2,7 +2,7 @@
 β ≠ 1: Higgins et al. 2017)."""
 from __future__ import annotations
 
-from ..densities import log_normal, reparameterize
+from ..model.densities import log_normal, reparameterize
 from ..errors import ConfigError
 from ..registry import Option
 from .base import KL_PART, LossParts, Objective, repeat_batch

@@ -6,7 +6,7 @@ fit the data, a batch larger than the data, a resume under other settings) is re
 before the first step, and the model is built there. `train` never raises for what happens
 during training: divergence and cancel come back as a status with the last good weights, so a
 caller (the page, the CLI) always has a model to show and a message to print. `fit` is both in one
-call. `vae_core.runs.finish_run` then evaluates and saves the result.
+call. `vae_core.training.runs.finish_run` then evaluates and saves the result.
 """
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from typing import Callable
 import torch
 
 from . import distributed
-from .config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible, run_inputs
-from .data import Dataset, Inputs, Split, binarize, eval_inputs, resolve_dataset, to_float
-from .formation import Formation
-from .models import VAE, build_model
-from .objectives import OBJECTIVES, Objective, make_objective
+from ..config import ConfigError, ModelConfig, TrainConfig, binarizes, check_compatible, run_inputs
+from ..data import Dataset, Inputs, Split, binarize, eval_inputs, resolve_dataset, to_float
+from ..analysis.formation import Formation
+from ..model.networks import VAE, build_model
+from ..objectives import OBJECTIVES, Objective, make_objective
 from .resume import ResumeState, check_same_run, write_resume
 from .runtime import Pacer, configure_cpu_numerics
 
@@ -220,7 +220,7 @@ class RunSetup:
     world: distributed.World
     model: VAE
     resume: ResumeState | None = None
-    formation: Formation | None = None  # the codes kept per epoch (vae_core.formation); rank 0's only
+    formation: Formation | None = None  # the codes kept per epoch (vae_core.analysis.formation); rank 0's only
 
     @property
     def device(self) -> torch.device:
@@ -235,13 +235,13 @@ def setup_run(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None, 
 
     - `model`: continue training these weights (same network; the objective may differ: ELBO, then
       the IWAE bound), instead of new ones seeded with `train_cfg.seed`.
-    - `resume`: a run's resume checkpoint (`vae_core.resume.read_resume`): the configs must be the
+    - `resume`: a run's resume checkpoint (`vae_core.training.resume.read_resume`): the configs must be the
       run's (a ConfigError names every setting that differs) and so must the data (its fingerprint).
     - `dataset`: the record of `train_cfg.dataset` when the caller resolved it already (the CLI
       builds the model's config from it).
     - `train_split`/`test_split`: splits already read (tests, benchmarks); else the dataset's,
       downloaded when missing only with `download` (a progress bar with `progress`).
-    - Under torchrun (`vae_core.distributed`) this joins the process group and takes the rank's GPU.
+    - Under torchrun (`vae_core.training.distributed`) this joins the process group and takes the rank's GPU.
     """
     check_compatible(model_cfg, train_cfg)
     if resume is not None:
@@ -566,7 +566,7 @@ def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_po
                    inputs: Inputs | None = None) -> list[Path]:
     """Prior samples, the 20x20 grid and the latent scatter as PNG files, as the CVAE blog's loop does
     (the scatter's codes from `inputs`, by default `explore.default_inputs`)."""
-    from .explore import default_inputs, encode_means, manifold_grid, png_bytes, prior_samples, scatter_image, tile
+    from ..analysis.explore import default_inputs, encode_means, manifold_grid, png_bytes, prior_samples, scatter_image, tile
 
     folder.mkdir(parents=True, exist_ok=True)
     was_training = model.training

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import Inputs, Split
-from .errors import CheckpointError
+from ..data import Inputs, Split
+from ..errors import CheckpointError
 from .explore import encode_means
-from .models import VAE
+from ..model.networks import VAE
 
 FORMATION_FILE = "formation.npz"
 FORMATION_IMAGES = 2000

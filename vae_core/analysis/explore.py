@@ -14,9 +14,9 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .data import Inputs, to_float
-from .errors import ConfigError
-from .models import VAE
+from ..data import Inputs, to_float
+from ..errors import ConfigError
+from ..model.networks import VAE
 
 ENCODE_BATCH = 5000
 GRID_SPACINGS = ("quantile", "range")
@@ -280,7 +280,7 @@ def gif_bytes(frames: list[np.ndarray], *, duration_ms: int = 120, pause_ms: int
 
 def formation_frames(codes: np.ndarray, labels: np.ndarray, epochs: np.ndarray, *, size: int = 400,
                      margin: float = 0.05) -> list[np.ndarray]:
-    """One scatter per frame of a model's formation (codes (frames, n, d), `vae_core.formation`), all on
+    """One scatter per frame of a model's formation (codes (frames, n, d), `vae_core.analysis.formation`), all on
     the same axes (the final frame's PCA plane for d > 2, limits spanning every frame), each with its
     epoch written in the corner."""
     from PIL import Image, ImageDraw

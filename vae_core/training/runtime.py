@@ -8,7 +8,7 @@ from collections import deque
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def pick_device(preference: str = "auto") -> torch.device:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import torch
 
-from ._version import __version__
-from .checkpoints import tag_path
-from .config import ModelConfig, TrainConfig
-from .errors import CheckpointError, ConfigError
+from .._version import __version__
+from ..store.folders import tag_path
+from ..config import ModelConfig, TrainConfig
+from ..errors import CheckpointError, ConfigError
 
 FORMAT_VERSION = 1
 SUFFIX = ".resume.pt"
@@ -168,7 +168,7 @@ def resumable_runs(models_root: Path | None = None) -> list[ResumeState]:
     """Every run in the models directory that can be continued, newest first: a resume checkpoint
     whose model folder is absent (killed, cancelled) or saved as cancelled. Unreadable files are
     skipped."""
-    from .checkpoints import models_dir
+    from ..store.folders import models_dir
 
     root = Path(models_root) if models_root is not None else models_dir()
     found = []

@@ -11,12 +11,12 @@ set (whole-split tensors), draws the same seeded permutation, and takes its rows
 batch (`Shard`; the sizes differ by at most one). Every random draw of a step is made for the global
 batch and then sliced, so each image meets the randomness it would meet in one process:
 - the binarisation: the loop binarises the global batch with the data generator, then slices it;
-- ε of the reparameterisation: `densities.reparameterize` asks `global_rows` and draws for all rows;
+- ε of the reparameterisation: `densities.reparameterize` asks `shards.global_rows` and draws for all rows;
 - draws that are not per image (the MMD term's prior samples) come out alike on every rank, since
   every rank's generators are seeded alike and draw alike.
 The gradient. DDP averages the ranks' gradients; each rank's loss is weighted by N·b_r/B (1 when the
 shards are equal), so the average is the gradient of the global batch's mean. A term computed on
-the whole batch — the MMD term, on codes gathered from every rank with `gather_rows`, whose backward
+the whole batch — the MMD term, on codes gathered from every rank with `shards.gather_rows`, whose backward
 sums the ranks' gradients — gets the same weights, which sum to N, so it too comes out as in one
 process. So N ranks give the weights of one process with the same seed, up to the order of
 floating-point sums (tests/test_distributed.py: within 1e-4 after 40 steps).
@@ -37,7 +37,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .errors import ConfigError
+from .. import shards
+from ..errors import ConfigError
+from ..objectives.base import LossParts
+from ..shards import Shard, shard_sizes
 from .runtime import pick_device
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -55,79 +58,6 @@ def restart_count() -> int:
         return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
     except ValueError:
         return 0
-
-
-@dataclass(frozen=True)
-class Shard:
-    """This rank's rows of one global batch: rows [offset, offset + size) of `total`."""
-
-    offset: int
-    size: int
-    total: int
-    sizes: tuple[int, ...]  # every rank's size, in rank order
-
-    @property
-    def weight(self) -> float:
-        """The factor on this rank's batch-mean loss that makes DDP's average the global mean."""
-        return len(self.sizes) * self.size / self.total
-
-    def take(self, x: torch.Tensor, dim: int = 0) -> torch.Tensor:
-        return x.narrow(dim, self.offset, self.size)
-
-
-def shard_sizes(total: int, world: int) -> tuple[int, ...]:
-    base, extra = divmod(total, world)
-    return tuple(base + (1 if r < extra else 0) for r in range(world))
-
-
-_ACTIVE: Shard | None = None  # the shard of the step being computed (set by World.step)
-
-
-def global_rows(local: int) -> tuple[int, int] | None:
-    """(global batch size, this rank's first row) while a sharded step runs, else None.
-
-    A draw made per image (ε of the reparameterisation, any objective's per-image noise) is made
-    for all `global` rows and sliced from `offset`, so it equals the one-process draw."""
-    shard = _ACTIVE
-    if shard is None:
-        return None
-    if local != shard.size:
-        raise RuntimeError(f"a per-image draw for {local} rows while this rank's shard has {shard.size}: draw "
-                           "for the batch the objective was given")
-    return shard.total, shard.offset
-
-
-class _GatherRows(torch.autograd.Function):
-    """all_gather of (b_r, ...) rows into the global (B, ...) batch; backward sums the ranks'
-    gradients of the gathered batch (all_reduce) and hands each rank its own rows."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, shard: Shard) -> torch.Tensor:
-        ctx.shard = shard
-        biggest = max(shard.sizes)
-        padded = x.new_zeros((biggest, *x.shape[1:]))
-        padded[:x.shape[0]] = x
-        parts = [torch.empty_like(padded) for _ in shard.sizes]
-        dist.all_gather(parts, padded.contiguous())
-        return torch.cat([p[:n] for p, n in zip(parts, shard.sizes)])
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        grad = grad.contiguous()
-        dist.all_reduce(grad)
-        return ctx.shard.take(grad), None
-
-
-def gather_rows(x: torch.Tensor) -> torch.Tensor:
-    """The global batch's rows of a per-image tensor (codes): this rank's `x` in one process.
-
-    Under torchrun an all_gather with gradient: a loss term computed on the result (the MMD-VAE's
-    MMD² between the codes and prior draws) is the term of the whole global batch, and its gradient
-    reaches every rank's codes as in one process (see the module docstring)."""
-    shard = _ACTIVE
-    if shard is None:
-        return x
-    return _GatherRows.apply(x, shard)
 
 
 class _LossModule(nn.Module):
@@ -183,8 +113,6 @@ class World:
         """`loss(x, step) -> LossParts`: the objective itself, or its DDP-wrapped module."""
         if not self.distributed:
             return lambda x, step: objective.loss(model, x, step)
-        from .objectives.base import LossParts  # here: the objectives import this module (gather_rows)
-
         cuda = self.device.type == "cuda"
         ddp = nn.parallel.DistributedDataParallel(
             _LossModule(model, objective), device_ids=[self.device.index] if cuda else None,
@@ -206,7 +134,7 @@ class World:
         """Context of one step's loss: per-image draws and gathers see this rank's shard."""
         if shard is None:
             return contextlib.nullcontext()
-        return _active(shard)
+        return shards.active(shard)
 
     def sum_(self, t: torch.Tensor) -> torch.Tensor:
         """In place: the sum over ranks."""
@@ -237,16 +165,6 @@ class World:
 
 def _on(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     return t.to(device) if device.type == "cuda" else t
-
-
-@contextlib.contextmanager
-def _active(shard: Shard):
-    global _ACTIVE
-    previous, _ACTIVE = _ACTIVE, shard
-    try:
-        yield
-    finally:
-        _ACTIVE = previous
 
 
 _WORLD: World | None = None

@@ -15,7 +15,7 @@ fingerprint of their content. Every image side must lie in 16..64 pixels. Bad in
 Its likelihood is the Bernoulli, with dynamic binarisation, as for MNIST: on 1,500 32×32 red,
 green and blue shapes on black, the continuous Bernoulli (the default until then) and the
 Gaussian reconstructed every class in one grey, the Bernoulli in its colour (see
-vae_core.likelihoods for why).
+vae_core.model.likelihoods for why).
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import MAX_SIDE, MIN_SIDE, Dataset, Split
-from .errors import DatasetError
+from .base import MAX_SIDE, MIN_SIDE, Dataset, Split
+from ..errors import DatasetError
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 GREY_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "F", "LA"}

@@ -29,18 +29,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._version import __version__
-from .config import ConfigError, ModelConfig, TrainConfig, run_inputs
-from .data import DATASETS, Dataset, Inputs, dataset_title
-from .errors import CheckpointError, VaeCoreError
-from .formation import FORMATION_FILE
-from .models import VAE
-from .objectives import OBJECTIVES
+from .._version import __version__
+from ..config import ConfigError, ModelConfig, TrainConfig, run_inputs
+from ..data import DATASETS, Dataset, Inputs, dataset_title
+from ..errors import CheckpointError, VaeCoreError
+from ..analysis.formation import FORMATION_FILE
+from ..model.networks import VAE
+from ..objectives import OBJECTIVES
 
 FORMAT_VERSION = 2  # 2: the "data" block, image_shape, likelihood and prior in the model config
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, LATENTS_FILE = "config.json", "weights.pt", "metrics.json", "latents.npz"
 ENV_MODELS_DIR = "VAE_MODELS_DIR"
-PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"  # beside the package: vae_core/store/ -> repo
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -252,7 +252,7 @@ def save_bundle(path: Path, model: VAE, train_config: TrainConfig, *, metrics: d
     train config's dataset is described when it is a built-in one. `run` says how it was trained
     ({"world_size": N, "backend": ...}: torchrun's group) and goes into config.json as "run".
     `inputs` is what `latents` were encoded from (default: the run's, `config.run_inputs`);
-    `formation` the arrays of formation.npz (`vae_core.formation`), when the run kept them.
+    `formation` the arrays of formation.npz (`vae_core.analysis.formation`), when the run kept them.
     A write that fails (a full disk) raises CheckpointError and leaves any previous folder whole.
     """
     try:

@@ -7,7 +7,7 @@ turns them into
   the browser decoder export and the geometry module all call this, nothing else);
 - `log_prob_pairs(x, logits)`: log p(x_n|z_g) for every image n and every latent point g, as a
   matrix product where the likelihood allows it (the quadrature log-likelihood for d = 2);
-- `browser_mean`: the op that computes `mean` in the browser (vae_core.export writes it into the
+- `browser_mean`: the op that computes `mean` in the browser (vae_core.store.export writes it into the
   decoder's spec, explorer/latent_map/decoder.js's OUTPUT_OPS runs it);
 - `logits_for_mean(m)`: the inverse of `mean`, where a fresh decoder's output bias starts
   (`VAE.init_output_bias`: at the training images' mean).
@@ -25,7 +25,7 @@ Members:
   same shapes it reconstructed one grey too (KL 0.5 nats after 10 epochs: the codes unused); with
   the decoder started at the data's mean and 1,000 steps, pale versions of the classes' colours.
 
-Datasets default to `bernoulli`, your own included (vae_core.userdata): on those shapes it is the
+Datasets default to `bernoulli`, your own included (vae_core.data.own): on those shapes it is the
 member whose reconstructions take their class's colour.
 """
 from __future__ import annotations

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch.func import jvp, vmap
 
-from .errors import VaeCoreError
+from ..errors import VaeCoreError
 from .explore import _as_model_input, to_display
-from .models import VAE
-from .densities import LOG_2PI, gaussian_kl, log_normal
+from ..model.networks import VAE
+from ..model.densities import LOG_2PI, gaussian_kl, log_normal
 
 # Floats one vmapped Jacobian pass may hold (256 MB): ~5,500 points of the MLP decoder, ~260 of the conv one.
 # Larger passes run faster: 10,000 MLP Jacobians took 1.3 s in passes of 4,096 vs 2.3 s in passes of 1,024.

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import Inputs, Split, to_float
+from ..data import Inputs, Split, to_float
 from .explore import decode, default_inputs, encode_means, grid_points, interpolation_path, normal_quantiles, prior_samples, \
     to_model_layout
-from .models import VAE
+from ..model.networks import VAE
 
 
 class Classifier(nn.Module):

@@ -13,14 +13,14 @@ from typing import Callable
 
 import torch
 
-from .checkpoints import save_bundle
-from .config import run_inputs
-from .data import Split, resolve_dataset
-from .errors import CheckpointError
-from .evaluate import evaluate_model
-from .geometry import encode_posteriors, ledger
+from ..store.folders import save_bundle
+from ..config import run_inputs
+from ..data import Split, resolve_dataset
+from ..errors import CheckpointError
+from ..analysis.evaluate import evaluate_model
+from ..analysis.geometry import encode_posteriors, ledger
 from .resume import clear_resume
-from .train import CANCELLED, TrainResult
+from .loop import CANCELLED, TrainResult
 
 # What the shipped models carry: test −ELBO on the whole test set, the importance-weighted NLL with
 # k = 1000 on 1,000 test images, 5-NN accuracy of the codes (and the aggregate posterior's statistics).
@@ -59,7 +59,7 @@ def finish_run(result: TrainResult, path, *, test_split: Split | None = None, tr
       that appears meanwhile at the final rename.
     - config.json ("run") and metrics.json record torchrun's world size and backend (1, None for
       one process). Once saved, the run's resume checkpoint is removed, unless the run was
-      cancelled (it can then be continued: `vae_core.resume`).
+      cancelled (it can then be continued: `vae_core.training.resume`).
     """
     def say(message: str) -> None:
         if progress is not None:

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import VaeCoreError
+from ..errors import VaeCoreError
 
 FORMAT = "vae-core-decoder"
 VERSION = 1

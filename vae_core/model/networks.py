@@ -1,6 +1,7 @@
 """Encoders, decoders and the VAE module: encode -> reparameterize -> decode.
 
-Shapes come from the config: `image_shape` (C, H, W) is the dataset's, so one builder per
+Shapes come from the config (a `vae_core.config.ModelConfig`; this module needs only its fields):
+`image_shape` (C, H, W) is the dataset's, so one builder per
 architecture serves every dataset. The standard VAE's encoder returns (mu, logvar) of
 q(z|x) = N(mu, diag(exp(logvar))); the MMD-VAE's encoder is deterministic and returns its code
 as `mu` with `logvar = None`. The decoder returns one real number per pixel ("logits"); the
@@ -15,7 +16,6 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .config import ModelConfig
 from .densities import reparameterize
 from .likelihoods import Likelihood, build_likelihood
 from .priors import Prior, build_prior
@@ -47,7 +47,7 @@ def _mlp(sizes: list[int], activation: str) -> nn.Sequential:
 class MLPEncoder(nn.Module):
     """pixels -> hidden... -> out_dim (the DIANNE example: 784 -> 512 -> 512 -> 512 -> 2d on MNIST)."""
 
-    def __init__(self, cfg: ModelConfig, out_dim: int):
+    def __init__(self, cfg, out_dim: int):
         super().__init__()
         self.net = _mlp([math.prod(cfg.image_shape), *cfg.hidden, out_dim], cfg.activation)
 
@@ -56,7 +56,7 @@ class MLPEncoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg):
         super().__init__()
         self.shape = tuple(cfg.image_shape)
         self.net = _mlp([cfg.latent_dim, *reversed(cfg.hidden), math.prod(self.shape)], cfg.activation)
@@ -77,7 +77,7 @@ def _halved(n: int) -> int:
 class ConvEncoder(nn.Module):
     """The Keras/TensorFlow CVAE encoder: conv 32 s2 -> conv 64 s2 -> dense, for any (C, H, W)."""
 
-    def __init__(self, cfg: ModelConfig, out_dim: int):
+    def __init__(self, cfg, out_dim: int):
         super().__init__()
         c, h, w = cfg.image_shape
         h4, w4 = _halved(_halved(h)), _halved(_halved(w))
@@ -96,7 +96,7 @@ class ConvDecoder(nn.Module):
     """Dense (H/4)·(W/4)·32 -> deconv 64 s2 -> deconv 32 s2 -> deconv C (logits), cropped to H×W
     when a side is not a multiple of 4 (28 is: 7 -> 14 -> 28)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg):
         super().__init__()
         c, self.h, self.w = cfg.image_shape
         h4, w4 = _halved(_halved(self.h)), _halved(_halved(self.w))
@@ -128,7 +128,7 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], type[nn.Module]]] = {
 class VAE(nn.Module):
     """p(x|z) p(z) with an encoder q(z|x) (standard) or a deterministic code (MMD-VAE)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg):
         super().__init__()
         self.config = cfg
         out_dim = 2 * cfg.latent_dim if cfg.stochastic_encoder else cfg.latent_dim
@@ -159,7 +159,7 @@ class VAE(nn.Module):
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + sigma * eps, eps ~ N(0, I) (`vae_core.densities.reparameterize`, the one sampler)."""
+        """z = mu + sigma * eps, eps ~ N(0, I) (`vae_core.model.densities.reparameterize`, the one sampler)."""
         return reparameterize(mu, logvar)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -194,7 +194,7 @@ def _float32(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
-def build_model(cfg: ModelConfig, device: torch.device | str = "cpu") -> VAE:
+def build_model(cfg, device: torch.device | str = "cpu") -> VAE:
     model = VAE(cfg).to(device)
     if cfg.arch == "conv" and torch.device(device).type == "cpu":
         model = model.to(memory_format=torch.channels_last)  # measured 35 s vs 50 s per epoch on CPU

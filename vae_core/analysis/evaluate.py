@@ -17,12 +17,12 @@ import time
 import numpy as np
 import torch
 
-from .data import Inputs, Split
-from .densities import log_normal, reparameterize
-from .errors import ConfigError
+from ..data import Inputs, Split
+from ..model.densities import log_normal, reparameterize
+from ..errors import ConfigError
 from .explore import encode_means
 from .geometry import mmd_to_prior
-from .models import VAE
+from ..model.networks import VAE
 
 PROPOSAL_SCALES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 # The most one pass may hold: decoder activations and the log-probabilities scored on them. A pass

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .densities import gaussian_kl, log_normal, log_standard_normal
-from .registry import Member, Option, Registry
+from ..registry import Member, Option, Registry
 
 COMPONENTS = Option("prior_components", 100, "K, the number of pseudo-inputs (vamp) or mixture components (mog)",
                     section="model", max=10000, label="Prior components K", main=True)

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoints import CheckpointError, tag_path
-from .config import ModelConfig, TrainConfig
-from .errors import VaeCoreError
-from .explore import prior_samples
+from ..store.folders import CheckpointError, tag_path
+from ..config import ModelConfig, TrainConfig
+from ..errors import VaeCoreError
+from ..analysis.explore import prior_samples
 from .resume import ResumeState, can_replace, clear_resume, resume_file
 from .runs import PAGE_EVALUATION, finish_run
-from .train import CANCELLED, COMPLETED, DIVERGED, Progress, RunSetup, setup_run, train
+from .loop import CANCELLED, COMPLETED, DIVERGED, Progress, RunSetup, setup_run, train
 
 RUNNING, FAILED = "running", "failed"
 SAVING = "saving"
@@ -86,7 +86,7 @@ class TrainJob:
     owner: str | None = None
     saved: bool = False
     keep_on_cancel: bool = False  # a cancel saves the last good weights (marked cancelled) when set
-    resume: ResumeState | None = None  # continue this run from its resume checkpoint (vae_core.resume)
+    resume: ResumeState | None = None  # continue this run from its resume checkpoint (vae_core.training.resume)
     replace: bool = False  # the run saved as cancelled is replaced by its resumed end
     evaluate: bool = False  # when done, the shipped models' evaluation, bounded in time (runs.PAGE_EVALUATION)
     preview: np.ndarray | None = None
@@ -233,7 +233,7 @@ class JobRegistry:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
         CheckpointError or DatasetError (nothing started) when the request cannot run.
 
-        `resume` (`vae_core.resume.read_resume(tag)`, or one of `resumable_runs()`) continues that
+        `resume` (`vae_core.training.resume.read_resume(tag)`, or one of `resumable_runs()`) continues that
         run ("continue training"): pass its own configs and tag; a model it saved as cancelled is
         replaced by the finished one. `download=False` refuses missing data files (DatasetError naming
         them) instead of fetching them: the page downloads only when the user asks.
@@ -245,7 +245,7 @@ class JobRegistry:
         replace = resume is not None and path.exists() and can_replace(path)
         with self._lock:
             self._refuse(owner, path, tag, replace)
-        # The one set-up every run has (vae_core.train.setup_run): settings, data (downloaded only when
+        # The one set-up every run has (vae_core.training.loop.setup_run): settings, data (downloaded only when
         # asked), device and the seeded model, all checked before a thread exists.
         run = setup_run(model_config, train_config, data_dir=data_dir, resume=resume, download=download,
                         progress=False)

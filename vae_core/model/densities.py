@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from .distributed import global_rows
+from ..shards import global_rows
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -24,7 +24,7 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, *, samples: int | Non
     on the generator's device and moved to mu's: a CPU generator gives the same draws for a model
     on the GPU as on the CPU, so evaluations agree across devices up to float error.
     In a training step under torchrun, eps is drawn for the global batch and this rank's rows are
-    taken (`vae_core.distributed.global_rows`), so every image gets the eps it gets in one process.
+    taken (`vae_core.shards.global_rows`), so every image gets the eps it gets in one process.
     """
     rows = global_rows(mu.shape[0]) if generator is None else None
     if rows is None:
