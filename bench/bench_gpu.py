@@ -45,8 +45,13 @@ def epoch_seconds(model_cfg, train_cfg, train, test, device) -> float:
             marks.append(time.perf_counter())
 
     sync(device)
-    result = vc.fit(model_cfg, train_cfg.replace(epochs=2), train_split=train, test_split=test,
-                    callback=on_progress, report_seconds=3600)
+    try:
+        result = vc.fit(model_cfg, train_cfg.replace(epochs=2), train_split=train, test_split=test,
+                        callback=on_progress, report_seconds=3600)
+    except Exception as exc:  # a figure missing, with its reason; the rest still measured
+        print(f"  ({model_cfg.arch}, {train_cfg.precision}, graphs {train_cfg.cuda_graphs}: "
+              f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+        return float("nan")
     assert result.ok, result.message
     if train_cfg.cuda_graphs and device == "cuda" and not result.cuda_graph:
         print(f"  (no CUDA graph: {result.message})")
@@ -130,13 +135,13 @@ def main() -> int:
     run = vc.TrainConfig(batch_size=128, eval_subset=1000, device=device, train_subset=subset, schedule="constant")
 
     print("\n(a, b) one epoch, whole training set on the device (seconds; goal for the MLP on a GPU < 0.5);\n"
-          "       the step captured as a CUDA graph (the default on a GPU) against kernels launched one by one")
-    print(f"{'architecture':<14}{'fp32':>10}{'bf16':>10}{'fp32, no graph':>16}{'bf16, no graph':>16}")
+          "       kernels launched one by one (the default) against the step captured as a CUDA graph (--cuda-graphs)")
+    print(f"{'architecture':<14}{'fp32':>10}{'bf16':>10}{'fp32, graph':>14}{'bf16, graph':>14}")
     for arch in ("mlp", "conv"):
         cfg = vc.ModelConfig(arch=arch, latent_dim=2)
         row = [epoch_seconds(cfg, run.replace(precision=p, cuda_graphs=g), train, test, device)
-               for g in (True, False) for p in ("fp32", "bf16")]
-        print(f"{arch:<14}{row[0]:>10.3f}{row[1]:>10.3f}{row[2]:>16.3f}{row[3]:>16.3f}")
+               for g in (False, True) for p in ("fp32", "bf16")]
+        print(f"{arch:<14}{row[0]:>10.3f}{row[1]:>10.3f}{row[2]:>14.3f}{row[3]:>14.3f}")
 
     print("\n(c) the page's batched calls (ms, median of 20)")
     print(f"{'architecture':<14}{'20×20 grid':>12}{'encode 10,000':>16}")
@@ -151,11 +156,15 @@ def main() -> int:
     print(f"\n(d) test −ELBO (nats, 10,000 test images) after {args.epochs_elbo} epochs, same seed")
     print(f"{'architecture':<14}{'precision':<11}{'graph':<7}{'−ELBO':>9}{'seconds':>10}")
     for arch in ("mlp", "conv"):
-        for precision, graph in (("fp32", True), ("bf16", True), ("fp32", False)):
+        for precision, graph in (("fp32", False), ("bf16", False), ("fp32", True), ("bf16", True)):
             cfg = vc.ModelConfig(arch=arch, latent_dim=2)
             t = time.perf_counter()
-            result = vc.fit(cfg, run.replace(epochs=args.epochs_elbo, precision=precision, eval_subset=10000,
-                                             cuda_graphs=graph), train_split=train, test_split=test)
+            try:
+                result = vc.fit(cfg, run.replace(epochs=args.epochs_elbo, precision=precision, eval_subset=10000,
+                                                 cuda_graphs=graph), train_split=train, test_split=test)
+            except Exception as exc:
+                print(f"{arch:<14}{precision:<11}{'asked':<7} failed: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
             seconds = time.perf_counter() - t
             final = [r for r in result.history if r["split"] == "test"][-1]
             print(f"{arch:<14}{precision:<11}{'yes' if result.cuda_graph else 'no':<7}{final['total']:>9.2f}"

@@ -27,6 +27,9 @@ from vae_core.data.shapes import SHAPE_CLASSES, coloured_shapes
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="capture each run's step as a CUDA graph (every objective whose loss does not follow "
+                             "the step); a run that falls back to ordinary steps fails")
     args = parser.parse_args()
     device = vc.pick_device("auto")
     print(f"device: {vc.describe_device(device)}; torch {torch.__version__}")
@@ -46,9 +49,12 @@ def main() -> int:
             model_cfg = vc.ModelConfig.for_dataset(data, objective=objective, prior=prior, likelihood=likelihood,
                                                    arch=arch, hidden=(64,), prior_components=10)
             train_cfg = vc.TrainConfig(dataset=data.name, max_iters=args.steps, batch_size=50, eval_subset=50,
-                                       samples=4 if objective == "iwae" else 1, device=device.type)
+                                       samples=4 if objective == "iwae" else 1, device=device.type,
+                                       cuda_graphs=args.cuda_graphs)
             result = vc.fit(model_cfg, train_cfg)
             assert result.ok, result.message
+            if args.cuda_graphs and device.type == "cuda" and objective != "annealed":
+                assert result.cuda_graph, f"not captured: {result.message}"
             assert next(result.model.parameters()).device.type == device.type
             path = vc.finish_run(result, tmp / "models" / name.replace("/", "-"),
                                  evaluate={"iw_k": 100, "iw_n": 50, "quadrature_grid": 60})
@@ -67,7 +73,8 @@ def main() -> int:
                                                       torch.rand(16, 3, 32, 32, device=device)).cpu()
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-3)
             assert torch.isfinite(la).all()
-            print(f"ok   {name:34s} {time.perf_counter() - start:5.1f} s  −ELBO {numbers[0]:9.1f}  "
+            graph = " graph" if result.cuda_graph else ""
+            print(f"ok   {name:34s}{graph} {time.perf_counter() - start:5.1f} s  −ELBO {numbers[0]:9.1f}  "
                   f"IW {numbers[1]:9.1f}  quad {numbers[2]:9.1f}")
         except Exception as exc:  # report every combination, then fail at the end
             failures += 1

@@ -60,6 +60,8 @@ models=$(mktemp -d)
 run cli_auto 45 env VAE_MODELS_DIR="$models" "$PY" -m vae_core train --device auto --epochs 1 --tag auto-gpu --quiet
 grep -q "\[GPU (" "$LOGS/cli_auto.log" && echo "the CLI trained on the GPU" || { echo "!! the CLI did not say it trained on a GPU"; failed+=("cli_auto device"); }
 "$PY" -c "import json; m=json.load(open('$models/auto-gpu/metrics.json')); print({k: m.get(k) for k in ('status', 'train_seconds', 'final_test')})" || failed+=("cli_auto metrics")
+run cli_graphs 45 env VAE_MODELS_DIR="$models" "$PY" -m vae_core train --device auto --epochs 1 --cuda-graphs --tag graphs-gpu --quiet
+"$PY" -c "import json; m=json.load(open('$models/graphs-gpu/metrics.json')); print({k: m.get(k) for k in ('status', 'train_seconds', 'cuda_graph', 'final_test')}); assert m.get('cuda_graph')" || failed+=("cli_graphs metrics")
 rm -rf "$models"
 
 step "DistributedDataParallel over $gpus GPU(s) (NCCL), one MNIST epoch of the 2-D MLP"
@@ -73,6 +75,9 @@ rm -rf "$models"
 
 step "every objective × prior × likelihood × architecture on CUDA, against the CPU"
 run registries 120 "$PY" bench/cuda_registries_check.py --steps 30
+
+step "the same, each step captured as a CUDA graph (--cuda-graphs)"
+run registries_graphs 120 "$PY" bench/cuda_registries_check.py --steps 30 --cuda-graphs
 
 echo
 if [ ${#failed[@]} = 0 ]; then echo "GPU check: all passed (logs in $LOGS)"; exit 0; fi

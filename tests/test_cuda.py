@@ -54,7 +54,7 @@ def test_a_captured_step_trains_as_the_ordinary_one_does(precision, mnist_small,
     """On CUDA the full batches replay one captured graph (loss, backward, Adam): the same objective and
     the same kind of noise, so the test loss after 3 epochs matches the ordinary steps' within a few
     nats (other draws of the same distributions), and the loss falls."""
-    run = RUN.replace(epochs=3, precision=precision)
+    run = RUN.replace(epochs=3, precision=precision, cuda_graphs=True)
     graphed = vc.fit(TINY, run, train_split=mnist_small, test_split=mnist_test)
     ordinary = vc.fit(TINY, run.replace(cuda_graphs=False), train_split=mnist_small, test_split=mnist_test)
     assert graphed.ok and ordinary.ok and "could not be captured" not in graphed.message, graphed.message

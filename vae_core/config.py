@@ -250,8 +250,9 @@ class _TrainCore:
     precision: str = setting("fp32", "arithmetic of training: fp32, or bf16 (mixed precision: bfloat16 autocast for "
                              "the networks' matmuls and convolutions; losses, weights and evaluation in float32)",
                              choices=PRECISIONS)
-    cuda_graphs: bool = setting(True, "on a CUDA GPU, capture the training step once as a CUDA graph and replay it "
-                                "(the same updates, launched at once); off: launch its kernels one by one")
+    cuda_graphs: bool = setting(False, "on a CUDA GPU, capture the training step once as a CUDA graph and replay "
+                                "it (the same updates, launched at once; docs/gpu.md); off: launch its kernels "
+                                "one by one")
     binarize: bool | None = setting(None, "dynamic binarisation (a fresh Bernoulli draw of each image per batch); "
                                     "default: on for the bernoulli likelihood, off otherwise", optional=True,
                                     applies={"likelihood": ("bernoulli",)})

@@ -138,11 +138,18 @@ class GraphedStep:
             return x.shape == self.x.shape
         if self.eager_steps < self.WARMUP:
             return False
+        generator = torch.cuda.default_generators[x.device.index if x.device.index is not None
+                                                  else torch.cuda.current_device()]
+        fresh = generator.clone_state()  # the random state as it is before the capture registers it
         try:
             self._capture(x)
         except Exception as exc:  # a device or driver that cannot capture this step: train as usual
-            self.failed = f"{type(exc).__name__}: {exc}"
+            self.failed = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
             self.graph = None
+            # A capture that ends in an error leaves the generator marked as capturing, and every later
+            # draw outside a graph would fail: hand it a copy of its state from before the capture.
+            generator.graphsafe_set_state(fresh)
+            self.opt.zero_grad(set_to_none=True)
             return False
         return True
 
@@ -485,6 +492,9 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
                 (parts.total if shard is None or shard.weight == 1 else parts.total * shard.weight).backward()
                 opt.step()
                 guard.add(parts, shard)
+                # Nothing may keep this step's autograd graph alive: its gradient accumulators belong to
+                # this stream, and a capture that met them would have to synchronise with it (and fail).
+                del parts
                 if graphed is not None:
                     graphed.eager_steps += 1
             step += 1
