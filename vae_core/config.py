@@ -234,7 +234,7 @@ class _TrainCore:
     """How a model is trained, and on what (the core settings; `TrainConfig` adds the members'
     training options)."""
 
-    dataset: str = setting("mnist", "mnist, fashion, or the path of your own data: an .npz file (Keras layout: "
+    dataset: str = setting("mnist", f"{', '.join(DATASETS)}, or the path of your own data: an .npz file (Keras layout: "
                            "x_train, y_train, x_test, y_test) or a folder with one subfolder of images per class",
                            custom=True, suggestions="datasets")
     epochs: int = setting(10, "passes over the training set", max=MAX_EPOCHS, label="Epochs", main=True)
