@@ -3,7 +3,7 @@
 Usage: VAE_DATA_DIR=... python pretrained/measure_claims.py [--retrain-classifiers]
 Writes classifiers/{mnist,fashion}.pt (+ classifiers/metrics.json with their test accuracy),
 a "claims" block in each pretrained/*/metrics.json, docs/grids-{dataset}.png (standard | MMD
-side by side), and prints a Markdown table for README.md.
+side by side), and prints a Markdown table for docs/claims.md.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ standard VAEs, their logvar), so the measurement needs no data files and can run
 Bernoulli model's test set binarised once, seed 0: `vae_core.data.Inputs`) and rewrites latents.npz
 (mu, logvar) and config.json's record of those inputs; weights.pt must come out byte-identical.
 --save writes the MMD² into the evaluation and claims blocks of metrics.json and a "geometry" block.
-Prints a Markdown table for README.md.
+Prints a Markdown table for docs/geometry.md.
 """
 from __future__ import annotations
 

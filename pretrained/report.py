@@ -1,4 +1,4 @@
-"""Print the README's table of the shipped models' measured figures, read from their metrics.json.
+"""Print the table (README.md, docs/models.md) of the shipped models' measured figures, read from their metrics.json.
 
     python pretrained/report.py
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the four shipped models from scratch (seeded), then measures them.
 # Usage: VAE_DATA_DIR=/path/to/datasets bash pretrained/reproduce.sh [train|evaluate|all]
-# Each `train` line is the one documented command for that model (README, "Pretrained models").
+# Each `train` line is the one documented command for that model (docs/models.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
