@@ -20,6 +20,10 @@ _spec = importlib.util.spec_from_file_location("bench_load", ROOT / "bench" / "b
 bench_load = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_load)
 CHROMIUM, CHROMIUM_ARGS = bench_load.CHROMIUM, bench_load.CHROMIUM_ARGS
+# Every wait is for an event (an element's state, a value the page publishes); these are only how long
+# to wait for it before calling it lost. On a 2-core CPU shared with other work a page rerun can take
+# many seconds, so they are generous: a passing run never waits for them.
+WAIT_MS, EXPECT_MS = 60_000, 20_000
 
 
 @pytest.fixture(scope="session")
@@ -54,14 +58,16 @@ def browser_context():
     """Headless Debian Chromium with a throw-away profile."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_MS)
 
     user_data_dir = tempfile.mkdtemp(prefix="pw-chromium-")
     try:
         with sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(user_data_dir, executable_path=CHROMIUM, headless=True,
                                                        args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 1000})
-            ctx.set_default_timeout(30_000)
+            ctx.set_default_timeout(WAIT_MS)
             yield ctx
             ctx.close()
     finally:

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 
 from ..data import Inputs, Split
-from ..model.densities import log_normal, reparameterize
 from ..errors import ConfigError
+from ..model.densities import reparameterize
+from ..model.networks import VAE
+from ..objectives.iwae import weight_terms
 from .explore import encode_means
 from .geometry import mmd_to_prior
-from ..model.networks import VAE
 
 PROPOSAL_SCALES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5)
 # The most one pass may hold: decoder activations and the log-probabilities scored on them. A pass
@@ -117,9 +118,8 @@ def iw_log_likelihood(model: VAE, x: torch.Tensor, *, k: int = 1000, scale: floa
         for s in range(0, k, s_chunk):
             m = min(s_chunk, k - s)
             z = reparameterize(mu, logvar, samples=m, generator=g)  # (m, B, D)
-            logits = model.decode(z.flatten(0, 1))
-            log_px = model.likelihood.log_prob(logits, xb.expand(m, *xb.shape).flatten(0, 1)).view(m, -1)
-            log_w = (log_px + model.prior.log_prob(z) - log_normal(z, mu, logvar)).double()
+            log_px, log_pz_minus_qz = weight_terms(model, xb, mu, logvar, z)
+            log_w = (log_px + log_pz_minus_qz).double()
             lse = torch.logaddexp(lse, torch.logsumexp(log_w, 0))
         out.append((lse - math.log(k)).cpu())
         done += len(xb)

@@ -10,13 +10,22 @@ from .base import KL_PART, LossParts, Objective, repeat_batch
 from .standard import SAMPLES
 
 
+def weight_terms(model, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                 z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The importance weight's two terms for draws z (S, B, D) of q(z|x) = N(mu, exp(logvar)):
+    (log p(x|z), log p(z) − log q(z|x)), (S, B) each; log w is their sum. The one place the weight is
+    written: the IWAE bound, `log_weights` and the evaluation's importance-weighted NLL use it."""
+    samples = z.shape[0]
+    logits = model.decode(z.flatten(0, 1))
+    log_px_z = model.likelihood.log_prob(logits, repeat_batch(x, samples)).view(samples, -1)
+    return log_px_z, model.prior.log_prob(z) - log_normal(z, mu, logvar)
+
+
 def log_weights(model, x: torch.Tensor, samples: int) -> torch.Tensor:
     """log w = log p(x|z) + log p(z) − log q(z|x) for `samples` draws z ~ q(z|x): (samples, B)."""
     mu, logvar = model.encode(x)
-    z = reparameterize(mu, logvar, samples=samples)  # (K, B, D)
-    logits = model.decode(z.flatten(0, 1))
-    log_px_z = model.likelihood.log_prob(logits, repeat_batch(x, samples)).view(samples, -1)
-    return log_px_z + model.prior.log_prob(z) - log_normal(z, mu, logvar)
+    log_px_z, log_pz_minus_qz = weight_terms(model, x, mu, logvar, reparameterize(mu, logvar, samples=samples))
+    return log_px_z + log_pz_minus_qz
 
 
 class IWAE(Objective):
@@ -31,9 +40,6 @@ class IWAE(Objective):
     def loss(self, model, x, step=0):
         k = self.cfg.samples
         mu, logvar = model.encode(x)
-        z = reparameterize(mu, logvar, samples=k)  # (K, B, D)
-        logits = model.decode(z.flatten(0, 1))
-        log_px_z = model.likelihood.log_prob(logits, repeat_batch(x, k)).view(k, -1)  # (K, B)
-        log_pz_minus_qz = model.prior.log_prob(z) - log_normal(z, mu, logvar)  # (K, B)
+        log_px_z, log_pz_minus_qz = weight_terms(model, x, mu, logvar, reparameterize(mu, logvar, samples=k))
         bound = torch.logsumexp(log_px_z + log_pz_minus_qz, 0) - math.log(k)  # (B,)
         return LossParts(-bound.mean(), -log_px_z.mean(), kl=-log_pz_minus_qz.mean())
