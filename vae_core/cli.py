@@ -387,6 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
         if device:
             p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: %(default)s")
 
+    def model_verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        """A verb that reads one saved model: its parser with the common options and MODEL."""
+        p = sub.add_parser(name, help=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        common(p)
+        p.add_argument("model", help="model folder or name (see `list`)")
+        return p
+
     t = sub.add_parser("train", help="train a new model and save it under a tag",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     common(t, device=False)  # --device is one of the settings
@@ -410,10 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--release", action="store_true", help=argparse.SUPPRESS)  # may write into pretrained/
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="test −ELBO, importance-weighted NLL, quadrature NLL, k-NN accuracy",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    common(e)
-    e.add_argument("model", help="model folder or name (see `list`)")
+    e = model_verb("evaluate", "test −ELBO, importance-weighted NLL, quadrature NLL, k-NN accuracy")
     e.add_argument("--n-test", type=int, default=None, help="evaluate on the first N test images")
     e.add_argument("--iw-k", type=int, default=1000, help="importance samples per image (0: skip)")
     e.add_argument("--iw-n", type=int, default=1000, help="images for the importance-weighted estimate")
@@ -423,20 +427,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--allow-pretrained", action="store_true", help=argparse.SUPPRESS)
     e.set_defaults(func=cmd_evaluate)
 
-    g = sub.add_parser("grid", help="write the decoded manifold grid as a PNG",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    common(g)
-    g.add_argument("model", help="model folder or name (see `list`)")
+    g = model_verb("grid", "write the decoded manifold grid as a PNG")
     g.add_argument("--n", type=int, default=20, help="grid size n (n×n images)")
     g.add_argument("--spacing", default="quantile", choices=("quantile", "range"),
                    help="Gaussian quantiles (Kingma & Welling Fig. 4b) or the range of the test codes")
     g.add_argument("--out", default="grid.png")
     g.set_defaults(func=cmd_grid)
 
-    d = sub.add_parser("decode", help="decode latent points you choose into a PNG",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    common(d)
-    d.add_argument("model", help="model folder or name (see `list`)")
+    d = model_verb("decode", "decode latent points you choose into a PNG")
     d.add_argument("--z", action="append", required=True, metavar="Z1,Z2,…",
                    help="a latent point, its coordinates separated by commas (repeat --z for several; they are "
                         "tiled left to right); write a negative first coordinate as --z=-1.5,0")
@@ -445,10 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--scale", type=int, default=1, help="enlarge each pixel to SCALE×SCALE")
     d.set_defaults(func=cmd_decode)
 
-    sm = sub.add_parser("sample", help="decode draws from the model's prior into a PNG grid",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    common(sm)
-    sm.add_argument("model", help="model folder or name (see `list`)")
+    sm = model_verb("sample", "decode draws from the model's prior into a PNG grid")
     sm.add_argument("--n", type=int, default=64, help="number of samples")
     sm.add_argument("--seed", type=int, default=0, help="seed of the prior draws")
     sm.add_argument("--columns", type=int, default=0, help="images per row (0: a square-ish grid)")
@@ -456,10 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--out", default="samples.png")
     sm.set_defaults(func=cmd_sample)
 
-    an = sub.add_parser("animate", help="an animated GIF: how the latent space formed, or an interpolation",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    common(an)
-    an.add_argument("model", help="model folder or name (see `list`)")
+    an = model_verb("animate", "an animated GIF: how the latent space formed, or an interpolation")
     an.add_argument("--what", choices=("formation", "interpolation"),
                     help="default: formation when the model kept one (runs keep one unless --formation-images 0), else "
                          "interpolation")
