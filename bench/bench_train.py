@@ -44,7 +44,6 @@ if not os.environ.get("VAE_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").is_dir
 from vae_core import ModelConfig, TrainConfig, build_model, encode_means, load_split, make_objective  # noqa: E402
 from vae_core import manifold_grid  # noqa: E402
 from vae_core import fit as train  # noqa: E402
-from vae_core.model.networks import count_parameters  # noqa: E402
 
 BIG = ModelConfig(hidden=(512, 512, 512), latent_dim=2)  # the DIANNE example
 SMALL = ModelConfig(hidden=(400,), latent_dim=20)  # pytorch/examples vae/main.py
@@ -176,7 +175,7 @@ def main() -> None:
     seconds = min(bench_epoch(train_split, test_split, n_train, n_test) for _ in range(args.repeats))
     epoch_est = seconds * epoch_flops / run_flops
     rows += [
-        ("(b) model 784-512-512-512-2 (standard VAE)", f"{count_parameters(build_model(BIG)):,} parameters"),
+        ("(b) model 784-512-512-512-2 (standard VAE)", f"{sum(p.numel() for p in build_model(BIG).parameters()):,} parameters"),
         ("    MACs per image, forward", f"{macs:,}"),
         ("    FLOPs per step at batch 128 (6·MACs·B)", f"{step_flops / 1e9:.2f} GFLOP"),
         ("    FLOPs per epoch (60k train + 10k test fwd)", f"{epoch_flops / 1e12:.3f} TFLOP"),
