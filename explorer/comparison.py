@@ -70,7 +70,7 @@ def default_model(entries: list[vc.ModelEntry], dataset: str, side: str, taken: 
     of the right objective, else any that loads; a model already shown on another side comes last (the
     one shown least), so C and D open on models not yet on screen while there are any."""
     objective = "mmd" if side == "B" else "standard"
-    shipped = {"A": f"{dataset}-vae", "B": f"{dataset}-mmd"}.get(side)
+    shipped = dict(zip("AB", vc.shipped_names(dataset))).get(side)
     usable = [i for i, e in enumerate(entries) if e.dataset == dataset and not e.error]
     fresh = [i for i in usable if str(entries[i].path) not in taken]
     ranked = [[i for i in range(len(entries)) if entries[i].source == "pretrained" and entries[i].name == shipped],

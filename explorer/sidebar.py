@@ -236,7 +236,7 @@ def figures_ui(slots: list[Slot], dataset: str) -> None:
                                          "with the prior, active units, MMD² to the prior (about 10 s each)"):
             state.set("ledgers", [*state.get("ledgers"), *(s.identity for s in missing)])
             st.rerun()
-    shipped = (f"{dataset}-vae", f"{dataset}-mmd") if dataset in vc.DATASETS else ()  # your own data ships none
+    shipped = vc.shipped_names(dataset)
     missing = [vc.PRETRAINED_DIR / name / "config.json" for name in shipped
                if not (vc.PRETRAINED_DIR / name / "config.json").exists()]
     if missing:

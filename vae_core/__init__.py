@@ -11,6 +11,7 @@ from .store.folders import (
     Bundle,
     ModelEntry,
     PRETRAINED_DIR,
+    shipped_names,
     list_models,
     load_bundle,
     models_dir,
@@ -70,7 +71,7 @@ from .training.loop import CANCELLED, COMPLETED, DIVERGED, Progress, TrainResult
 
 __all__ = [
     "__version__", "VaeCoreError", "ConfigError", "DatasetError", "CheckpointError",
-    "Bundle", "ModelEntry", "PRETRAINED_DIR", "list_models", "load_bundle", "models_dir", "save_bundle", "tag_path",
+    "Bundle", "ModelEntry", "PRETRAINED_DIR", "shipped_names", "list_models", "load_bundle", "models_dir", "save_bundle", "tag_path",
     "validate_tag", "ModelConfig", "TrainConfig", "Setting", "settings", "check_compatible", "default_epochs",
     "run_inputs", "DATASETS", "Dataset", "Inputs", "Split", "dataset_title", "load_split", "resolve_data_dir",
     "resolve_dataset", "reparameterize", "evaluate_model", "iw_log_likelihood", "knn_accuracy", "neg_elbo",

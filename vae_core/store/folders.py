@@ -41,6 +41,12 @@ FORMAT_VERSION = 2  # 2: the "data" block, image_shape, likelihood and prior in 
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, LATENTS_FILE = "config.json", "weights.pt", "metrics.json", "latents.npz"
 ENV_MODELS_DIR = "VAE_MODELS_DIR"
 PRETRAINED_DIR = Path(__file__).resolve().parents[2] / "pretrained"  # beside the package: vae_core/store/ -> repo
+
+
+def shipped_names(dataset: str) -> tuple[str, ...]:
+    """The shipped models of a built-in dataset, in the page's order (side A, side B): its standard VAE
+    and its MMD-VAE, pretrained/<dataset>-vae and -mmd. Your own data ships none."""
+    return (f"{dataset}-vae", f"{dataset}-mmd") if dataset in DATASETS else ()
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
