@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "datasets"  # the workplace copy, as tests/conftest.py finds it
+if not os.environ.get("VAE_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").is_dir():
+    os.environ["VAE_DATA_DIR"] = str(SHARED_DATA)  # the cases' processes inherit it
 CASES = ("mnist-mlp", "colour-conv")
 
 
