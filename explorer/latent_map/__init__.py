@@ -1,10 +1,11 @@
 """The latent map component: every model's test codes, decoded under the cursor in the browser.
 
-map.js draws the maps, the sliders and the manifold grids and decodes with decoder.js (a plain
-JavaScript forward pass of the decoder, exact to torch's within 1e-4). This module prepares
-what it needs: small JSON on every run, and files the browser fetches once per model version
-(explorer/webcache.py): the decoder's weights, the test codes in the map's plane, the test
-images as one atlas, the grid pictures. When a decoder cannot be exported the map says so and
+map.js draws the maps, the sliders, the drawing pad and the manifold grids; it decodes with
+decoder.js and encodes the drawing with encoder.js (plain JavaScript forward passes, exact to
+torch's within 1e-4; bundle.py joins the modules into the one the component runs). This module
+prepares what it needs: small JSON on every run, and files the browser fetches once per model
+version (explorer/webcache.py): the decoder's and the encoder's weights, the test codes in the
+map's plane, the test images as one atlas, the grid pictures. When a decoder cannot be exported the map says so and
 the images come from the server instead (decoded when a slider is released).
 """
 from __future__ import annotations
@@ -18,18 +19,20 @@ import streamlit as st
 
 import vae_core as vc
 
+from vae_core.store import export as browser_export
+
 from .. import cache, figures, state, webcache
 from ..comparison import Slot
 from ..figures import axis_title
 from ..settings import PALETTE
+from .bundle import component_js
 
 HERE = Path(__file__).resolve().parent
 _component = st.components.v2.component(
     "vae_latent_map",
     html="",
     css=(HERE / "map.css").read_text(),
-    # decoder.js defines VaeDecoder; map.js is the module that uses it.
-    js=(HERE / "decoder.js").read_text() + "\n" + (HERE / "map.js").read_text(),
+    js=component_js(),  # map.js with the modules it imports (decoder.js, encoder.js, pad.js, ...)
 )
 
 
@@ -48,6 +51,19 @@ def decoder_files(path: str, stamp: float) -> dict:
         return {"error": str(exc)}
     except OSError as exc:
         return {"error": f"cannot write the browser's copy of the decoder ({exc})"}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def encoder_files(path: str, stamp: float) -> dict:
+    """The encoder's export (for the drawing pad) as two static files, or why it cannot run in the browser."""
+    try:
+        export = browser_export.encoder_export(cache.load_model(path, stamp).model)
+        return {"spec": webcache.publish(json.dumps(export.spec).encode(), ".json"),
+                "weights": webcache.publish(export.blob, ".bin")}
+    except browser_export.UnsupportedEncoderError as exc:
+        return {"error": str(exc)}
+    except OSError as exc:
+        return {"error": f"cannot write the browser's copy of the encoder ({exc})"}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -215,6 +231,8 @@ def model_data(page, s: Slot, grid_settings: tuple, layer: dict | None) -> dict:
         out["decoder"], out["decoderError"] = None, files["error"]
     else:
         out["decoder"] = files
+    files = encoder_files(s.path, s.stamp)
+    out["encoder"], out["encoderError"] = (None, files["error"]) if "error" in files else (files, None)
     return out
 
 
@@ -256,6 +274,36 @@ def _on_end(page) -> None:
         state.shift_end(index, int(page.test.labels[index]))
 
 
+PINNED_DRAWING = "vlm_pinned_drawing"  # the session-state key of the pinned drawing (C, H, W) floats
+
+
+def _on_drawing() -> None:
+    """'Pin the drawing': keep the pad's image (checked: finite, in [0, 1], a C*H*W list)."""
+    drawing = (st.session_state.get("latent_map") or {}).get("drawing")
+    if not isinstance(drawing, dict):
+        return
+    shape, pixels = drawing.get("shape"), drawing.get("pixels")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and 0 < v <= 256 for v in shape)
+            and isinstance(pixels, list) and len(pixels) == int(np.prod(shape))):
+        return
+    image = np.asarray(pixels, np.float32).reshape(shape)
+    if np.isfinite(image).all():
+        st.session_state[PINNED_DRAWING] = np.clip(image, 0, 1)
+
+
+def pinned_drawing(slots: list[Slot]) -> dict | None:
+    """The pinned drawing's code (mean of q(z|x)) under each model, encoded here once per pin."""
+    image = st.session_state.get(PINNED_DRAWING)
+    if image is None:
+        return None
+    codes = {}
+    for s in slots:
+        model = cache.load_model(s.path, s.stamp).model
+        if tuple(model.image_shape) == image.shape:
+            codes[s.side] = vc.encode_means(model, image[None])[0].tolist()
+    return {"codes": codes}
+
+
 def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | None = None) -> None:
     """Mount the map for `slots` (models with test codes), with a geometry layer under the codes."""
     groups = slider_groups(slots)
@@ -269,5 +317,7 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
         "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,
     }
     data["serverImages"] = server_images(slots, groups)
+    data["pinnedDrawing"] = pinned_drawing(slots)
     _component(data=data, key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
-               on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None)
+               on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None,
+               on_drawing_change=_on_drawing)

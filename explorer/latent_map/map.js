@@ -1,10 +1,15 @@
-// The latent map: test codes, hover decoding, sliders and the manifold grids of every model on the
-// page, drawn and decoded in the browser. An ES module for st.components.v2; decoder.js (the one
-// top-level name VaeDecoder) is concatenated in front of it by explorer/latent_map/__init__.py.
+// The latent map: test codes, hover decoding, sliders, the drawing pad and the manifold grids of
+// every model on the page, drawn, encoded and decoded in the browser. The entry module of
+// st.components.v2; explorer/latent_map/bundle.py joins the modules it imports in front of it.
 //
-// Nothing is sent to the server while the pointer moves or a slider is dragged: the decoders run
-// here. One message goes out on a click (a picked point), a shift-click (an interpolation end) or a
-// slider's release (the point, so the rest of the page can use it).
+// Nothing is sent to the server while the pointer moves, a slider is dragged or the person draws: the
+// encoders and decoders run here. One message goes out on a click (a picked point), a shift-click (an
+// interpolation end), a slider's release (the point, so the rest of the page can use it) or
+// "Pin the drawing".
+
+import { VaeDecoder } from "./decoder.js";
+import { VaeEncoder } from "./encoder.js";
+import { DrawingPad } from "./pad.js";
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
 const VIEWS = new Map(); // model version -> its pan and zoom, kept when the tab is closed and opened again
@@ -48,6 +53,29 @@ function el(tag, className, parent, text) {
 
 function fmt(v) {
   return (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
+}
+
+/** The k-sigma ellipse of q(z|x) = N(mu, diag(exp(logvar))) in a map's plane, as
+ * vae_core.analysis.geometry.posterior_ellipse: centre A(mu - mean), covariance A diag(exp(logvar)) Aᵀ,
+ * drawn as centre + k L (cos t, sin t) with L its Cholesky factor. A closed polyline of `n` points. */
+function posteriorEllipse(mu, logvar, plane, k, n = 48) {
+  const { mean, axes } = plane, [a, b] = axes;
+  let cx = 0, cy = 0, sxx = 0, sxy = 0, syy = 0;
+  for (let i = 0; i < mean.length; i++) {
+    const c = mu[i] - mean[i], v = Math.exp(logvar[i]);
+    cx += a[i] * c;
+    cy += b[i] * c;
+    sxx += a[i] * a[i] * v;
+    sxy += a[i] * b[i] * v;
+    syy += b[i] * b[i] * v;
+  }
+  const l11 = Math.sqrt(sxx), l21 = sxy / l11, l22 = Math.sqrt(Math.max(syy - l21 * l21, 0));
+  const out = [];
+  for (let j = 0; j < n; j++) {
+    const t = (2 * Math.PI * j) / (n - 1), u = Math.cos(t), w = Math.sin(t);
+    out.push([cx + k * l11 * u, cy + k * (l21 * u + l22 * w)]);
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -411,6 +439,29 @@ class ModelMap {
       ctx.lineWidth = 2;
       ctx.strokeRect(px - 5, py - 5, 10, 10);
     }
+    // The drawing's code (and its q(z|x) ellipses) and the pinned drawing's: pen-coloured diamonds.
+    const pinnedDrawing = owner.pinnedDrawingCode(this.model.side);
+    if (pinnedDrawing) this.diamond(ctx, ...this.toPx(...this.project(pinnedDrawing)), "#ffffff", "#7b1fa2");
+    const drawn = owner.drawnCode(this.model.side);
+    this.drawnPx = null;
+    if (drawn) {
+      ctx.strokeStyle = "#7b1fa2";
+      ctx.lineWidth = 1.5;
+      for (const [k, dash] of [[1, []], [2, [4, 3]]]) {
+        if (!drawn.logvar) break;
+        ctx.setLineDash(dash);
+        ctx.beginPath();
+        posteriorEllipse(drawn.mu, drawn.logvar, this.model.plane, k).forEach(([x, y], j) => {
+          const [px, py] = this.toPx(x, y);
+          if (j === 0) ctx.moveTo(px, py);
+          else ctx.lineTo(px, py);
+        });
+        ctx.stroke();
+      }
+      ctx.setLineDash([]);
+      this.drawnPx = this.toPx(...this.project(drawn.mu));
+      this.diamond(ctx, ...this.drawnPx, "#7b1fa2", "#fff");
+    }
     // The sliders' point: a star (always where the sliders are).
     const z = owner.sliderPoint(this.model.side);
     this.starPx = z ? this.toPx(...this.project(z)) : null;
@@ -433,6 +484,20 @@ class ModelMap {
     }
     if (this.hoverIndex >= 0) ring(this.hoverIndex, 5, "rgba(0,0,0,0.6)");
     ctx.restore();
+  }
+
+  diamond(ctx, cx, cy, fill, stroke) {
+    ctx.beginPath();
+    ctx.moveTo(cx, cy - 8);
+    ctx.lineTo(cx + 6, cy);
+    ctx.lineTo(cx, cy + 8);
+    ctx.lineTo(cx - 6, cy);
+    ctx.closePath();
+    ctx.fillStyle = fill;
+    ctx.fill();
+    ctx.strokeStyle = stroke;
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
   }
 
   star(ctx, cx, cy) {
@@ -576,9 +641,13 @@ class LatentMap {
     this.mapsBox = el("div", "vlm-maps", this.row);
     this.panel = el("div", "vlm-panel", this.row);
     this.slidersBox = el("div", "vlm-sliders", this.root);
+    this.drawBox = el("div", "vlm-draw", this.root); // below the sliders: the maps stay in view while drawing
     this.gridsBox = el("div", "vlm-grids", this.root);
     this.maps = new Map(); // side -> ModelMap
     this.decoders = new Map(); // side -> {decoder, key} | {error}
+    this.encoders = new Map(); // side -> {encoder, key, code: {mu, logvar} | null} | {error}
+    this.pad = null; // the DrawingPad, once an encoder says what shape to draw
+    this.drawTiles = new Map(); // side -> {canvas: PixelCanvas, caption}: each model's reconstruction
     this.tiles = new Map(); // side -> {canvas: PixelCanvas, caption}
     this.sliders = new Map(); // group id -> {inputs, values: Float32Array}
     this.pinned = null;
@@ -705,7 +774,8 @@ class LatentMap {
         this.decoders.set(model.side, { key: model.key, error: err.message });
       }
     });
-    await Promise.all(jobs);
+    await Promise.all([...jobs, ...data.models.map((model) => this.loadEncoder(model))]);
+    this.buildPad(data);
     const failed = [...this.decoders.entries()].filter(([side, d]) => d.error && sides(data).includes(side));
     if (failed.length) {
       this.stats.mode = "server";
@@ -727,6 +797,21 @@ class LatentMap {
     this.stats.timeline.decoders = this.stats.timeline.decoders || performance.now();
     this.root.dataset.ready = "1";
     this.root.dataset.mode = this.stats.mode;
+  }
+
+  async loadEncoder(model) {
+    const have = this.encoders.get(model.side);
+    if (have && have.key === model.key) return;
+    if (!model.encoder) {
+      this.encoders.set(model.side, { key: model.key, error: model.encoderError || "no encoder export" });
+      return;
+    }
+    try {
+      const [spec, buffer] = await Promise.all([fetchJson(model.encoder.spec), fetchBytes(model.encoder.weights)]);
+      this.encoders.set(model.side, { key: model.key, encoder: VaeEncoder.fromSpec(spec, buffer), code: null });
+    } catch (err) {
+      this.encoders.set(model.side, { key: model.key, error: err.message });
+    }
   }
 
   fail(message) {
@@ -892,6 +977,100 @@ class LatentMap {
       if (entry) canvas.drawMean(entry.out, entry.decoder.imageShape);
       else canvas.clear(map && map.points ? "" : "…");
     }
+  }
+
+  // --- the drawing pad: every model encodes the drawing as it is drawn ---------------------------
+
+  buildPad(data) {
+    const shapes = data.models.map((m) => this.encoders.get(m.side)).filter((e) => e && e.encoder)
+      .map((e) => e.encoder.imageShape);
+    const shape = shapes[0];
+    const signature = JSON.stringify([shape, sides(data)]);
+    if (this.padSignature === signature) return;
+    this.padSignature = signature;
+    this.drawBox.textContent = "";
+    this.drawTiles.clear();
+    this.pad = null;
+    if (!shape) {
+      el("div", "vlm-hint", this.drawBox, "Drawing needs a model whose encoder runs in the browser; none of these " +
+        "does (" + data.models.map((m) => `${m.side}: ${(this.encoders.get(m.side) || {}).error}`).join("; ") + ").");
+      return;
+    }
+    this.pad = new DrawingPad(this.drawBox, shape, {
+      onChange: (t0, reason) => this.encodeDrawing(t0, reason),
+      onPin: () => this.pinDrawing(),
+    });
+    const out = el("div", "vlm-draw-out", this.drawBox);
+    el("div", "vlm-panel-heading", out, "What each model makes of it: the code ◆ on its map, its reconstruction");
+    const row = el("div", "vlm-draw-row", out);
+    for (const model of data.models) {
+      const box = el("div", "vlm-tile", row);
+      const canvas = new PixelCanvas(box, 112);
+      canvas.canvas.setAttribute("aria-label", `${model.side}: reconstruction of the drawing`);
+      const caption = el("div", "vlm-caption", box, model.side);
+      this.drawTiles.set(model.side, { canvas, caption });
+    }
+    this.drawHint = el("div", "vlm-hint vlm-draw-hint", out);
+    this.encodeDrawing(null, "pad");
+  }
+
+  /** Encode the pad's image with every model (mean of q(z|x)), decode that code, redraw the maps. */
+  encodeDrawing(t0, reason) {
+    if (!this.pad || !this.data) return;
+    const image = this.pad.values, inked = this.pad.inked;
+    let decodeMs = 0;
+    const skipped = [];
+    for (const model of this.data.models) {
+      const entry = this.encoders.get(model.side), tile = this.drawTiles.get(model.side);
+      if (!tile) continue;
+      if (!entry || !entry.encoder || entry.encoder.inputSize !== image.length) {
+        if (entry) entry.code = null;
+        tile.canvas.clear("no encoder");
+        skipped.push(`${model.side}: ${entry && entry.error ? entry.error : "another image size"}`);
+        continue;
+      }
+      if (!inked) {
+        entry.code = null;
+        tile.canvas.clear("draw on the pad");
+        tile.caption.textContent = model.side;
+        continue;
+      }
+      const { mu, logvar } = entry.encoder.encode(image);
+      entry.code = { mu: Float32Array.from(mu), logvar: logvar ? Float32Array.from(logvar) : null };
+      tile.caption.textContent = `${model.side}: z = (${Array.from(mu.slice(0, 4), fmt).join(", ")}${mu.length > 4 ? ", …" : ""})`;
+      const t = performance.now();
+      const decoded = this.decodeInto(model.side, entry.code.mu);
+      decodeMs += performance.now() - t;
+      if (decoded) tile.canvas.drawMean(decoded.out, decoded.decoder.imageShape);
+      else tile.canvas.clear("decoder off");
+    }
+    this.drawHint.textContent = skipped.length ? `Not encoded: ${skipped.join("; ")}` : "";
+    for (const map of this.maps.values()) map.drawOverlay();
+    this.stats.encodes = (this.stats.encodes || 0) + 1;
+    if (t0 !== null) {
+      this.eventWait = this.pad.eventWait || 0;
+      this.pad.eventWait = 0;
+      this.record(reason, t0);
+    }
+  }
+
+  drawnCode(side) {
+    const entry = this.encoders.get(side);
+    return entry && entry.code ? entry.code : null;
+  }
+
+  pinnedDrawingCode(side) {
+    const pinned = this.data && this.data.pinnedDrawing;
+    return pinned && pinned.codes && pinned.codes[side] ? pinned.codes[side] : null;
+  }
+
+  /** The one message of the pad: the drawing, so the page keeps it as a point on the maps. */
+  pinDrawing() {
+    if (!this.pad || !this.pad.inked) return;
+    this.pinCount = (this.pinCount || 0) + 1;
+    const [c, h, w] = this.pad.imageShape;
+    this.send("drawing", { shape: [c, h, w], pixels: Array.from(this.pad.values, (v) => Math.round(v * 1e4) / 1e4),
+                           count: this.pinCount });
   }
 
   // --- sliders ------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """decoder.js in headless Chromium equals vae_core's torch decode.
 
 No Streamlit: the exports are written into a temporary folder served by a tiny local HTTP
-server (so the decoder loads them with fetch, as the page will), and decoder.js is added to a
-blank page. Each model is decoded at 100 random points in the browser and compared with
+server (so the decoder loads them with fetch, as the page will), and decoder.js (joined with the
+modules it imports, as the page gets it: explorer/latent_map/bundle.py) is added to a blank page. Each model is decoded at 100 random points in the browser and compared with
 `vae_core.analysis.explore.decode` (pixel probabilities within 1e-4); models of every likelihood (Bernoulli,
 continuous Bernoulli, Gaussian) with the likelihood's mean, `model.likelihood.mean`.
 """
@@ -25,7 +25,6 @@ from vae_core.analysis import explore
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-DECODER_JS = ROOT / "explorer" / "latent_map" / "decoder.js"
 SHIPPED = ["mnist-vae", "mnist-mmd", "fashion-vae", "fashion-mmd"]
 TOL = 1e-4
 N_POINTS = 100
@@ -48,6 +47,14 @@ DECODE_JS = """async ([url, zs, d, nBatch]) => {
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
   return {images: btoa(s), batchDiff, latentDim: dec.latentDim, imageShape: dec.imageShape};
 }"""
+
+
+def add_forward_passes(page) -> None:
+    """decoder.js and encoder.js (as window.VaeDecoder, window.VaeEncoder) on `page`."""
+    from explorer.latent_map.bundle import test_page_js
+
+    page.add_script_tag(content=test_page_js(), type="module")
+    page.wait_for_function("() => window.VaeDecoder && window.VaeEncoder")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -77,7 +84,7 @@ def blank(browser_context, served):
     page.page_errors = []
     page.on("pageerror", lambda exc: page.page_errors.append(str(exc)))
     page.goto(f"{served[0]}/index.html")
-    page.add_script_tag(path=str(DECODER_JS))
+    add_forward_passes(page)
     yield page
     page.close()
 
@@ -304,15 +311,19 @@ def test_refuses_what_it_cannot_run(blank, served):
     assert "404" in errors["missing_file"]
 
 
-def test_one_top_level_name_and_no_modules(page, served):
-    """A plain script: no import/export, one global; also runs when prepended to an ES module."""
-    source = DECODER_JS.read_text()
-    assert not any(line.lstrip().startswith(("import ", "export ")) for line in source.splitlines())
+def test_component_bundle_is_one_module(page, served):
+    """The component's JavaScript (every module joined by bundle.py) runs as one inline module, adds
+    no globals, and its forward passes are the modules' own."""
+    from explorer.latent_map.bundle import component_js
+
+    source = component_js()
+    assert not any(line.startswith("import ") for line in source.splitlines())
     page.goto(f"{served[0]}/index.html")
     before = set(page.evaluate("Object.getOwnPropertyNames(window)"))
-    page.add_script_tag(content=source)
+    page.add_script_tag(content=source + "\nwindow.__moduleSaw = [typeof VaeDecoder.fromSpec, "
+                        "typeof VaeEncoder.fromSpec, typeof compile];", type="module")
+    page.wait_for_function("window.__moduleSaw !== undefined")
+    assert page.evaluate("window.__moduleSaw") == ["function", "function", "undefined"]
     added = set(page.evaluate("Object.getOwnPropertyNames(window)")) - before
-    assert added == {"VaeDecoder"}
-    page.add_script_tag(content=source + "\nwindow.__moduleSaw = typeof VaeDecoder.fromSpec;", type="module")
-    page.wait_for_function("window.__moduleSaw === 'function'")
+    assert added == {"__moduleSaw"}
     assert not page.page_errors

@@ -25,6 +25,19 @@ A tensor is stored as float16 only when every value survives the round trip exac
 shipped models are saved float16-rounded), else float32: the browser computes with the very
 numbers torch uses. `digest` is the SHA-256 of the canonical spec JSON followed by the blob,
 so `<digest>.json` / `<digest>.bin` are content-addressed and can be cached forever.
+
+The encoder, for the drawing pad (explorer/latent_map/encoder.js), is written the same way:
+
+    spec = {
+      "format": "vae-core-encoder", "version": 1,
+      "latent_dim": d, "image_shape": [C, H, W],    # the input: pixels in [0, 1], torch's order
+      "layers": [ … as above, plus {"op": "conv2d", <conv_transpose2d's fields but output_padding>}
+                  and {"op": "flatten"} ],
+      "posterior": {"mu": [0, d], "logvar": [d, 2d]}   # slices of the last layer's output;
+                 | {"mu": [0, d]},                      # no logvar: a deterministic encoder (MMD-VAE)
+      "byte_order": "little", "blob_bytes": n,
+    }
+    Conv2d's weight T has torch's shape (out, in, kh, kw). A first Linear reads the flattened image.
 """
 from __future__ import annotations
 
@@ -43,6 +56,7 @@ from torch import nn
 from ..errors import VaeCoreError
 
 FORMAT = "vae-core-decoder"
+ENCODER_FORMAT = "vae-core-encoder"
 VERSION = 1
 ALIGN = 8  # every tensor starts at a multiple of 8 bytes: typed-array views need no copy
 OUTPUT_OPS = ("sigmoid", "cbernoulli_mean")  # the output ops decoder.js runs
@@ -52,9 +66,14 @@ class UnsupportedDecoderError(VaeCoreError, TypeError):
     """A decoder the browser cannot run (a layer or option it does not know); decode on the server."""
 
 
+class UnsupportedEncoderError(UnsupportedDecoderError):
+    """An encoder the browser cannot run: the drawing pad cannot encode for that model."""
+
+
 @dataclass(frozen=True)
 class DecoderExport:
-    """One decoder as the browser reads it: `spec` (JSON-serialisable), `blob` (weights), `digest`."""
+    """One network (decoder or encoder) as the browser reads it: `spec` (JSON-serialisable),
+    `blob` (weights), `digest`."""
 
     spec: dict
     blob: bytes
@@ -128,6 +147,64 @@ def decoder_export(model: nn.Module) -> DecoderExport:
         "byte_order": "little",
         "blob_bytes": len(blob.data),
     }
+    return _finish(spec, blob)
+
+
+EncoderExport = DecoderExport  # the same files, read by encoder.js
+
+
+def encoder_export(model: nn.Module) -> DecoderExport:
+    """Walk `model.encoder.net` (an nn.Sequential) into a spec and a weight blob for encoder.js.
+
+    The input is the image (C, H, W) as the model reads it; an MLP encoder's forward flattens it
+    first, which the browser does by reading the flat image. Raises UnsupportedEncoderError naming
+    the first module it cannot export, or when the encoder's forward is not its `net`.
+    """
+    net = getattr(getattr(model, "encoder", None), "net", None)
+    if not isinstance(net, nn.Sequential):
+        raise UnsupportedEncoderError(f"{type(getattr(model, 'encoder', model)).__name__} has no "
+                                      "nn.Sequential `net` to export")
+    latent_dim = int(getattr(model, "latent_dim", 0) or 0)
+    image_shape = tuple(int(s) for s in getattr(model, "image_shape", ()) or ())
+    if latent_dim < 1 or len(image_shape) != 3:
+        raise UnsupportedEncoderError("the model has no latent dimension or image shape")
+    blob = _Blob(UnsupportedEncoderError)
+    layers = []
+    first = next(iter(net), None)
+    shape = (int(np.prod(image_shape)),) if isinstance(first, nn.Linear) else image_shape
+    for i, module in enumerate(net):
+        convert = _ENCODER_CONVERTERS.get(type(module))
+        if convert is None:
+            raise UnsupportedEncoderError(f"encoder layer {i} ({type(module).__name__}) cannot run in the browser")
+        try:
+            layer, shape = convert(module, shape, blob, f"layer {i} ({type(module).__name__})")
+        except UnsupportedEncoderError:
+            raise
+        except UnsupportedDecoderError as exc:
+            raise UnsupportedEncoderError(str(exc)) from exc
+        layers.append(layer)
+    stochastic = bool(getattr(getattr(model, "config", None), "stochastic_encoder", True))
+    width = 2 * latent_dim if stochastic else latent_dim
+    if tuple(shape) != (width,):
+        raise UnsupportedEncoderError(f"the encoder's layers end in shape {list(shape)}, not {width} numbers")
+    _check_encoder_forward_is_net(model, net, image_shape, isinstance(first, nn.Linear))
+    posterior = {"mu": [0, latent_dim]}
+    if stochastic:
+        posterior["logvar"] = [latent_dim, 2 * latent_dim]
+    spec = {
+        "format": ENCODER_FORMAT,
+        "version": VERSION,
+        "latent_dim": latent_dim,
+        "image_shape": list(image_shape),
+        "layers": layers,
+        "posterior": posterior,
+        "byte_order": "little",
+        "blob_bytes": len(blob.data),
+    }
+    return _finish(spec, blob)
+
+
+def _finish(spec: dict, blob: "_Blob") -> DecoderExport:
     data = bytes(blob.data)
     return DecoderExport(spec, data, hashlib.sha256(_canonical_json(spec) + data).hexdigest())
 
@@ -137,18 +214,24 @@ def export_to_folder(model: nn.Module, folder) -> Path:
     return decoder_export(model).save(folder)
 
 
+def encoder_to_folder(model: nn.Module, folder) -> Path:
+    """`encoder_export(model).save(folder)`: the path of `<digest>.json`."""
+    return encoder_export(model).save(folder)
+
+
 # ---- layers -------------------------------------------------------------------------------------
 
 class _Blob:
-    def __init__(self):
+    def __init__(self, error=UnsupportedDecoderError):
         self.data = bytearray()
+        self.error = error
 
     def add(self, t: torch.Tensor | None) -> dict | None:
         if t is None:
             return None
         t = t.detach().to("cpu", torch.float32).contiguous()  # conv weights may be channels_last
         if not torch.isfinite(t).all():
-            raise UnsupportedDecoderError("a decoder weight holds NaN or infinite values")
+            raise self.error("a weight holds NaN or infinite values")
         exact_half = torch.equal(t.half().float(), t)
         arr = t.numpy().astype("<f2" if exact_half else "<f4")
         self.data.extend(b"\0" * (-len(self.data) % ALIGN))
@@ -193,6 +276,26 @@ def _conv_transpose2d(m: nn.ConvTranspose2d, shape, blob, where):
              "weight": blob.add(m.weight), "bias": blob.add(m.bias)}, (m.out_channels, h, w))
 
 
+def _conv2d(m: nn.Conv2d, shape, blob, where):
+    if m.groups != 1 or tuple(m.dilation) != (1, 1) or m.padding_mode != "zeros" or isinstance(m.padding, str):
+        raise UnsupportedDecoderError(f"{where}: only groups=1, dilation=1, zero padding are supported")
+    if len(shape) != 3 or shape[0] != m.in_channels:
+        raise UnsupportedDecoderError(f"{where}: expects ({m.in_channels}, H, W), gets shape {list(shape)}")
+    (kh, kw), (sh, sw), (ph, pw) = m.kernel_size, m.stride, m.padding
+    h, w = (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1  # torch's, dilation 1
+    if h < 1 or w < 1:
+        raise UnsupportedDecoderError(f"{where}: output size {h}x{w}")
+    return ({"op": "conv2d", "in_channels": m.in_channels, "out_channels": m.out_channels,
+             "kernel_size": [kh, kw], "stride": [sh, sw], "padding": [ph, pw],
+             "weight": blob.add(m.weight), "bias": blob.add(m.bias)}, (m.out_channels, h, w))
+
+
+def _flatten(m: nn.Flatten, shape, blob, where):
+    if m.start_dim != 1 or m.end_dim != -1:
+        raise UnsupportedDecoderError(f"{where}: only Flatten(1, -1) is supported")
+    return {"op": "flatten"}, (int(np.prod(shape)),)
+
+
 _CONVERTERS = {
     nn.Linear: _linear,
     nn.ReLU: _activation("relu"),
@@ -202,6 +305,8 @@ _CONVERTERS = {
     nn.Unflatten: _unflatten,
     nn.ConvTranspose2d: _conv_transpose2d,
 }
+# An encoder may also convolve and flatten (decoder.js could too, but no decoder here does: refused).
+_ENCODER_CONVERTERS = {**_CONVERTERS, nn.Conv2d: _conv2d, nn.Flatten: _flatten}
 
 
 # ---- checks and files ---------------------------------------------------------------------------
@@ -235,6 +340,17 @@ def _check_forward_is_net(model: nn.Module, net: nn.Sequential, latent_dim: int)
         full, bare = model.decoder(z), net(z)
     if full.numel() != bare.numel() or not torch.allclose(full.reshape(-1), bare.reshape(-1), rtol=0, atol=1e-6):
         raise UnsupportedDecoderError(f"{type(model.decoder).__name__}.forward does more than run its `net`")
+
+
+@torch.inference_mode()
+def _check_encoder_forward_is_net(model: nn.Module, net: nn.Sequential, image_shape, flat: bool) -> None:
+    """The browser runs `net` on the image (flattened for an MLP); refuse a forward that does more."""
+    device = next(model.parameters()).device
+    x = torch.rand(3, *image_shape, generator=torch.Generator().manual_seed(0)).to(device)
+    with _eval_mode(model):
+        full, bare = model.encoder(x), net(x.flatten(1) if flat else x)
+    if full.shape != bare.shape or not torch.allclose(full, bare, rtol=0, atol=1e-6):
+        raise UnsupportedEncoderError(f"{type(model.encoder).__name__}.forward does more than run its `net`")
 
 
 def _canonical_json(spec: dict) -> bytes:
