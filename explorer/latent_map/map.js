@@ -1018,7 +1018,6 @@ class LatentMap {
   encodeDrawing(t0, reason) {
     if (!this.pad || !this.data) return;
     const image = this.pad.values, inked = this.pad.inked;
-    let decodeMs = 0;
     const skipped = [];
     for (const model of this.data.models) {
       const entry = this.encoders.get(model.side), tile = this.drawTiles.get(model.side);
@@ -1035,12 +1034,12 @@ class LatentMap {
         tile.caption.textContent = model.side;
         continue;
       }
+      const te = performance.now();
       const { mu, logvar } = entry.encoder.encode(image);
+      this.encodeMs = (this.encodeMs || 0) + performance.now() - te;
       entry.code = { mu: Float32Array.from(mu), logvar: logvar ? Float32Array.from(logvar) : null };
       tile.caption.textContent = `${model.side}: z = (${Array.from(mu.slice(0, 4), fmt).join(", ")}${mu.length > 4 ? ", …" : ""})`;
-      const t = performance.now();
       const decoded = this.decodeInto(model.side, entry.code.mu);
-      decodeMs += performance.now() - t;
       if (decoded) tile.canvas.drawMean(decoded.out, decoded.decoder.imageShape);
       else tile.canvas.clear("decoder off");
     }
@@ -1209,8 +1208,10 @@ class LatentMap {
   record(reason, t0) {
     const frames = this.stats.frames;
     const ms = performance.now() - t0;
-    frames.push({ reason, ms, sinceEvent: ms + (this.eventWait || 0), decodeMs: this.decodeMs || 0 });
+    frames.push({ reason, ms, sinceEvent: ms + (this.eventWait || 0), decodeMs: this.decodeMs || 0,
+                  encodeMs: this.encodeMs || 0 });
     this.decodeMs = 0;
+    this.encodeMs = 0;
     this.eventWait = 0;
     if (frames.length > STATS_LIMIT) frames.splice(0, frames.length - STATS_LIMIT);
   }

@@ -23,7 +23,7 @@ function node(tag, className, parent, text) {
 export class DrawingPad {
   /** `imageShape` [C, H, W]; `onChange(t0, reason)` after every change of the image; `onPin()` when
    * "Pin the drawing" is pressed. */
-  constructor(parent, imageShape, { onChange, onPin, displayPx = 224 }) {
+  constructor(parent, imageShape, { onChange, onPin, displayPx = 168 }) {
     const [c, h, w] = imageShape;
     if (c !== 1 && c !== 3) throw new Error(`DrawingPad: cannot draw ${c} channels`);
     this.imageShape = imageShape.slice();
@@ -103,10 +103,14 @@ export class DrawingPad {
 
   installPointer() {
     let last = null;
-    const at = (e) => [e.offsetX / this.scale, e.offsetY / this.scale]; // image pixel units
+    // Image pixel units, from the pad's box on screen (CSS may scale the canvas; read once per stroke).
+    let rect = null;
+    const at = (e) => [((e.clientX - rect.left) / rect.width) * this.imageShape[2],
+                       ((e.clientY - rect.top) / rect.height) * this.imageShape[1]];
     this.canvas.addEventListener("pointerdown", (e) => {
       e.preventDefault();
       this.canvas.setPointerCapture(e.pointerId);
+      rect = this.canvas.getBoundingClientRect();
       last = at(e);
       this.stroke(last, last, performance.now());
     });

@@ -1,0 +1,149 @@
+"""Draw your own input (issue 17 §1), in the real page: strokes drawn with the mouse on the pad are
+encoded by every model in the browser, with no message to the server while drawing; "Use an image
+file" reads a PNG as the model will; "Pin the drawing" goes to the server once and comes back as a
+point on every map.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from playwright.sync_api import expect
+
+import vae_core as vc
+from browser_steps import MAP, SentFrames, open_page, screenshot
+
+pytestmark = pytest.mark.browser
+
+TOL = 1e-4
+MODELS = {"A": "mnist-vae", "B": "mnist-mmd"}  # what the test server shows first (tests/e2e/conftest.py)
+
+
+def drawn_state(page) -> dict:
+    """Per model: the drawing's code (mu, logvar), where its marker is, and its reconstruction's pixels."""
+    return page.evaluate(f"""() => {{
+        const m = {MAP}.instance, out = {{}};
+        for (const [side, map] of m.maps) {{
+            const code = m.drawnCode(side), c = m.drawTiles.get(side).canvas.canvas;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, grey = [];
+            for (let i = 0; i < d.length; i += 16) grey.push(d[i]);
+            out[side] = {{mu: code && Array.from(code.mu), logvar: code && code.logvar && Array.from(code.logvar),
+                          px: map.drawnPx, recon: grey}};
+        }}
+        return out;
+    }}""")
+
+
+def pad_image(page) -> np.ndarray:
+    return np.asarray(page.evaluate(f"Array.from({MAP}.instance.pad.values)"), np.float32).reshape(1, 28, 28)
+
+
+def stroke(page, box, points) -> None:
+    """One stroke with the mouse: down at the first point, through the others, up at the last."""
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+    page.mouse.move(*at(*points[0]))
+    page.mouse.down()
+    for (ax, ay), (bx, by) in zip(points[:-1], points[1:]):
+        for k in range(1, 7):
+            page.mouse.move(*at(ax + (bx - ax) * k / 6, ay + (by - ay) * k / 6))
+    page.mouse.up()
+
+
+def torch_codes(x: np.ndarray) -> dict:
+    out = {}
+    for side, name in MODELS.items():
+        model = vc.load_bundle(vc.PRETRAINED_DIR / name, with_latents=False).model.eval()
+        with torch.no_grad():
+            post = model.encode(torch.as_tensor(x[None]))
+        out[side] = (post.mu[0].numpy(), None if post.logvar is None else post.logvar[0].numpy())
+    return out
+
+
+def assert_codes_match(state: dict, x: np.ndarray) -> None:
+    for side, (mu, logvar) in torch_codes(x).items():
+        np.testing.assert_allclose(state[side]["mu"], mu, rtol=0, atol=TOL)
+        if logvar is None:
+            assert state[side]["logvar"] is None
+        else:
+            np.testing.assert_allclose(state[side]["logvar"], logvar, rtol=0, atol=TOL)
+
+
+def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page):
+    sent = SentFrames(page)  # before the page opens its websocket
+    open_page(page, streamlit_server)
+    pad = page.get_by_role("img", name="Drawing pad")
+    pad.scroll_into_view_if_needed()
+    expect(pad).to_be_visible()
+    page.wait_for_function(f"{MAP}.instance.pad && {MAP}.instance.drawTiles.size === 2")
+    assert drawn_state(page)["A"]["mu"] is None  # nothing drawn yet: no marker
+    assert sent.count > 0  # the page's own messages are counted
+    before = sent.count
+    box = pad.bounding_box()
+
+    # A "7": a bar and a diagonal, as two strokes.
+    stroke(page, box, [(0.25, 0.22), (0.75, 0.22)])
+    page.wait_for_function(f"{MAP}.instance.drawnCode('A') && {MAP}.instance.drawnCode('B')")
+    first = drawn_state(page)
+    stroke(page, box, [(0.75, 0.22), (0.45, 0.8)])
+    second = drawn_state(page)
+    assert sent.count == before, f"drawing sent {sent.count - before} messages to the server"
+    for side in MODELS:
+        assert first[side]["px"] is not None and second[side]["px"] is not None, side
+        assert np.hypot(*np.subtract(first[side]["px"], second[side]["px"])) > 0.5, f"{side}'s marker did not move"
+        assert first[side]["recon"] != second[side]["recon"], f"{side}'s reconstruction did not change"
+    assert second["A"]["logvar"] is not None and second["B"]["logvar"] is None  # a VAE and an MMD-VAE
+    x = pad_image(page)
+    assert 20 < (x > 0.5).sum() < 300 and x.max() == 1.0  # the strokes, as ink
+    assert_codes_match(second, x)  # the browser's codes are torch's for the same pixels
+    frames = page.evaluate(f"{MAP}.frames.filter(f => f.reason === 'draw').length")
+    assert frames >= 2 * 6 + 2, frames  # a redraw per pointer down and move (6 a segment), not per stroke
+    page.get_by_text("Draw your own input").scroll_into_view_if_needed()
+    screenshot(page, "draw-strokes", full_page=False)
+
+    # The eraser takes ink away: fewer lit pixels, codes still torch's.
+    page.get_by_role("button", name="Eraser").click()
+    stroke(page, pad.bounding_box(), [(0.2, 0.22), (0.8, 0.22)])  # the click may have scrolled the page
+    page.get_by_role("button", name="Eraser").click()
+    erased = pad_image(page)
+    assert (erased > 0.5).sum() < (x > 0.5).sum()
+    assert_codes_match(drawn_state(page), erased)
+    assert sent.count == before
+
+    # "Pin the drawing": one message, and the page sends back each model's code of it (torch's).
+    page.get_by_role("button", name="Pin the drawing").click()
+    page.wait_for_function(f"{MAP}.instance.data.pinnedDrawing && "
+                           f"Object.keys({MAP}.instance.data.pinnedDrawing.codes).length === 2")
+    assert sent.count > before
+    pinned = page.evaluate(f"{MAP}.instance.data.pinnedDrawing.codes")
+    now = drawn_state(page)
+    for side in MODELS:
+        np.testing.assert_allclose(pinned[side], now[side]["mu"], rtol=0, atol=TOL)
+
+    # Clear: no drawing, no marker (the pinned one stays).
+    page.get_by_role("button", name="Clear").click()
+    page.wait_for_function(f"!{MAP}.instance.drawnCode('A')")
+    assert pad_image(page).max() == 0
+    assert page.evaluate(f"!!{MAP}.instance.pinnedDrawingCode('A')")
+    assert not page.page_errors
+
+
+def test_an_image_file_is_read_as_the_model_reads_it(streamlit_server, page, mnist_test, tmp_path):
+    """A test image saved as a 112x112 PNG (4x, nearest) comes back on the pad as the 28x28 image
+    (to 1/255: the PNG's bytes), and every model encodes it as torch does."""
+    open_page(page, streamlit_server)
+    page.wait_for_function(f"{MAP}.instance.pad")
+    original = mnist_test.images[0].numpy().reshape(28, 28)
+    png = tmp_path / "digit.png"
+    buffer = io.BytesIO()
+    Image.fromarray(np.kron(original, np.ones((4, 4), np.uint8))).save(buffer, format="PNG")
+    png.write_bytes(buffer.getvalue())
+    encodes = page.evaluate(f"{MAP}.encodes || 0")
+    page.get_by_label("Use an image file").set_input_files(str(png))
+    page.wait_for_function(f"({MAP}.encodes || 0) > {encodes} && {MAP}.instance.drawnCode('A')")
+    x = pad_image(page)
+    assert np.abs(x[0] * 255 - original).max() <= 1.0
+    assert_codes_match(drawn_state(page), x)
+    assert not page.page_errors
