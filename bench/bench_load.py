@@ -93,7 +93,8 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
-        env = {**os.environ, "VAE_DATA_DIR": data_dir, "VAE_MODELS_DIR": str(models_dir)}
+        env = {**os.environ, "VAE_DATA_DIR": data_dir, "VAE_MODELS_DIR": str(models_dir),
+               "VAE_TEST_HOOKS": "1"}  # the map shows window.__vaeLatentMap to the tests and benchmarks
         cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(self.port),
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]

@@ -72,8 +72,10 @@ def deployment(shared_models, data_dir, tmp_path_factory):
     needs_nginx_and_chromium()
     dep = run_replicas.Deployment(replicas=2, models_dir=shared_models, data_dir=str(data_dir),
                                   state_dir=tmp_path_factory.mktemp("deploy-state"))
-    with dep:
-        yield dep
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VAE_TEST_HOOKS", "1")  # the replicas' maps show window.__vaeLatentMap to page_actions
+        with dep:
+            yield dep
     for r in dep.replicas:
         log = r.log.read_text(errors="replace")
         assert "Traceback" not in log, f"{r.name}:\n{log}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -274,6 +275,9 @@ def _on_end(page) -> None:
         state.shift_end(index, int(page.test.labels[index]))
 
 
+# The browser tests and benchmarks read the map's counters and the map itself from the page
+# (window.__vaeLatentMap); the server they start sets this. Off in production.
+TEST_HOOKS = os.environ.get("VAE_TEST_HOOKS") == "1"
 PINNED_DRAWING = "vlm_pinned_drawing"  # the session-state key of the pinned drawing (C, H, W) floats
 
 
@@ -318,6 +322,7 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
     }
     data["serverImages"] = server_images(slots, groups)
     data["pinnedDrawing"] = pinned_drawing(slots)
+    data["testHooks"] = TEST_HOOKS
     _component(data=data, key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
                on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None,
                on_drawing_change=_on_drawing)

@@ -14,14 +14,14 @@ import { DrawingPad } from "./pad.js";
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
 const VIEWS = new Map(); // model version -> its pan and zoom, kept when the tab is closed and opened again
 const STATS_LIMIT = 2000;
+// Per redraw, the time from the input event to the drawn canvases (ms), and counters. Shown to the
+// browser tests and the benchmarks as window.__vaeLatentMap (with `instance`, the map itself) only
+// when the server runs under test (VAE_TEST_HOOKS=1 sends data.testHooks): never in production.
+const STATS = { frames: [], decodes: 0, encodes: 0, sent: 0, ready: false, mode: "", errors: [] };
 
-function statsSink() {
-  // Read by the benchmark and the browser tests: per redraw, the time from the input event to the
-  // drawn canvases (ms), and counters.
-  if (!window.__vaeLatentMap) {
-    window.__vaeLatentMap = { frames: [], decodes: 0, sent: 0, ready: false, mode: "", errors: [] };
-  }
-  return window.__vaeLatentMap;
+function exposeTestHooks(map) {
+  STATS.instance = map;
+  window.__vaeLatentMap = STATS;
 }
 
 function absoluteUrl(relative) {
@@ -655,8 +655,8 @@ class LatentMap {
     this.atlasUrl = null;
     this.hover = null; // {map, x, y} or {gridSide, x, y}
     this.data = null;
-    this.stats = statsSink();
-    this.stats.instance = this; // a handle for the browser tests and the benchmark
+    this.stats = STATS;
+    this.askedServer = ""; // the sides last asked to be decoded on the server, sorted and joined
     this.resizeObserver = new ResizeObserver(() => {
       this.layout();
       if (this.gridViews) for (const view of this.gridViews.values()) this.sizeGridOverlay(view);
@@ -680,6 +680,7 @@ class LatentMap {
   // --- data from the server -----------------------------------------------------------------
 
   async update(data) {
+    if (data.testHooks) exposeTestHooks(this);
     this.stats.timeline = this.stats.timeline || { mounted: performance.now() };
     const previous = this.data;
     this.data = data;
@@ -779,12 +780,12 @@ class LatentMap {
     const failed = [...this.decoders.entries()].filter(([side, d]) => d.error && sides(data).includes(side));
     if (failed.length) {
       this.stats.mode = "server";
-      // Ask the server (once) to send the sliders' point decoded, with every rerun.
-      if (!data.serverImages || !failed.every(([side]) => data.serverImages[side])) {
-        if (!this.askedServer) {
-          this.askedServer = true;
-          this.send("serverDecode", failed.map(([side]) => side));
-        }
+      // Ask the server to send the sliders' point decoded, with every rerun: once per set of models
+      // that need it (a model whose decoder fails later is asked for too).
+      const need = failed.map(([side]) => side).sort();
+      if ((!data.serverImages || !need.every((side) => data.serverImages[side])) && this.askedServer !== need.join(",")) {
+        this.askedServer = need.join(",");
+        this.send("serverDecode", need);
       }
       this.notice.textContent = "Decoding in the browser is off (" + failed.map(([s, d]) => `${s}: ${d.error}`).join("; ") +
         "). The images below are decoded on the server when you release a slider or click the map.";
@@ -1222,6 +1223,8 @@ class LatentMap {
     const signature = JSON.stringify(data.models.map((m) => m.grid && [m.side, m.grid.url]));
     if (this.gridSignature === signature) return;
     this.gridSignature = signature;
+    // The old pictures leave the page: stop observing them (the observer would keep them alive).
+    if (this.gridViews) for (const view of this.gridViews.values()) this.resizeObserver.unobserve(view.image);
     this.gridsBox.textContent = "";
     this.gridViews = new Map();
     for (const model of data.models) {

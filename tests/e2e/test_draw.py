@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 import vae_core as vc
-from browser_steps import MAP, SentFrames, open_page, screenshot
+from browser_steps import ARTIFACTS, MAP, SentFrames, open_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -102,6 +102,7 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
     assert frames >= 2 * 6 + 2, frames  # a redraw per pointer down and move (6 a segment), not per stroke
     page.get_by_text("Draw your own input").scroll_into_view_if_needed()
     screenshot(page, "draw-strokes", full_page=False)
+    page.locator(".vlm-draw").screenshot(path=str(ARTIFACTS / "draw-pad.png"))
 
     # The eraser takes ink away: fewer lit pixels, codes still torch's.
     page.get_by_role("button", name="Eraser").click()
