@@ -71,7 +71,8 @@ def component_js() -> str:
 
 
 def test_page_js() -> str:
-    """The forward passes alone, as globals, for the browser tests and the benchmark's pages."""
-    return bundle(["nn", "pixels", "decoder", "encoder"],
+    """The forward passes and the pad alone, as globals, for the browser tests' blank pages."""
+    return bundle(["nn", "pixels", "decoder", "encoder", "pad"],
                   'import { VaeDecoder } from "./decoder.js";\nimport { VaeEncoder } from "./encoder.js";\n'
-                  "window.VaeDecoder = VaeDecoder;\nwindow.VaeEncoder = VaeEncoder;\n")
+                  'import { DrawingPad } from "./pad.js";\n'
+                  "window.VaeDecoder = VaeDecoder;\nwindow.VaeEncoder = VaeEncoder;\nwindow.DrawingPad = DrawingPad;\n")

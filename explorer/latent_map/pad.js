@@ -68,6 +68,10 @@ export class DrawingPad {
       this.colour.value = "#ffffff";
       this.colour.setAttribute("aria-label", "Pen colour");
     }
+    const invert = node("button", "vlm-pad-button", this.tools, "Invert");
+    invert.type = "button";
+    invert.title = "Dark ink on light paper (a photo, a scan) -> light on dark, as the data's images are";
+    invert.addEventListener("click", () => this.invert(performance.now()));
     const clear = node("button", "vlm-pad-button", this.tools, "Clear");
     clear.type = "button";
     clear.addEventListener("click", () => this.clear(performance.now()));
@@ -99,6 +103,17 @@ export class DrawingPad {
     this.rctx.fillRect(0, 0, this.raster.width, this.raster.height);
     this.inked = false;
     this.update(t0, "clear");
+  }
+
+  invert(t0) {
+    const ctx = this.rctx;
+    ctx.save();
+    ctx.globalCompositeOperation = "difference";
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, this.raster.width, this.raster.height);
+    ctx.restore();
+    this.inked = true;
+    this.update(t0, "invert");
   }
 
   installPointer() {

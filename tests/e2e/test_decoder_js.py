@@ -54,7 +54,7 @@ def add_forward_passes(page) -> None:
     from explorer.latent_map.bundle import test_page_js
 
     page.add_script_tag(content=test_page_js(), type="module")
-    page.wait_for_function("() => window.VaeDecoder && window.VaeEncoder")
+    page.wait_for_function("() => window.VaeDecoder && window.VaeEncoder && window.DrawingPad")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
