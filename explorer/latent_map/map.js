@@ -444,14 +444,17 @@ class ModelMap {
     if (pinnedDrawing) this.diamond(ctx, ...this.toPx(...this.project(pinnedDrawing)), "#ffffff", "#7b1fa2");
     const drawn = owner.drawnCode(this.model.side);
     this.drawnPx = null;
+    this.drawnEllipses = [];
     if (drawn) {
       ctx.strokeStyle = "#7b1fa2";
       ctx.lineWidth = 1.5;
       for (const [k, dash] of [[1, []], [2, [4, 3]]]) {
         if (!drawn.logvar) break;
+        const ellipse = posteriorEllipse(drawn.mu, drawn.logvar, this.model.plane, k);
+        this.drawnEllipses.push(ellipse);
         ctx.setLineDash(dash);
         ctx.beginPath();
-        posteriorEllipse(drawn.mu, drawn.logvar, this.model.plane, k).forEach(([x, y], j) => {
+        ellipse.forEach(([x, y], j) => {
           const [px, py] = this.toPx(x, y);
           if (j === 0) ctx.moveTo(px, py);
           else ctx.lineTo(px, py);

@@ -14,6 +14,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 import vae_core as vc
+from vae_core.analysis import geometry
 from browser_steps import ARTIFACTS, MAP, SentFrames, open_page, screenshot
 
 pytestmark = pytest.mark.browser
@@ -98,6 +99,12 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
     x = pad_image(page)
     assert 20 < (x > 0.5).sum() < 300 and x.max() == 1.0  # the strokes, as ink
     assert_codes_match(second, x)  # the browser's codes are torch's for the same pixels
+    # A's q(z|x) 1σ and 2σ ellipses on its map are vae_core's (B is deterministic: none).
+    ellipses = page.evaluate(f"[...{MAP}.instance.maps.values()].map(m => m.drawnEllipses)")
+    assert len(ellipses[0]) == 2 and ellipses[1] == []
+    for k, drawn in zip((1, 2), ellipses[0]):
+        want = geometry.posterior_ellipse(second["A"]["mu"], second["A"]["logvar"], n_sigma=k, points=len(drawn))
+        np.testing.assert_allclose(drawn, want, rtol=0, atol=1e-4)
     frames = page.evaluate(f"{MAP}.frames.filter(f => f.reason === 'draw').length")
     assert frames >= 2 * 6 + 2, frames  # a redraw per pointer down and move (6 a segment), not per stroke
     page.get_by_text("Draw your own input").scroll_into_view_if_needed()
