@@ -441,7 +441,29 @@ class ModelMap {
     }
     // The drawing's code (and its q(z|x) ellipses) and the pinned drawing's: pen-coloured diamonds.
     const pinnedDrawing = owner.pinnedDrawingCode(this.model.side);
-    if (pinnedDrawing) this.diamond(ctx, ...this.toPx(...this.project(pinnedDrawing)), "#ffffff", "#7b1fa2");
+    this.pinnedDrawingPx = pinnedDrawing ? this.toPx(...this.project(pinnedDrawing)) : null;
+    const toDrawing = owner.drawingPath(this.model.side);
+    if (toDrawing) {
+      ctx.strokeStyle = "#7b1fa2";
+      ctx.fillStyle = "#7b1fa2";
+      ctx.lineWidth = 2;
+      ctx.setLineDash([6, 3]);
+      ctx.beginPath();
+      toDrawing.forEach((z, k) => {
+        const [px, py] = this.toPx(...this.project(z));
+        if (k === 0) ctx.moveTo(px, py);
+        else ctx.lineTo(px, py);
+      });
+      ctx.stroke();
+      ctx.setLineDash([]);
+      for (const z of toDrawing) {
+        const [px, py] = this.toPx(...this.project(z));
+        ctx.beginPath();
+        ctx.arc(px, py, 2.5, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+    }
+    if (pinnedDrawing) this.diamond(ctx, ...this.pinnedDrawingPx, "#ffffff", "#7b1fa2");
     const drawn = owner.drawnCode(this.model.side);
     this.drawnPx = null;
     this.drawnEllipses = [];
@@ -573,9 +595,12 @@ class ModelMap {
         if (Math.hypot(e.offsetX - pending.x, e.offsetY - pending.y) <= DOUBLE_CLICK_PX) return;
         pending.fire(); // a quick click elsewhere: the first one counts now
       }
-      const i = this.nearest(e.offsetX, e.offsetY, 8);
-      if (i < 0) return;
-      const fire = () => this.owner.clickPoint(i, e.shiftKey);
+      // A shift-click on the pinned drawing (◇) makes it the interpolation's end, on the maps.
+      const d = this.pinnedDrawingPx;
+      const onDrawing = e.shiftKey && d && Math.hypot(e.offsetX - d[0], e.offsetY - d[1]) <= 10;
+      const i = onDrawing ? -1 : this.nearest(e.offsetX, e.offsetY, 8);
+      if (!onDrawing && i < 0) return;
+      const fire = () => (onDrawing ? this.owner.drawingAsEnd() : this.owner.clickPoint(i, e.shiftKey));
       this.pendingClick = { x: e.offsetX, y: e.offsetY, fire, timer: setTimeout(() => {
         this.pendingClick = null;
         fire();
@@ -645,6 +670,8 @@ class LatentMap {
     this.panel = el("div", "vlm-panel", this.row);
     this.slidersBox = el("div", "vlm-sliders", this.root);
     this.drawBox = el("div", "vlm-draw", this.root); // below the sliders: the maps stay in view while drawing
+    this.drawPathBox = el("div", "vlm-draw-path", this.root);
+    this.drawingEnd = false; // the pinned drawing is the interpolation's end on the maps (shift-click on its ◇)
     this.gridsBox = el("div", "vlm-grids", this.root);
     this.maps = new Map(); // side -> ModelMap
     this.decoders = new Map(); // side -> {decoder, key} | {error}
@@ -725,6 +752,7 @@ class LatentMap {
     this.layout();
     await this.loadDecoders(data);
     this.redrawDecoded(performance.now(), "update");
+    this.renderDrawingPath();
     // The test images for hover previews last: 10,000 of them are a large picture, and the map and
     // its decoders come first.
     if (data.atlas && data.atlas.url !== this.atlasUrl) this.loadAtlas(data.atlas.url);
@@ -1067,6 +1095,58 @@ class LatentMap {
     return pinned && pinned.codes && pinned.codes[side] ? pinned.codes[side] : null;
   }
 
+  /** The linear path from the interpolation's end (the last point of the page's path; else the
+   * sliders' point) to the pinned drawing's code, when the drawing is the end: as many steps as the
+   * page's path. */
+  drawingPath(side) {
+    const end = this.drawingEnd && this.pinnedDrawingCode(side);
+    if (!end) return null;
+    const model = this.data.models.find((m) => m.side === side);
+    const from = model.path && model.path.length ? model.path[model.path.length - 1] : this.sliderPoint(side);
+    if (!from) return null;
+    const steps = model.path && model.path.length >= 2 ? model.path.length : 10, out = [];
+    for (let k = 0; k < steps; k++) {
+      const t = k / (steps - 1), z = new Float32Array(end.length);
+      for (let i = 0; i < z.length; i++) z[i] = (1 - t) * (from[i] ?? 0) + t * end[i];
+      out.push(z);
+    }
+    return out;
+  }
+
+  drawingAsEnd() {
+    if (!this.data || !this.data.pinnedDrawing) return;
+    this.drawingEnd = true;
+    for (const map of this.maps.values()) map.drawOverlay();
+    this.renderDrawingPath();
+  }
+
+  /** Each model's frames along its path to the drawing, decoded here. */
+  renderDrawingPath() {
+    const box = this.drawPathBox;
+    box.textContent = "";
+    this.drawPathFrames = new Map();
+    if (!this.data || !this.drawingEnd || !this.data.pinnedDrawing) return;
+    const b = (this.data.ends || [])[1];
+    el("div", "vlm-panel-heading", box, `Interpolation to your pinned drawing ◇: from ${b !== undefined && b !== null
+      ? `test #${b} (the Interpolation tab's end)` : "the sliders' point ★"}, decoded in your browser. ` +
+      "Shift-click a point on a map to go back to test images.");
+    for (const model of this.data.models) {
+      const path = this.drawingPath(model.side);
+      if (!path) continue;
+      const row = el("div", "vlm-draw-path-row", box);
+      el("span", "vlm-caption", row, model.side);
+      const frames = [];
+      for (const z of path) {
+        const canvas = new PixelCanvas(row, 56);
+        const entry = this.decodeInto(model.side, z);
+        if (entry) canvas.drawMean(entry.out, entry.decoder.imageShape);
+        else canvas.clear("…");
+        frames.push(canvas);
+      }
+      this.drawPathFrames.set(model.side, { path, frames });
+    }
+  }
+
   /** The one message of the pad: the drawing, so the page keeps it as a point on the maps. */
   pinDrawing() {
     if (!this.pad || !this.pad.inked) return;
@@ -1195,6 +1275,10 @@ class LatentMap {
     // State values, not triggers: the page's callbacks read them from the session state. A count
     // makes two shift-clicks on the same point two changes.
     if (!this.data.canPin) return; // no test images: nothing to pin (the hint says so)
+    if (shift && this.drawingEnd) {
+      this.drawingEnd = false; // back to test images at both ends
+      this.renderDrawingPath();
+    }
     if (shift) {
       this.shiftClicks = (this.shiftClicks || 0) + 1;
       this.send("end", { index, count: this.shiftClicks });

@@ -130,6 +130,33 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
     for side in MODELS:
         np.testing.assert_allclose(pinned[side], now[side]["mu"], rtol=0, atol=TOL)
 
+    # A shift-click on the pinned drawing (◇) makes it the interpolation's end on the maps: each model's
+    # path runs from the page's end (test #b) to the drawing's code, decoded in the browser, no message.
+    over = page.locator("canvas.vlm-over").first
+    over.scroll_into_view_if_needed()
+    mbox, px = over.bounding_box(), page.evaluate(f"{MAP}.instance.maps.get('A').pinnedDrawingPx")
+    asked = sent.count
+    page.keyboard.down("Shift")
+    page.mouse.click(mbox["x"] + px[0], mbox["y"] + px[1])
+    page.keyboard.up("Shift")
+    page.wait_for_function(f"{MAP}.instance.drawingEnd && {MAP}.instance.drawPathFrames.size === 2")
+    assert sent.count == asked
+    for side, name in MODELS.items():
+        path, start, last = page.evaluate(f"""side => {{
+            const m = {MAP}.instance, f = m.drawPathFrames.get(side), c = f.frames[f.frames.length - 1].canvas;
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, grey = [];
+            for (let i = 0; i < d.length; i += 4) grey.push(d[i]);
+            const model = m.data.models.find(x => x.side === side);
+            return [f.path.map(z => Array.from(z)), model.path[model.path.length - 1], grey];
+        }}""", side)
+        np.testing.assert_allclose(path[0], start, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(path[-1], pinned[side], rtol=0, atol=1e-6)
+        want = vc.decode(vc.load_bundle(vc.PRETRAINED_DIR / name, with_latents=False).model,
+                         np.asarray([pinned[side]], np.float32))[0]
+        np.testing.assert_allclose(np.asarray(last, float).reshape(56, 56)[::2, ::2], want * 255, atol=1.0)
+    page.locator(".vlm-draw-path").screenshot(path=str(ARTIFACTS / "draw-path.png"))
+    page.locator(".vlm-maps").screenshot(path=str(ARTIFACTS / "draw-maps.png"))
+
     # Clear: no drawing, no marker (the pinned one stays).
     page.get_by_role("button", name="Clear").click()
     page.wait_for_function(f"!{MAP}.instance.drawnCode('A')")
