@@ -281,8 +281,8 @@ TEST_HOOKS = os.environ.get("VAE_TEST_HOOKS") == "1"
 PINNED_DRAWING = "vlm_pinned_drawing"  # the session-state key of the pinned drawing (C, H, W) floats
 
 
-def _on_drawing() -> None:
-    """'Pin the drawing': keep the pad's image (checked: finite, in [0, 1], a C*H*W list)."""
+def _on_drawing(page) -> None:
+    """'Pin the drawing': keep the pad's image (checked: finite, in [0, 1], a C*H*W list), for this dataset."""
     drawing = (st.session_state.get("latent_map") or {}).get("drawing")
     if not isinstance(drawing, dict):
         return
@@ -292,13 +292,13 @@ def _on_drawing() -> None:
         return
     image = np.asarray(pixels, np.float32).reshape(shape)
     if np.isfinite(image).all():
-        st.session_state[PINNED_DRAWING] = np.clip(image, 0, 1)
+        st.session_state[PINNED_DRAWING] = (page.dataset, np.clip(image, 0, 1))
 
 
-def pinned_drawing(slots: list[Slot]) -> dict | None:
-    """The pinned drawing's code (mean of q(z|x)) under each model, encoded here once per pin."""
-    image = st.session_state.get(PINNED_DRAWING)
-    if image is None:
+def pinned_drawing(page, slots: list[Slot]) -> dict | None:
+    """The pinned drawing's code (mean of q(z|x)) under each model of its dataset (one image: ms)."""
+    dataset, image = st.session_state.get(PINNED_DRAWING) or (None, None)
+    if image is None or dataset != page.dataset:
         return None
     codes = {}
     for s in slots:
@@ -321,8 +321,8 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
         "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,
     }
     data["serverImages"] = server_images(slots, groups)
-    data["pinnedDrawing"] = pinned_drawing(slots)
+    data["pinnedDrawing"] = pinned_drawing(page, slots)
     data["testHooks"] = TEST_HOOKS
     _component(data=data, key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
                on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None,
-               on_drawing_change=_on_drawing)
+               on_drawing_change=lambda: _on_drawing(page))

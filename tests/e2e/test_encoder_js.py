@@ -154,3 +154,29 @@ def test_refuses_what_it_cannot_run(blank, served):  # noqa: F811
       return out;
     }""", f"{served[0]}/{name}")
     assert all(msg and msg.startswith("VaeEncoder:") for msg in errors.values()), errors
+
+
+# ---- the export alone (no browser) -------------------------------------------------------------
+
+def test_export_is_content_addressed_and_once_per_version(tmp_path):
+    model = random_vae("conv", 4, seed=1)
+    a, b = ex.encoder_export(model), ex.encoder_export(model)
+    assert a.digest == b.digest and a.blob == b.blob
+    path = ex.encoder_to_folder(model, tmp_path)
+    assert path.name == f"{a.digest}.json" and (tmp_path / f"{a.digest}.bin").read_bytes() == a.blob
+    with torch.no_grad():
+        model.encoder.net[0].bias.add_(1.0)
+    assert ex.encoder_export(model).digest != a.digest  # new weights: new files
+    assert ex.decoder_export(model).spec["format"] == "vae-core-decoder"  # the decoder's are apart
+
+
+@pytest.mark.parametrize("change, needle", [
+    (lambda m: m.encoder.net.insert(1, torch.nn.Dropout(0.1)), "Dropout"),
+    (lambda m: setattr(m.encoder, "forward", lambda x: m.encoder.net(x.flatten(1)) * 2), "does more"),
+    (lambda m: m.encoder.net.append(torch.nn.Linear(4, 3)), "not 4 numbers"),
+], ids=["unknown-layer", "forward-does-more", "wrong-width"])
+def test_export_refuses_what_the_browser_cannot_run(change, needle):
+    model = random_vae("mlp", 2, seed=2)
+    change(model)
+    with pytest.raises(ex.UnsupportedEncoderError, match=needle):
+        ex.encoder_export(model)
