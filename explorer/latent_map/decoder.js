@@ -1,6 +1,6 @@
 /* VaeDecoder: a VAE decoder's forward pass in plain JavaScript, for the latent map.
  *
- * Reads what vae_core/export.py writes: a JSON spec and a little-endian weight blob.
+ * Reads what vae_core/store/export.py writes: a JSON spec and a little-endian weight blob.
  *   import { VaeDecoder } from "./decoder.js";
  *   const dec = VaeDecoder.fromSpec(spec, arrayBuffer);   // or: await VaeDecoder.load(jsonUrl)
  *   dec.latentDim, dec.imageShape ([C, H, W]), dec.outputSize (C*H*W)
@@ -19,10 +19,10 @@ const VERSION = 1;
 const WHO = "VaeDecoder";
 
 /* The mean image from the logits, E[x | z]: one op per output the exporter names (each likelihood's
- * `mean` in vae_core/likelihoods.py). Each builds a function of one logit from the spec's "output". */
+ * `mean` in vae_core/model/likelihoods.py). Each builds a function of one logit from the spec's "output". */
 const OUTPUT_OPS = {
   sigmoid: () => (v) => 1 / (1 + Math.exp(-v)), // Bernoulli, Gaussian
-  /* The continuous Bernoulli's mean, as vae_core.likelihoods.cb_mean: -1/expm1(-v) - 1/v. Both terms
+  /* The continuous Bernoulli's mean, as vae_core.model.likelihoods.cb_mean: -1/expm1(-v) - 1/v. Both terms
    * are about 1/v and cancel as v -> 0, so below |v| = series_below the series
    * 1/2 + v/12 - v^3/720 + v^5/30240 - v^7/1209600 + v^9/47900160 is used instead. */
   cbernoulli_mean: (output) => {

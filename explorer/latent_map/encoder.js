@@ -1,6 +1,6 @@
 /* VaeEncoder: a VAE encoder's forward pass in plain JavaScript, for the drawing pad.
  *
- * Reads what vae_core/export.py's encoder_export writes: a JSON spec and a little-endian weight blob.
+ * Reads what vae_core/store/export.py's encoder_export writes: a JSON spec and a little-endian weight blob.
  *   import { VaeEncoder } from "./encoder.js";
  *   const enc = VaeEncoder.fromSpec(spec, arrayBuffer);   // or: await VaeEncoder.load(jsonUrl)
  *   enc.imageShape ([C, H, W]), enc.latentDim, enc.stochastic (q(z|x) has a variance)
@@ -9,7 +9,7 @@
  *                      //    buffers: overwritten by the next encode)
  *
  * q(z|x) = N(mu, diag(exp(logvar))) for a stochastic encoder (the network's output split in two, as
- * vae_core.models.VAE.encode chunks it); a deterministic one (the MMD-VAE's) gives mu alone. The
+ * vae_core.model.networks.VAE.encode chunks it); a deterministic one (the MMD-VAE's) gives mu alone. The
  * layers run in nn.js, exactly as the decoder's do.
  */
 import { checkHeader, compile, product } from "./nn.js";

@@ -3,7 +3,7 @@
 
 import { LITTLE_ENDIAN } from "./nn.js";
 
-/** A value in [0, 1] as a byte: floor(255 v + 0.5), like vae_core.explore.to_uint8; rounded once,
+/** A value in [0, 1] as a byte: floor(255 v + 0.5), like vae_core.analysis.explore.to_uint8; rounded once,
  * clamped, NaN -> 0. */
 export function byte(v) {
   return v > 0 ? (v < 1 ? Math.floor(v * 255 + 0.5) : 255) : 0;
