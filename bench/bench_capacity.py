@@ -249,6 +249,7 @@ def summary(rows: list[dict], args) -> None:
 
 
 def main() -> int:
+    os.environ.setdefault("VAE_TEST_HOOKS", "1")  # the replicas' maps show window.__vaeLatentMap to page_actions
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--setups", default="one,two", help="one, two or one,two (default)")
     ap.add_argument("--levels", default="1,2,4,8,16,32", help="session counts to try, ascending")
