@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 import vae_core as vc
-from vae_core.analysis import explore
+from vae_core.analysis import explore, formation as formation_file
 from vae_core.training import resume
 from vae_core.training import jobs
 
@@ -153,11 +153,11 @@ def interpolation(path: str, stamp: float, _test: TestSet, test_key: str, i0: in
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def formation(path: str, stamp: float) -> dict | None:
-    """How a model's latent space formed (its formation.npz, `vae_core.formation`), ready to replay:
+    """How a model's latent space formed (its formation.npz, vae_core.analysis.formation), ready to replay:
     every frame's codes in one plane (the latent plane for d = 2, else the final codes' two principal
     axes), axis limits that hold every frame, epochs and labels; None for a folder without one.
     Raises CheckpointError for a damaged file."""
-    kept = vc.formation.read_formation(path)
+    kept = formation_file.read_formation(path)
     if kept is None:
         return None
     codes = kept["codes"].astype(np.float32)  # (frames, n, d)
@@ -180,30 +180,19 @@ TRAVERSAL_SPAN = 3.0  # each row runs from −3σ to +3σ
 @st.cache_data(show_spinner="Decoding the traversals…", max_entries=16)
 def traversal(path: str, stamp: float, center: tuple[float, ...], steps: int, _codes: dict) -> dict:
     """The β-VAE traversal figure of a model: one row per latent dimension, the most informative first
-    (vae_core.explore.dimension_order: the mean KL to N(0, 1) of each dimension, or the codes' variance
+    (vae_core.analysis.explore.dimension_order: the mean KL to N(0, 1) of each dimension, or the codes' variance
     for a deterministic encoder), each decoding `center` moved from −3σ to +3σ along it, σ the spread of
     the aggregate posterior q(z) along that dimension (√(Var μ + E σ²); the codes' standard deviation
     for a deterministic encoder). Also which dimensions are active (Var μ > 0.01, Burda et al. 2016)."""
-    from vae_core import geometry
+    from vae_core.analysis import geometry
 
     mu, logvar = _codes["mu"], _codes.get("logvar")
-    order, score = vc.explore.dimension_order(mu, logvar)
+    order, score = explore.dimension_order(mu, logvar)
     spread = np.sqrt(mu.var(0) + (np.exp(logvar).mean(0) if logvar is not None else 0.0))
-    images = vc.explore.traversal(load_model(path, stamp).model, np.asarray(center, np.float32), dims=order,
+    images = explore.traversal(load_model(path, stamp).model, np.asarray(center, np.float32), dims=order,
                                   scale=spread, steps=steps, span=TRAVERSAL_SPAN)
     return {"images": images, "order": order, "score": score, "scale": spread,
             "active": geometry.unit_activity(mu) > 0.01, "kl": logvar is not None}
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def train_size(spec: str, data_dir: str, folder_options: tuple) -> int | None:
-    """How many training images a dataset has (read once per server), None when its files are not
-    here or cannot be read (nothing is downloaded)."""
-    try:
-        record = vc.resolve_dataset(spec, data_dir=data_dir, **dict(folder_options))
-        return len(record.read("train", data_dir=data_dir, download=False, progress=False))
-    except vc.VaeCoreError:
-        return None
 
 
 def decode_point(path: str, stamp: float, z: tuple[float, ...]) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 import vae_core as vc
+from vae_core.analysis import explore
 
 from . import figures
 
@@ -52,14 +53,14 @@ def strip_gif(frames: np.ndarray, *, duration_ms: int = 150) -> bytes:
     loop does not jump from the end to the start), holding each end for a moment."""
     frames = [figures.big(f, GIF_SCALE) for f in _as_rgb8(frames)]
     there_and_back = frames + frames[-2:0:-1]
-    return vc.explore.gif_bytes(there_and_back, duration_ms=duration_ms)
+    return explore.gif_bytes(there_and_back, duration_ms=duration_ms)
 
 
 def formation_gif(formation: dict, classes) -> bytes:
     """How a model's latent space formed (cache.formation) as an animation: one scatter per kept frame on
     shared axes, its epoch in the corner, the classes' legend beside it; the last frame held."""
-    frames = vc.explore.formation_frames(formation["codes"], formation["labels"], formation["epochs"], size=400)
-    return vc.explore.gif_bytes([figures.with_legend(f, classes) for f in frames], duration_ms=400, pause_ms=2000)
+    frames = explore.formation_frames(formation["codes"], formation["labels"], formation["epochs"], size=400)
+    return explore.gif_bytes([figures.with_legend(f, classes) for f in frames], duration_ms=400, pause_ms=2000)
 
 
 def model_zip(folder: str | Path) -> bytes:

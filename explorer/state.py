@@ -158,8 +158,6 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("t_evaluate", True, SESSION),
     Var("t_resume", None, SESSION),  # the unfinished run chosen to continue (its tag)
     *(Var(form.key(s.name), form.initial(s), SESSION) for s in form.SETTINGS),
-    # Whether the person typed the epochs: until then the field follows the dataset (vc.default_epochs).
-    Var("t_epochs_typed", False, SESSION),
     # Models whose KL ledger this session asked to measure (explorer/sidebar.py).
     Var("ledgers", [], SESSION),
     # Retries of reading the data files (a new number is a new attempt, past the cache).

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+import vae_core as vc
 from vae_core.analysis import explore
 from vae_core.analysis import geometry
 
