@@ -174,9 +174,13 @@ def codes_figure(xy: np.ndarray, labels: np.ndarray, classes, *, title: str, axi
 # ----------------------------------------------------------------------------------------------
 
 def _font(size: int = 13):
+    """DejaVu Sans where the system has it (it has σ and −), else Pillow's own font."""
     from PIL import ImageFont
 
-    return ImageFont.load_default(size=size)
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
 
 
 def _nice_ticks(lo: float, hi: float, target: int = 6) -> np.ndarray:
