@@ -27,7 +27,7 @@ STRIP_SCALE, GIF_SCALE = 2, 4  # a 28-pixel frame: 56 px in a strip, 112 px in a
 def file_stem(*parts: str) -> str:
     """A file name made of its parts: letters, digits, dot, dash and underscore only."""
     text = "-".join(str(p) for p in parts if p)
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "vae-explorer"
+    return re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9._-]+", "-", text)).strip("-.") or "vae-explorer"
 
 
 def button(column, label: str, build: Callable[[], bytes], file_name: str, mime: str, *, key: str,
