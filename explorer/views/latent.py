@@ -189,12 +189,12 @@ TRAVERSAL_STEPS = 7  # −3σ … +3σ, one σ apart
 
 
 def traversal_center(s, choice: str, picked: int | None) -> tuple[np.ndarray, str]:
-    """The point a model's traversals start from, and its name (the mean when nothing is pinned)."""
+    """The point a model's traversals start from, and its name (the origin when nothing is pinned)."""
     if choice == "pin" and picked is not None and picked < len(s.codes["mu"]):
         return s.codes["mu"][picked], f"the code of the pinned test #{picked}"
-    if choice == "origin":
-        return np.zeros(s.latent_dim, np.float32), "the origin"
-    return s.codes["mu"].mean(0), "the codes' mean" + (" (nothing is pinned)" if choice == "pin" else "")
+    if choice == "mean":
+        return s.codes["mu"].mean(0), "the codes' mean"
+    return np.zeros(s.latent_dim, np.float32), "the origin" + (" (nothing is pinned)" if choice == "pin" else "")
 
 
 def draw_traversals(page: Page) -> None:

@@ -152,6 +152,8 @@ def progress(page: Page) -> None:
     if job is None:
         st.caption("No training started from this browser yet.")
         return
+    if job.view().running:
+        job.watch()  # the live codes are shown: the job encodes them at its next reports
     v = job.view()
     eta = f" · about {v.eta:.0f} s left" if v.eta is not None else ""
     st.progress(min(max(v.fraction, 0.0), 1.0),
@@ -194,7 +196,7 @@ def draw_curve_and_codes(v: jobs.JobView) -> None:
     if codes is not None:
         record = vc.DATASETS.get(v.dataset)
         xy, names = plane_xy(v.codes)
-        when = "before training" if v.codes_step == 0 else f"at step {v.codes_step:,} (epoch {v.codes_epoch:.2f})"
+        when = "before training" if v.codes_epoch == 0 else f"at step {v.codes_step:,} (epoch {v.codes_epoch:.2f})"
         codes.plotly_chart(codes_figure(xy, v.code_labels, tuple(record.classes) if record else (), axis_names=names,
                                         title=f"{len(xy):,} test images' codes {when}", height=420),
                            key="t_live_codes")

@@ -109,9 +109,11 @@ class TrainJob:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _model: object = field(default=None, repr=False)  # the VAE being trained (read by the preview only)
-    _formation: object = field(default=None, repr=False)  # the run's vae_core.formation.Formation, if it keeps one
+    _formation: object = field(default=None, repr=False)  # the run's analysis.formation.Formation, if it keeps one
+    _watched: float = field(default=-1e9, repr=False)  # when a page last showed the live codes (watch())
 
     PREVIEW_SAMPLES = 16
+    WATCH_SECONDS = 3.0  # live codes are encoded while a page asked for them this recently
 
     def _preview_images(self) -> np.ndarray:
         """Decode fixed prior draws with the weights as they are now (called between two steps,
@@ -122,15 +124,25 @@ class TrainJob:
         finally:
             self._model.train(was_training)
 
-    def _live_codes(self, p: Progress) -> np.ndarray | None:
-        """The formation subset's codes now: at an epoch's end the frame the loop has just recorded, else
-        a live encode within Formation.live's time budget (None when over it: the last codes stay)."""
+    def watch(self) -> None:
+        """A page shows the live codes now: encode them at the next reports (nobody watching, no encodes
+        but the kept frames)."""
+        with self._lock:
+            self._watched = time.monotonic()
+
+    def _live_codes(self, p: Progress) -> tuple[np.ndarray | None, float | None]:
+        """The formation subset's codes now and, for a kept frame, its epoch: at an epoch's end the frame
+        the loop has just recorded (before any codes were shown, the last one kept: the untrained
+        model's), else, while a page watches, a live encode within Formation.live's time budget
+        (None when over it: the last codes stay)."""
         formation = self._formation
         if formation is None or self._model is None:
-            return None
-        if p.test is not None and formation.frames:
-            return formation.frames[-1][1]
-        return formation.live(self._model)
+            return None, None
+        if (p.test is not None or self.codes is None) and formation.frames:
+            return formation.frames[-1][1], formation.frames[-1][0]
+        with self._lock:
+            watched = time.monotonic() - self._watched < self.WATCH_SECONDS
+        return (formation.live(self._model) if watched else None), None
 
     def cancel(self, *, keep: bool = False) -> None:
         """Ask the loop to stop at its next step; the job ends as 'cancelled'. With `keep`, the
@@ -167,10 +179,13 @@ class TrainJob:
             preview = self._preview_images()
             with self._lock:
                 self.preview, self.preview_epoch = preview, p.epoch
-        codes = self._live_codes(p)
+        codes, frame_epoch = self._live_codes(p)
         with self._lock:
             if codes is not None:
                 self.codes, self.codes_step, self.codes_epoch = codes, p.step, p.epoch
+                if frame_epoch is not None and frame_epoch != p.epoch:  # a frame kept before this report
+                    self.codes_epoch = frame_epoch
+                    self.codes_step = round(p.step * frame_epoch / p.epoch) if p.epoch else 0
             self.progress = p
             for split, parts in (("train", p.train), ("test", p.test)):
                 if parts:
