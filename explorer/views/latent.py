@@ -215,7 +215,7 @@ def draw_traversals(page: Page) -> None:
                   for d in t["order"]]
         picture = figures.traversal_picture(t["images"], labels, [f"{v:+g}σ" for v in steps])
         active = int(t["active"].sum())
-        col.image(picture, output_format="PNG", caption=(
+        col.image(picture, output_format="PNG", width=int(picture.shape[1]), caption=(  # its own pixels, never blown up
             f"{s.title}: from {said}; {active} of {s.latent_dim} dimensions active. "
             + ("KL: each dimension's mean KL(q(z|x) ‖ N(0, 1)) in nats; " if t["kl"] else
                "var: the codes' variance along it (a deterministic encoder has no KL); ")

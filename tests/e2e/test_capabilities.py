@@ -27,7 +27,7 @@ def codes_plot(page, title_has: str) -> dict:
     return page.evaluate(f"""t => {{
         const gd = {CODES_PLOT}.find(g => g.layout && g.layout.title && String(g.layout.title.text).includes(t));
         if (!gd) return null;
-        return {{title: gd.layout.title.text, xy: gd.data.flatMap(d => Array.from(d.x).map((x, i) => [x, d.y[i]]))}};
+        return {{title: gd.layout.title.text, xy: gd._fullData.flatMap(d => Array.from(d.x).map((x, i) => [x, d.y[i]]))}};
     }}""", title_has)
 
 
@@ -37,6 +37,15 @@ def wait_new_codes(page, title_has: str, old_title: str | None) -> dict:
         String(g.layout.title.text).includes(t) && g.layout.title.text !== old)""", arg=[title_has, old_title],
                            timeout=60_000)
     return codes_plot(page, title_has)
+
+
+def tall_screenshot(page, name: str) -> None:
+    """The whole tab in one picture (Streamlit scrolls inside its own container, so a full-page
+    screenshot shows only the window): a tall window for the moment of the screenshot."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": 2600})
+    screenshot(page, name, full_page=False)
+    page.set_viewport_size(size)
 
 
 def download(page, button_name: str, tmp_path, nth: int = 0):
@@ -56,6 +65,7 @@ def test_watch_the_space_form_then_scrub_its_epochs(streamlit_server, e2e_models
     fill(page, "Batch size", "32")
     fill(page, "Tag (the new model's name)", "watch-form")
     page.get_by_text("Advanced").click()
+    fill(page, "MLP layer widths", "64")  # small and quick: the test watches the map, not the model
     fill(page, "Training images (0: all)", "512")
     fill(page, "Test images scored per epoch", "100")
     page.get_by_text("When done, evaluate it", exact=False).click()
@@ -68,28 +78,29 @@ def test_watch_the_space_form_then_scrub_its_epochs(streamlit_server, e2e_models
     assert len(first["xy"]) == len(second["xy"]) == 2000
     assert max(abs(a - b) for p, q in zip(first["xy"], second["xy"]) for a, b in zip(p, q)) > 1e-4
     expect(page.locator("[data-testid=stPlotlyChart]")).to_have_count(2)  # the loss curve beside it
-    screenshot(page, "capabilities-live-codes", full_page=False)
+    tall_screenshot(page, "capabilities-live-codes")
 
     # Away to another tab and back, then a reload: the training is found again and the map goes on.
     click_tab(page, "Latent space")
     click_tab(page, "Train")
-    third = wait_new_codes(page, "test images' codes", second["title"])
+    expect(page.locator("[data-testid=stPlotlyChart]")).to_have_count(2)
     page.reload()
     wait_idle(page, 90_000)
     click_tab(page, "Train")
-    wait_new_codes(page, "test images' codes", third["title"])
+    wait_new_codes(page, "test images' codes", second["title"])
 
     page.get_by_role("button", name="Cancel and keep the weights").click()
     expect(page.get_by_text("saved as 'watch-form'", exact=False)).to_be_visible(timeout=60_000)
     kept = read_formation(e2e_models_dir / "watch-form")
     assert kept["epochs"][0] == 0.0 and len(kept["epochs"]) >= 2
     page.get_by_role("button", name="Open as model B").click()
+    expect(page.get_by_role("combobox", name="Model B")).to_have_value(re.compile(r"^watch-form · "))
     wait_idle(page)
     click_tab(page, "Latent space")
 
     # The scrubber starts at the last kept epoch; Home goes back to before training, then one epoch on.
     scrub = page.get_by_role("slider", name="B: epoch")
-    expect(scrub).to_have_count(1)
+    expect(scrub).to_have_count(1, timeout=60_000)  # the new model's map is built first
     last = f"{kept['epochs'][-1]:g}"
     expect(page.get_by_text(f"B: 2,000 test codes after epoch {last}")).to_be_visible()
     scrub.focus()
@@ -125,7 +136,7 @@ def test_download_the_pictures_and_a_model_and_open_them(streamlit_server, e2e_m
     assert traversal.evaluate("i => i.complete && i.naturalHeight") >= 8 * 28
     trav = Image.open(download(page, "traversals (PNG)", tmp_path))
     assert trav.size[1] >= 8 * 56
-    screenshot(page, "capabilities-latent-downloads")
+    tall_screenshot(page, "capabilities-latent-downloads")
 
     # Another tab, then a reload: the strip's files, and the model folder, still come.
     click_tab(page, "Interpolation")
