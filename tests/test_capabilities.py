@@ -85,6 +85,7 @@ def test_a_training_shows_its_codes_forming_beside_the_loss(isolated_models_dir)
     kept = read_formation(isolated_models_dir / "forming")  # what the scrubber replays
     assert kept["codes"].shape[1:] == (2000, 2) and kept["epochs"][0] == 0.0
     assert np.all(np.diff(kept["epochs"]) > 0)
+    assert "t_formation_gif" in download_keys(at)  # the kept frames, as an animation
 
 
 def test_the_epoch_scrubber_replays_how_the_space_formed(kept):

@@ -11,7 +11,7 @@ import streamlit as st
 import vae_core as vc
 from vae_core.training import jobs
 
-from .. import cache, data, form, state
+from .. import cache, data, form, keep, state
 from ..figures import big, codes_figure, latest, loss_figure, plane_xy, PART_TITLES
 from ..page import Page
 from ..settings import objective_title
@@ -174,6 +174,7 @@ def progress(page: Page) -> None:
         st.error(plain(v.message))
     if v.path is not None:
         open_buttons(page, v)
+        formation_button(v)
     draw_numbers(v)
     draw_curve_and_codes(v)
     if v.preview is not None:
@@ -200,6 +201,22 @@ def draw_curve_and_codes(v: jobs.JobView) -> None:
         codes.plotly_chart(codes_figure(xy, v.code_labels, tuple(record.classes) if record else (), axis_names=names,
                                         title=f"{len(xy):,} test images' codes {when}", height=420),
                            key="t_live_codes")
+
+
+def formation_button(v: jobs.JobView) -> None:
+    """The saved training's formation as an animation (built when pressed), when it kept one."""
+    from pathlib import Path
+
+    try:
+        formation = cache.formation(v.path, cache.folder_stamp(Path(v.path)))
+    except vc.CheckpointError:
+        return  # the Latent space tab names a damaged file
+    if formation is not None:
+        record = vc.DATASETS.get(v.dataset)
+        classes = tuple(record.classes) if record else ()
+        keep.button(st, "the space forming (GIF)", lambda: keep.formation_gif(formation, classes),
+                    keep.file_stem(v.tag, "formation") + ".gif", keep.GIF, key="t_formation_gif",
+                    help="The codes of the same test images before training and after each epoch, one frame each")
 
 
 def draw_numbers(v: jobs.JobView) -> None:
