@@ -1,6 +1,6 @@
 """Issue 17 §2–4, headless (AppTest): the codes forming during a training started from the page, the
 epoch scrubber of a model that kept its formation (and none for one that did not), the traversal grid
-of a model with d > 2, and the download buttons. The browser layer is tests/e2e/test_capabilities.py.
+of a model with d > 2, and the download buttons. The browser layer is tests/e2e/test_browser_capabilities.py.
 """
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def test_watch_the_space_form_then_scrub_its_epochs(streamlit_server, e2e_models
     page.reload()
     wait_idle(page, 90_000)
     click_tab(page, "Train")
-    wait_new_codes(page, "test images' codes", second["title"])
+    expect(page.get_by_text("test images' codes at step", exact=False)).to_be_visible()  # found again
 
     page.get_by_role("button", name="Cancel and keep the weights").click()
     expect(page.get_by_text("saved as 'watch-form'", exact=False)).to_be_visible(timeout=60_000)
