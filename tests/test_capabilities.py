@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import vae_core as vc
 from vae_core.analysis import explore
@@ -163,3 +164,36 @@ def test_every_download_is_offered_where_its_picture_is(kept):
     open_tab(at, "Interpolation")
     assert {f"dl_interp_{kind}_{side}" for kind in ("png", "gif") for side in "AB"} <= download_keys(at)
     assert not errors(at)
+
+
+def test_a_job_encodes_live_codes_only_while_a_page_watches(mnist_test, monkeypatch, tmp_path):
+    """The first report shows the untrained model's kept frame, an epoch's end its new frame; between
+    them a live encode happens only while a page has called watch() recently (and within budget)."""
+    from vae_core.analysis import formation as formation_module
+    from vae_core.training.jobs import TrainJob
+    from vae_core.training.loop import Progress
+
+    monkeypatch.setattr(formation_module, "LIVE_SHARE", 1e9)  # the budget is tested in test_formation.py
+    model_cfg = vc.ModelConfig(hidden=(32,), latent_dim=2)
+    job = TrainJob(1, model_cfg, vc.TrainConfig(epochs=2), "watched", tmp_path / "watched")
+    job._model = vc.build_model(model_cfg)
+    job._formation = formation_module.Formation(mnist_test, vc.Inputs(binarized=True), n=200)
+    untrained = job._formation.record(job._model, 0.0)
+
+    def report(step, epoch, test=None):
+        job._on_progress(Progress(step, 20, epoch, 1.0, {"total": 1.0}, test))
+        return job.view()
+
+    v = report(3, 0.3)
+    assert v.codes_epoch == 0.0 and v.codes_step == 0
+    np.testing.assert_allclose(v.codes.astype(np.float32), untrained, atol=2e-3)
+    with torch.no_grad():  # the weights move, as a training step would move them
+        for p in job._model.parameters():
+            p.add_(0.05)
+    assert report(5, 0.5).codes_step == 0  # nobody watching: no encode between epochs
+    job.watch()
+    v = report(6, 0.6)
+    assert v.codes_step == 6 and np.abs(v.codes - untrained).max() > 1e-3  # a live encode of the new weights
+    job._formation.record(job._model, 1.0)
+    v = report(10, 1.0, test={"total": 1.0})
+    assert v.codes_step == 10 and v.codes_epoch == 1.0 and v.code_labels.shape == (200,)

@@ -108,7 +108,7 @@ class TrainJob:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
-    _model: object = field(default=None, repr=False)  # the VAE being trained (read by the preview only)
+    _model: object = field(default=None, repr=False)  # the VAE being trained (read by the preview and live codes)
     _formation: object = field(default=None, repr=False)  # the run's analysis.formation.Formation, if it keeps one
     _watched: float = field(default=-1e9, repr=False)  # when a page last showed the live codes (watch())
 
