@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +68,8 @@ def main() -> None:
     data_dir = os.environ.get("VAE_DATA_DIR") or str(SHARED_DATA)
     load_before = os.getloadavg()
     print(f"torch threads {__import__('torch').get_num_threads()}, cores {os.cpu_count()}; "
-          f"MLP {args.hidden}, d = {args.latent_dim}, batch {args.batch}, {args.epochs} epochs on {args.subset or 60000:,} "
+          f"MLP {args.hidden}, d = {args.latent_dim}, batch {args.batch}, {args.epochs} epochs on "
+          f"{args.subset or 60000:,} "
           f"MNIST images; load average before {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}")
     registry = jobs.JobRegistry(max_running=1)
     runs = {"without": [], "with": []}

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import streamlit as st
 
 import vae_core as vc
 from vae_core.analysis import explore

@@ -94,7 +94,8 @@ def draw_geodesic(page: Page, s, i0: int, i1: int) -> None:
 def strip_buttons(s, frames: np.ndarray, stem: str, what: str) -> None:
     """The strip as one picture and as an animation (each built when its button is pressed)."""
     c1, c2, _ = st.columns([1, 1, 4])
-    keep.button(c1, "strip (PNG)", lambda: keep.strip_png(frames), stem + ".png", keep.PNG, key=f"dl_{what}_png_{s.side}",
+    keep.button(c1, "strip (PNG)", lambda: keep.strip_png(frames), stem + ".png", keep.PNG,
+                key=f"dl_{what}_png_{s.side}",
                 help="The frames in one row")
     keep.button(c2, "animation (GIF)", lambda: keep.strip_gif(frames), stem + ".gif", keep.GIF,
                 key=f"dl_{what}_gif_{s.side}", help="The frames as a looping animation, there and back")

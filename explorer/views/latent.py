@@ -131,8 +131,8 @@ def downloads_ui(page: Page, settings: tuple, kind: str | None) -> None:
             keep.button(cols[2], "grid (PNG)", lambda png=grids[s.side]["png"]: png,
                         keep.file_stem(name, f"grid{n}x{n}", spacing) + ".png", keep.PNG, key=f"dl_grid_{s.side}",
                         help=f"The {n} × {n} manifold grid, as set above")
-            keep.button(cols[3], "folder (.zip)", lambda path=s.path: keep.model_zip(path), keep.file_stem(name) + ".zip",
-                        keep.ZIP, key=f"dl_zip_{s.side}",
+            keep.button(cols[3], "folder (.zip)", lambda path=s.path: keep.model_zip(path),
+                        keep.file_stem(name) + ".zip", keep.ZIP, key=f"dl_zip_{s.side}",
                         help="The model folder (config, weights, metrics, codes): unzipped, the page and vae-core "
                              "open it")
 

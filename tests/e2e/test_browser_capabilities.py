@@ -27,7 +27,8 @@ def codes_plot(page, title_has: str) -> dict:
     return page.evaluate(f"""t => {{
         const gd = {CODES_PLOT}.find(g => g.layout && g.layout.title && String(g.layout.title.text).includes(t));
         if (!gd) return null;
-        return {{title: gd.layout.title.text, xy: gd._fullData.flatMap(d => Array.from(d.x).map((x, i) => [x, d.y[i]]))}};
+        const xy = gd._fullData.flatMap(d => Array.from(d.x).map((x, i) => [x, d.y[i]]));
+        return {{title: gd.layout.title.text, xy}};
     }}""", title_has)
 
 
