@@ -35,6 +35,7 @@ class Formation:
         self.labels = test_split.labels.numpy()[self.index]
         self.frames: list[tuple[float, np.ndarray]] = []  # (epoch, codes float16)
         self._encode_seconds, self._started = 0.0, time.perf_counter()  # every encode's time, kept or live
+        self._last_encode = 0.0  # the latest encode's time: what the next one will take, about
 
     def _encode(self, model: VAE) -> np.ndarray:
         was_training, start = model.training, time.perf_counter()
@@ -42,7 +43,8 @@ class Formation:
             return encode_means(model, self.x)
         finally:
             model.train(was_training)
-            self._encode_seconds += time.perf_counter() - start
+            self._last_encode = time.perf_counter() - start
+            self._encode_seconds += self._last_encode
 
     def record(self, model: VAE, epoch: float) -> np.ndarray:
         """Encode the images now and keep the frame (the loop calls this at epoch 0 and each epoch's end)."""
@@ -56,10 +58,10 @@ class Formation:
         return self._encode_seconds
 
     def live(self, model: VAE) -> np.ndarray | None:
-        """The codes now, unless the encodes so far (the kept frames' too) took more than LIVE_SHARE of
-        the time since training started: a slow encoder, or short epochs whose frames already cost that
-        much, are shown less often instead of slowing training."""
-        if self._encode_seconds > LIVE_SHARE * (time.perf_counter() - self._started):
+        """The codes now, unless the encodes so far (the kept frames' too) and this one would take more
+        than LIVE_SHARE of the time since training started: a slow encoder, or short epochs whose
+        frames already cost that much, are shown less often instead of slowing training."""
+        if self._encode_seconds + self._last_encode > LIVE_SHARE * (time.perf_counter() - self._started):
             return None
         return self._encode(model)
 
