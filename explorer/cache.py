@@ -14,11 +14,11 @@ import numpy as np
 import streamlit as st
 
 import vae_core as vc
-from vae_core.analysis import explore
+from vae_core.analysis import explore, formation as formation_file
 from vae_core.training import resume
 from vae_core.training import jobs
 
-STAMPED_FILES = ("config.json", "weights.pt", "metrics.json", "latents.npz")
+STAMPED_FILES = ("config.json", "weights.pt", "metrics.json", "latents.npz", "formation.npz")
 
 
 def folder_stamp(path: Path) -> float:
@@ -149,6 +149,50 @@ def interpolation(path: str, stamp: float, _test: TestSet, test_key: str, i0: in
     bundle = load_model(path, stamp)
     x = model_inputs(bundle, _test, test_key)
     return vc.interpolate(bundle.model, x[i0], x[i1], steps=steps, method=method)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def formation(path: str, stamp: float) -> dict | None:
+    """How a model's latent space formed (its formation.npz, vae_core.analysis.formation), ready to replay:
+    every frame's codes in one plane (the latent plane for d = 2, else the final codes' two principal
+    axes), axis limits that hold every frame, epochs and labels; None for a folder without one.
+    Raises CheckpointError for a damaged file."""
+    kept = formation_file.read_formation(path)
+    if kept is None:
+        return None
+    codes = kept["codes"].astype(np.float32)  # (frames, n, d)
+    if codes.shape[2] <= 2:
+        xy, names = codes[..., :2], ("z1", "z2")
+    else:
+        plane = vc.latent_plane(codes[-1])
+        xy = ((codes - plane.mean) @ plane.axes.T).astype(np.float32)
+        names = tuple(f"PC{i + 1} ({plane.explained[i]:.0%} of the final codes' variance)" for i in range(2))
+    lo = np.percentile(xy, 0.5, axis=1).min(0)  # (2,): every frame's bulk fits
+    hi = np.percentile(xy, 99.5, axis=1).max(0)
+    pad = 0.05 * (hi - lo) + 1e-6
+    return {"codes": kept["codes"], "xy": xy, "epochs": kept["epochs"], "labels": kept["labels"],
+            "limits": (lo - pad, hi + pad), "axis_names": names}
+
+
+TRAVERSAL_SPAN = 3.0  # each row runs from −3σ to +3σ
+
+
+@st.cache_data(show_spinner="Decoding the traversals…", max_entries=16)
+def traversal(path: str, stamp: float, center: tuple[float, ...], steps: int, _codes: dict) -> dict:
+    """The β-VAE traversal figure of a model: one row per latent dimension, the most informative first
+    (vae_core.analysis.explore.dimension_order: the mean KL to N(0, 1) of each dimension, or the codes' variance
+    for a deterministic encoder), each decoding `center` moved from −3σ to +3σ along it, σ the spread of
+    the aggregate posterior q(z) along that dimension (√(Var μ + E σ²); the codes' standard deviation
+    for a deterministic encoder). Also which dimensions are active (Var μ > 0.01, Burda et al. 2016)."""
+    from vae_core.analysis import geometry
+
+    mu, logvar = _codes["mu"], _codes.get("logvar")
+    order, score = explore.dimension_order(mu, logvar)
+    spread = np.sqrt(mu.var(0) + (np.exp(logvar).mean(0) if logvar is not None else 0.0))
+    images = explore.traversal(load_model(path, stamp).model, np.asarray(center, np.float32), dims=order,
+                                  scale=spread, steps=steps, span=TRAVERSAL_SPAN)
+    return {"images": images, "order": order, "score": score, "scale": spread,
+            "active": geometry.unit_activity(mu) > 0.01, "kl": logvar is not None}
 
 
 def decode_point(path: str, stamp: float, z: tuple[float, ...]) -> np.ndarray:

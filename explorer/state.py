@@ -19,7 +19,7 @@ import streamlit as st
 import vae_core as vc
 
 from . import form
-from .settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE
+from .settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE, SIDES
 
 SESSION, DATASET, MODELS = "session", "dataset", "models"
 
@@ -145,6 +145,11 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("z_B", [], MODELS),
     Var("z_C", [], MODELS),
     Var("z_D", [], MODELS),
+    # The epoch scrubber of each model that kept its formation (Latent space tab): the frame shown, None
+    # for the last one (the view knows how many frames a model kept).
+    *(Var(f"scrub_{side}", None, MODELS) for side in SIDES),
+    # Where the traversals of a model with d > 2 start: the pinned image's code, the codes' mean, the origin.
+    Var("trav_center", "pin", SESSION, _choice("pin", "mean", "origin")),
     # The training form (kept while another tab is open): its dataset follows the page's; its other
     # fields come from vae_core's settings list (explorer/form.py).
     Var("t_dataset", lambda ctx: ctx.dataset if ctx.dataset in vc.DATASETS else "your own data", DATASET),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .. import cache, state
+from .. import cache, keep, state
 from ..figures import big
 from ..page import Page
 
@@ -72,6 +72,8 @@ def draw(page: Page) -> None:
         # One image per frame: the row wraps to the column's width instead of running off it.
         st.image([big(f, 2) for f in frames], caption=[f"t = {v:.2f}" for v in t], width=FRAME_PX,
                  output_format="PNG")
+        strip_buttons(s, frames, keep.file_stem(s.entry.name, f"test{i0}-to-test{i1}", method, f"{steps}steps"),
+                      "interp")
         if geodesic:
             draw_geodesic(page, s, i0, i1)
 
@@ -86,3 +88,14 @@ def draw_geodesic(page: Page, s, i0: int, i1: int) -> None:
                 "of the decoded images, each segment measured in 16 pieces)")
     st.image([big(f, 2) for f in g["frames"]], width=FRAME_PX, output_format="PNG",
              caption=[f"s = {v:.2f}" for v in np.linspace(0, 1, len(g["frames"]))])
+    strip_buttons(s, g["frames"], keep.file_stem(s.entry.name, f"test{i0}-to-test{i1}", "geodesic"), "geodesic")
+
+
+def strip_buttons(s, frames: np.ndarray, stem: str, what: str) -> None:
+    """The strip as one picture and as an animation (each built when its button is pressed)."""
+    c1, c2, _ = st.columns([1, 1, 4])
+    keep.button(c1, "strip (PNG)", lambda: keep.strip_png(frames), stem + ".png", keep.PNG,
+                key=f"dl_{what}_png_{s.side}",
+                help="The frames in one row")
+    keep.button(c2, "animation (GIF)", lambda: keep.strip_gif(frames), stem + ".gif", keep.GIF,
+                key=f"dl_{what}_gif_{s.side}", help="The frames as a looping animation, there and back")

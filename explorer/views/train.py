@@ -11,8 +11,8 @@ import streamlit as st
 import vae_core as vc
 from vae_core.training import jobs
 
-from .. import cache, data, form, state
-from ..figures import big, latest, loss_figure, PART_TITLES
+from .. import cache, data, form, keep, state
+from ..figures import big, codes_figure, latest, loss_figure, plane_xy, PART_TITLES
 from ..page import Page
 from ..settings import objective_title
 from ..sidebar import model_key
@@ -152,6 +152,8 @@ def progress(page: Page) -> None:
     if job is None:
         st.caption("No training started from this browser yet.")
         return
+    if job.view().running:
+        job.watch()  # the live codes are shown: the job encodes them at its next reports
     v = job.view()
     eta = f" · about {v.eta:.0f} s left" if v.eta is not None else ""
     st.progress(min(max(v.fraction, 0.0), 1.0),
@@ -172,9 +174,9 @@ def progress(page: Page) -> None:
         st.error(plain(v.message))
     if v.path is not None:
         open_buttons(page, v)
+        formation_button(v)
     draw_numbers(v)
-    if v.history:
-        st.plotly_chart(loss_figure(v.history), key="t_curve")
+    draw_curve_and_codes(v)
     if v.preview is not None:
         st.image([big(im, 2) for im in v.preview], width=56, output_format="PNG",
                  caption=[""] * (len(v.preview) - 1) + [f"prior samples after epoch {v.preview_epoch:.0f}"])
@@ -182,6 +184,39 @@ def progress(page: Page) -> None:
         state.set("announced_job", v.id)
         if not page.lists(v.path):  # saved after this run's sidebar was drawn (whenever the run began)
             st.rerun()  # the whole page, so the sidebar lists the new model at once
+
+
+def draw_curve_and_codes(v: jobs.JobView) -> None:
+    """The loss curve, and beside it the latent space forming: the fixed test subset's codes
+    (vae_core.analysis.formation) as the job last encoded them, coloured by class."""
+    if not v.history and v.codes is None:
+        return
+    curve, codes = st.columns(2) if v.codes is not None else (st.container(), None)
+    if v.history:
+        curve.plotly_chart(loss_figure(v.history), key="t_curve")
+    if codes is not None:
+        record = vc.DATASETS.get(v.dataset)
+        xy, names = plane_xy(v.codes)
+        when = "before training" if v.codes_epoch == 0 else f"at step {v.codes_step:,} (epoch {v.codes_epoch:.2f})"
+        codes.plotly_chart(codes_figure(xy, v.code_labels, tuple(record.classes) if record else (), axis_names=names,
+                                        title=f"{len(xy):,} test images' codes {when}", height=420),
+                           key="t_live_codes")
+
+
+def formation_button(v: jobs.JobView) -> None:
+    """The saved training's formation as an animation (built when pressed), when it kept one."""
+    from pathlib import Path
+
+    try:
+        formation = cache.formation(v.path, cache.folder_stamp(Path(v.path)))
+    except vc.CheckpointError:
+        return  # the Latent space tab names a damaged file
+    if formation is not None:
+        record = vc.DATASETS.get(v.dataset)
+        classes = tuple(record.classes) if record else ()
+        keep.button(st, "the space forming (GIF)", lambda: keep.formation_gif(formation, classes),
+                    keep.file_stem(v.tag, "formation") + ".gif", keep.GIF, key="t_formation_gif",
+                    help="The codes of the same test images before training and after each epoch, one frame each")
 
 
 def draw_numbers(v: jobs.JobView) -> None:

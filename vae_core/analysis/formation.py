@@ -21,7 +21,7 @@ from ..model.networks import VAE
 
 FORMATION_FILE = "formation.npz"
 FORMATION_IMAGES = 2000
-LIVE_SHARE = 0.03  # the most of a training's time that live encodes may take (the goal is ≤ 5 % slower)
+LIVE_SHARE = 0.03  # live encodes wait while all encodes took more of the training's time (goal: ≤ 5 % slower)
 
 
 class Formation:
@@ -34,14 +34,17 @@ class Formation:
         self.x = inputs.of(test_split.images)[torch.as_tensor(self.index)]
         self.labels = test_split.labels.numpy()[self.index]
         self.frames: list[tuple[float, np.ndarray]] = []  # (epoch, codes float16)
-        self._live_seconds, self._started = 0.0, time.perf_counter()
+        self._encode_seconds, self._started = 0.0, time.perf_counter()  # every encode's time, kept or live
+        self._last_encode = 0.0  # the latest encode's time: what the next one will take, about
 
     def _encode(self, model: VAE) -> np.ndarray:
-        was_training = model.training
+        was_training, start = model.training, time.perf_counter()
         try:
             return encode_means(model, self.x)
         finally:
             model.train(was_training)
+            self._last_encode = time.perf_counter() - start
+            self._encode_seconds += self._last_encode
 
     def record(self, model: VAE, epoch: float) -> np.ndarray:
         """Encode the images now and keep the frame (the loop calls this at epoch 0 and each epoch's end)."""
@@ -49,16 +52,18 @@ class Formation:
         self.frames.append((float(epoch), codes.astype(np.float16)))
         return codes
 
+    @property
+    def encode_seconds(self) -> float:
+        """The time every encode has taken so far (kept frames and live codes)."""
+        return self._encode_seconds
+
     def live(self, model: VAE) -> np.ndarray | None:
-        """The codes now, unless encoding them would take live encodes past LIVE_SHARE of the time
-        since training started (a slow encoder is then shown less often, never slowing training)."""
-        elapsed = time.perf_counter() - self._started
-        if self._live_seconds > LIVE_SHARE * elapsed:
+        """The codes now, unless the encodes so far (the kept frames' too) and this one would take more
+        than LIVE_SHARE of the time since training started: a slow encoder, or short epochs whose
+        frames already cost that much, are shown less often instead of slowing training."""
+        if self._encode_seconds + self._last_encode > LIVE_SHARE * (time.perf_counter() - self._started):
             return None
-        start = time.perf_counter()
-        codes = self._encode(model)
-        self._live_seconds += time.perf_counter() - start
-        return codes
+        return self._encode(model)
 
     def state(self) -> dict:
         """What a resume checkpoint keeps of it (plain arrays)."""

@@ -68,6 +68,11 @@ class JobView:
     cancel_requested: bool
     preview: np.ndarray | None = None  # prior samples decoded at the last epoch's end (n, 28, 28)
     preview_epoch: float = 0.0
+    # The fixed test subset's codes (vae_core.formation) at a recent report, its labels, and when.
+    codes: np.ndarray | None = None  # (n, d)
+    code_labels: np.ndarray | None = None  # (n,)
+    codes_step: int = 0
+    codes_epoch: float = 0.0
 
     @property
     def running(self) -> bool:
@@ -91,6 +96,9 @@ class TrainJob:
     evaluate: bool = False  # when done, the shipped models' evaluation, bounded in time (runs.PAGE_EVALUATION)
     preview: np.ndarray | None = None
     preview_epoch: float = 0.0
+    codes: np.ndarray | None = None  # the formation subset's codes at a recent report (_live_codes)
+    codes_step: int = 0
+    codes_epoch: float = 0.0
     state: str = RUNNING
     message: str = "starting"
     progress: Progress | None = None
@@ -100,9 +108,12 @@ class TrainJob:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
-    _model: object = field(default=None, repr=False)  # the VAE being trained (read by the preview only)
+    _model: object = field(default=None, repr=False)  # the VAE being trained (read by the preview and live codes)
+    _formation: object = field(default=None, repr=False)  # the run's analysis.formation.Formation, if it keeps one
+    _watched: float = field(default=-1e9, repr=False)  # when a page last showed the live codes (watch())
 
     PREVIEW_SAMPLES = 16
+    WATCH_SECONDS = 3.0  # live codes are encoded while a page asked for them this recently
 
     def _preview_images(self) -> np.ndarray:
         """Decode fixed prior draws with the weights as they are now (called between two steps,
@@ -112,6 +123,26 @@ class TrainJob:
             return prior_samples(self._model, self.PREVIEW_SAMPLES, seed=0)
         finally:
             self._model.train(was_training)
+
+    def watch(self) -> None:
+        """A page shows the live codes now: encode them at the next reports (nobody watching, no encodes
+        but the kept frames)."""
+        with self._lock:
+            self._watched = time.monotonic()
+
+    def _live_codes(self, p: Progress) -> tuple[np.ndarray | None, float | None]:
+        """The formation subset's codes now and, for a kept frame, its epoch: at an epoch's end the frame
+        the loop has just recorded (before any codes were shown, the last one kept: the untrained
+        model's), else, while a page watches, a live encode within Formation.live's time budget
+        (None when over it: the last codes stay)."""
+        formation = self._formation
+        if formation is None or self._model is None:
+            return None, None
+        if (p.test is not None or self.codes is None) and formation.frames:
+            return formation.frames[-1][1], formation.frames[-1][0]
+        with self._lock:
+            watched = time.monotonic() - self._watched < self.WATCH_SECONDS
+        return (formation.live(self._model) if watched else None), None
 
     def cancel(self, *, keep: bool = False) -> None:
         """Ask the loop to stop at its next step; the job ends as 'cancelled'. With `keep`, the
@@ -139,14 +170,22 @@ class TrainJob:
                 epoch=p.epoch if p else r.epochs if r else 0.0,
                 elapsed=elapsed, eta=p.eta if p and self.state == RUNNING else None,
                 history=tuple(self.history), path=str(self.path) if self.saved and self.state in FINISHED else None,
-                cancel_requested=self._stop.is_set(), preview=self.preview, preview_epoch=self.preview_epoch)
+                cancel_requested=self._stop.is_set(), preview=self.preview, preview_epoch=self.preview_epoch,
+                codes=self.codes, codes_step=self.codes_step, codes_epoch=self.codes_epoch,
+                code_labels=self._formation.labels if self._formation is not None else None)
 
     def _on_progress(self, p: Progress) -> None:
         if p.test is not None and self._model is not None:  # an epoch's end: a live preview
             preview = self._preview_images()
             with self._lock:
                 self.preview, self.preview_epoch = preview, p.epoch
+        codes, frame_epoch = self._live_codes(p)
         with self._lock:
+            if codes is not None:
+                self.codes, self.codes_step, self.codes_epoch = codes, p.step, p.epoch
+                if frame_epoch is not None and frame_epoch != p.epoch:  # a frame kept before this report
+                    self.codes_epoch = frame_epoch
+                    self.codes_step = round(p.step * frame_epoch / p.epoch) if p.epoch else 0
             self.progress = p
             for split, parts in (("train", p.train), ("test", p.test)):
                 if parts:
@@ -162,7 +201,7 @@ class TrainJob:
 
     def _run(self, run: RunSetup) -> None:
         try:
-            self._model = run.model
+            self._model, self._formation = run.model, run.formation
             # The run keeps a resume checkpoint beside its tag (a server restart can continue it);
             # finish_run removes it once the model is saved.
             result = train(run, callback=self._on_progress, should_stop=self._stop.is_set,
