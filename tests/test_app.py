@@ -219,7 +219,10 @@ def test_training_in_the_page(models):
     saved = vc.load_bundle(models / "made-here")
     assert saved.latents["mu"].shape == (10_000, 2) and saved.metrics["status"] == "completed"
     evaluation = saved.metrics["evaluation"]
-    assert evaluation["n_test"] == 10_000 and evaluation["iw_nll"]["k"] == 1000 and evaluation["iw_nll"]["n"] == 1000
+    # The importance-weighted estimate has a time budget (runs.PAGE_EVALUATION): on a slow or shared CPU
+    # it covers fewer images, never fewer than its minimum of 100, and says how many.
+    assert evaluation["n_test"] == 10_000 and evaluation["iw_nll"]["k"] == 1000
+    assert 100 <= evaluation["iw_nll"]["n"] <= 1000
     assert evaluation["knn_accuracy"]["k"] == 5 and saved.metrics["geometry"]["elbo_surgery"]["defined"]
     at.run()  # the run the finished training asks for (the sidebar was drawn before it finished)
     options = [o for b in at.sidebar.selectbox if b.label == "Model B" for o in b.options]
