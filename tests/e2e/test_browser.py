@@ -191,6 +191,7 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     page.get_by_role("combobox", name="Model B").click()
     page.get_by_role("option", name=re.compile(r"^tiny-d8 · MMD-VAE")).click()
     wait_idle(page)
+    expect(page.get_by_role("combobox", name="Model B")).to_have_value(re.compile(r"^tiny-d8 · MMD-VAE"))
     click_tab(page, "Latent space")
     page.wait_for_function(f"{MAP} && {MAP}.instance.maps.get('B') && {MAP}.instance.maps.get('B').points && "
                            f"{MAP}.instance.maps.get('B').model.plane.mean.length === 8")
