@@ -23,11 +23,10 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 SHARED_DATA = ROOT.parent / "shared" / "datasets"  # the workplace copy, as tests/conftest.py finds it
 
-import vae_core as vc  # noqa: E402
-from vae_core.training import jobs  # noqa: E402
+import vae_core as vc
+from vae_core.training import jobs
 
 
 def one_run(registry: jobs.JobRegistry, root: Path, tag: str, formation: int, args, data_dir) -> dict:
