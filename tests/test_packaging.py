@@ -59,7 +59,12 @@ def _free_port() -> int:
 def test_vae_explorer_serves_the_page_with_its_settings_from_any_folder(tmp_path):
     """Started in another folder, the page still gets .streamlit/config.toml's settings: a file under
     static/ is served (server.enableStaticServing), which streamlit's default would refuse."""
-    probe = ROOT / "static" / "cache" / f"launch-probe-{os.getpid()}.txt"
+    # The checkout the installed launcher serves (this one after `pip install -e .`; in a clone run without
+    # installing it, the installed one): the probe goes under its static/.
+    where = subprocess.run([sys.executable, "-c", "import explorer, pathlib; "
+                            "print(pathlib.Path(explorer.__file__).resolve().parent.parent)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    probe = Path(where) / "static" / "cache" / f"launch-probe-{os.getpid()}.txt"
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_text("served")
     port = _free_port()

@@ -193,8 +193,16 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     wait_idle(page)
     expect(page.get_by_role("combobox", name="Model B")).to_have_value(re.compile(r"^tiny-d8 · MMD-VAE"))
     click_tab(page, "Latent space")
-    page.wait_for_function(f"{MAP} && {MAP}.instance.maps.get('B') && {MAP}.instance.maps.get('B').points && "
-                           f"{MAP}.instance.maps.get('B').model.plane.mean.length === 8")
+    try:
+        page.wait_for_function(f"{MAP} && {MAP}.instance.maps.get('B') && {MAP}.instance.maps.get('B').points && "
+                               f"{MAP}.instance.maps.get('B').model.plane.mean.length === 8")
+    except Exception:
+        screenshot(page, "walk-d8-not-drawn")
+        seen = page.evaluate(f"(() => {{ const m = {MAP} && {MAP}.instance; if (!m) return 'no map'; "
+                             f"return [...m.maps.entries()].map(([k, v]) => [k, v.model && v.model.title, "
+                             f"v.model && v.model.plane && v.model.plane.mean && v.model.plane.mean.length, "
+                             f"!!v.points]); }})()")
+        raise AssertionError(f"model B's d = 8 map was not drawn; the maps: {seen}")
     assert re.match(r"PC1 \(\d+% of the variance\)", page.evaluate(f"{MAP}.instance.maps.get('B').model.axisNames[0]"))
     expect(page.get_by_role("slider", name=re.compile(r"^B: z\d$"))).to_have_count(8)
     box = map_box(page, 1)
