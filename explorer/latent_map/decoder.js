@@ -11,7 +11,7 @@
  *
  * The layers run in nn.js (shared with encoder.js); the pixels are written by pixels.js.
  */
-import { checkHeader, compile, product } from "./nn.js";
+import { checkHeader, compile, fetchWeights, product } from "./nn.js";
 import { writeImageData } from "./pixels.js";
 
 const FORMAT = "vae-core-decoder";
@@ -110,11 +110,7 @@ function fromSpec(spec, arrayBuffer) {
 
 /** Fetch `<digest>.json` and the `<digest>.bin` beside it, then build the decoder. */
 async function load(jsonUrl, binUrl) {
-  binUrl = binUrl || String(jsonUrl).replace(/\.json(\?.*)?$/, ".bin$1");
-  const responses = await Promise.all([fetch(jsonUrl), fetch(binUrl)]);
-  for (const r of responses) if (!r.ok) throw new Error(`${WHO}: ${r.url}: HTTP ${r.status}`);
-  const [spec, buffer] = await Promise.all([responses[0].json(), responses[1].arrayBuffer()]);
-  return fromSpec(spec, buffer);
+  return fromSpec(...(await fetchWeights(jsonUrl, binUrl, WHO)));
 }
 
 export const VaeDecoder = { fromSpec, load, writeImageData, FORMAT, VERSION };

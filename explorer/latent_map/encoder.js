@@ -12,7 +12,7 @@
  * vae_core.model.networks.VAE.encode chunks it); a deterministic one (the MMD-VAE's) gives mu alone. The
  * layers run in nn.js, exactly as the decoder's do.
  */
-import { checkHeader, compile, product } from "./nn.js";
+import { checkHeader, compile, fetchWeights, product } from "./nn.js";
 
 const FORMAT = "vae-core-encoder";
 const VERSION = 1;
@@ -62,12 +62,9 @@ function fromSpec(spec, arrayBuffer) {
   return new Encoder(spec, arrayBuffer);
 }
 
+/** Fetch `<digest>.json` and the `<digest>.bin` beside it, then build the encoder. */
 async function load(jsonUrl, binUrl) {
-  binUrl = binUrl || String(jsonUrl).replace(/\.json(\?.*)?$/, ".bin$1");
-  const responses = await Promise.all([fetch(jsonUrl), fetch(binUrl)]);
-  for (const r of responses) if (!r.ok) throw new Error(`${WHO}: ${r.url}: HTTP ${r.status}`);
-  const [spec, buffer] = await Promise.all([responses[0].json(), responses[1].arrayBuffer()]);
-  return fromSpec(spec, buffer);
+  return fromSpec(...(await fetchWeights(jsonUrl, binUrl, WHO)));
 }
 
 export const VaeEncoder = { fromSpec, load, FORMAT, VERSION };

@@ -76,6 +76,14 @@ function readBias(buffer, entry, n, what, who) {
 }
 
 /** Checks a spec's header fields and the blob's size (both files must be of one export). */
+/** Fetch `<digest>.json` and the `<digest>.bin` beside it (the export's two files): [spec, ArrayBuffer]. */
+export async function fetchWeights(jsonUrl, binUrl, who) {
+  binUrl = binUrl || String(jsonUrl).replace(/\.json(\?.*)?$/, ".bin$1");
+  const responses = await Promise.all([fetch(jsonUrl), fetch(binUrl)]);
+  for (const r of responses) if (!r.ok) throw new Error(`${who}: ${r.url}: HTTP ${r.status}`);
+  return Promise.all([responses[0].json(), responses[1].arrayBuffer()]);
+}
+
 export function checkHeader(spec, buffer, format, version, who) {
   if (!spec || spec.format !== format) throw new Error(`${who}: not a ${format} spec`);
   if (spec.version !== version) throw new Error(`${who}: spec version ${spec.version}, this reads ${version}`);
