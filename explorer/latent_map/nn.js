@@ -75,7 +75,6 @@ function readBias(buffer, entry, n, what, who) {
   return entry ? readTensor(buffer, entry, [n], what, who) : new Float32Array(n);
 }
 
-/** Checks a spec's header fields and the blob's size (both files must be of one export). */
 /** Fetch `<digest>.json` and the `<digest>.bin` beside it (the export's two files): [spec, ArrayBuffer]. */
 export async function fetchWeights(jsonUrl, binUrl, who) {
   binUrl = binUrl || String(jsonUrl).replace(/\.json(\?.*)?$/, ".bin$1");
@@ -84,6 +83,7 @@ export async function fetchWeights(jsonUrl, binUrl, who) {
   return Promise.all([responses[0].json(), responses[1].arrayBuffer()]);
 }
 
+/** Checks a spec's header fields and the blob's size (both files must be of one export). */
 export function checkHeader(spec, buffer, format, version, who) {
   if (!spec || spec.format !== format) throw new Error(`${who}: not a ${format} spec`);
   if (spec.version !== version) throw new Error(`${who}: spec version ${spec.version}, this reads ${version}`);
