@@ -218,26 +218,20 @@ LAYER_SIDE = {"mlp": 100, "conv": 50}  # lattice points per side: a conv decoder
 @st.cache_data(show_spinner="Computing the layer…", max_entries=48)
 def layer(path: str, stamp: float, kind: str, dataset: str, extent: tuple[float, float, float, float],
           _codes: dict) -> dict:
-    """One geometry layer of a model on a lattice over `extent` (the map's plane): values (n, n) with
-    row i at y = ys[i] (y up), and for "classes" the confidence too. Cached per model version."""
+    """One layer of a model (`explorer.layers.LAYERS[kind]`) on a lattice over `extent` (the map's
+    plane): its arrays (n, n) with row i at y = ys[i] (y up). Cached per model version."""
     from vae_core.analysis import geometry
 
+    from .layers import LAYERS
+
+    member = LAYERS[kind]  # an unknown kind is a KeyError: the page lists only registered layers
     bundle = load_model(path, stamp)
     model, d = bundle.model, bundle.model_config.latent_dim
     n = LAYER_SIDE.get(bundle.model_config.arch, 60)
     plane = {} if d <= 2 else {"mean": _codes["mean"], "axes": _codes["axes"]}
     xs, ys, z = geometry.lattice(extent[:2], extent[2:], n, **plane)
-    out = {"xs": xs, "ys": ys, "n": n}
-    if kind == "classes":
-        classes, confidence = geometry.decoded_class_layer(model, classifier(dataset), z)
-        out.update(values=classes.reshape(n, n), confidence=confidence.reshape(n, n))
-    elif kind == "holes":
-        out["values"] = geometry.hole_layer(model, _codes["mu"], _codes.get("logvar"), z).reshape(n, n)
-    elif kind == "stretch":
-        out["values"] = geometry.stretch_layer(model, z, axes=plane.get("axes")).reshape(n, n)
-    else:
-        raise ValueError(f"unknown layer {kind!r}")
-    return out
+    computed = member.compute(model, z, _codes, plane, classifier(dataset) if member.needs_classifier else None)
+    return {"xs": xs, "ys": ys, "n": n, **{key: np.asarray(v).reshape(n, n) for key, v in computed.items()}}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

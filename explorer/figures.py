@@ -7,6 +7,8 @@ from plotly.subplots import make_subplots
 
 import vae_core as vc
 
+from .layers import LAYERS
+from .layers.base import hex_rgb, ramp
 from .settings import PALETTE
 
 # How a loss part is named on the training curves: what each objective says its loss reports.
@@ -55,75 +57,20 @@ def latest(history, split: str) -> dict[str, float]:
 # Geometry layers as pictures for the latent map (RGBA, top row = the highest y).
 # ----------------------------------------------------------------------------------------------
 
-# A light-to-dark purple ramp for one-sided quantities (holes, stretch): 0 -> transparent.
-_RAMP = np.array([[255, 255, 255], [218, 204, 235], [171, 138, 209], [117, 77, 168], [63, 25, 110]], np.float64)
-
-
-def _hex_rgb(color: str) -> np.ndarray:
-    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], np.float64)
-
-
-def _ramp(t: np.ndarray) -> np.ndarray:
-    """t in [0, 1] -> RGB along the ramp."""
-    x = np.clip(t, 0, 1) * (len(_RAMP) - 1)
-    i = np.minimum(x.astype(int), len(_RAMP) - 2)
-    f = (x - i)[..., None]
-    return _RAMP[i] * (1 - f) + _RAMP[i + 1] * f
-
-
 def layer_scale(kind: str, layers: list[dict]) -> tuple[float, float] | None:
-    """One colour scale for a layer on every map on screen, so equal colours mean equal values: holes
-    from 0 to log 1000 always; stretch from the lowest 2nd to the highest 98th percentile of the maps;
-    classes have none (a class colour, paler where the classifier is less sure)."""
-    if kind == "holes":
-        # A fixed scale: from 0 (the data as dense as the prior expects) to q 1000× rarer than p. Far
-        # from the codes the ratio grows without bound, and a percentile scale there washed out the holes
-        # that matter (q < p/10, at log 10 ≈ 2.3) inside the prior's bulk.
-        return 0.0, float(np.log(1000))
-    if kind == "stretch":
-        finite = [v[np.isfinite(v)] for v in (np.asarray(layer["values"], np.float64) for layer in layers)]
-        finite = [v for v in finite if v.size]
-        if not finite:
-            return 0.0, 1.0
-        return min(float(np.percentile(v, 2)) for v in finite), max(float(np.percentile(v, 98)) for v in finite)
-    return None
-
-
-LAYER_TITLES = {  # the legend's words: what the colour measures, in its units
-    "classes": "classifier's confidence (top class probability)",
-    "holes": "log p(z) − log q(z), in nats",
-    "stretch": "log magnification log √det(JᵀJ)",
-}
+    """One colour scale for a layer on every map on screen, so equal colours mean equal values (the
+    layer's own rule: holes on a fixed scale, stretch on the maps' percentiles, classes none)."""
+    return LAYERS[kind].scale(layers)
 
 
 def layer_picture(kind: str, layer: dict, palette=PALETTE, scale: tuple[float, float] | None = None
                   ) -> tuple[np.ndarray, dict]:
     """(RGBA image (n, n, 4) uint8 with y up, legend) for a layer from cache.layer, coloured on `scale`
-    (layer_scale's; for one map alone, its own).
-
-    classes: the class colour, paler where the classifier is less sure (from chance, 1/K, to certain);
-    holes: log p − log q from 0 (the data as dense as the prior expects) to log 1000; stretch: log
-    magnification on the scale shared by the maps on screen."""
-    values = np.asarray(layer["values"], np.float64)
-    title = LAYER_TITLES.get(kind, kind)
-    if kind == "classes":
-        colours = np.array([_hex_rgb(c) for c in palette])[values.astype(int) % len(palette)]
-        confidence = np.asarray(layer["confidence"], np.float64)[..., None]
-        rgb = 255 * (1 - confidence) + colours * confidence
-        alpha = np.full(values.shape, 0.9)
-        legend = {"kind": "confidence", "lo": 1.0 / len(palette), "hi": 1.0, "title": title,
-                  "text": "colour: the class the decoded image is taken for; pale: unsure"}
-    elif kind in ("holes", "stretch"):
-        lo, hi = scale if scale is not None else layer_scale(kind, [layer])
-        t = (np.nan_to_num(values, nan=hi if kind == "holes" else lo, posinf=hi) - lo) / max(hi - lo, 1e-9)
-        rgb = _ramp(t)
-        alpha = np.clip(t, 0, 1) * 0.9 if kind == "holes" else 0.15 + 0.75 * np.clip(t, 0, 1)
-        legend = {"kind": "scale", "lo": lo, "hi": hi, "title": title,
-                  "text": "dark = prior mass the data never uses" if kind == "holes"
-                  else "dark = the image changes fast"}
-    else:
-        raise ValueError(f"unknown layer {kind!r}")
-    rgba = np.concatenate([rgb, 255 * alpha[..., None]], axis=-1)
+    (layer_scale's; for one map alone, its own) by the layer's `paint`."""
+    member = LAYERS[kind]
+    rgb, alpha, legend = member.paint(layer, palette, scale if scale is not None else member.scale([layer]))
+    rgba = np.concatenate([rgb, 255 * np.asarray(alpha)[..., None]], axis=-1)
+    legend = {**legend, "title": member.legend}
     return np.clip(rgba[::-1] + 0.5, 0, 255).astype(np.uint8), legend  # rows: y up -> picture rows top down
 
 
@@ -245,7 +192,7 @@ def map_picture(xy: np.ndarray, labels: np.ndarray, classes, view, *, title: str
     plot = plot.astype(np.uint8)
     px = np.floor((np.asarray(xy[:, 0], np.float64) - x0) / scale).astype(int)
     py = np.floor((y1 - np.asarray(xy[:, 1], np.float64)) / scale).astype(int)
-    colours = np.array([_hex_rgb(c) for c in palette], np.uint8)[np.asarray(labels) % len(palette)]
+    colours = np.array([hex_rgb(c) for c in palette], np.uint8)[np.asarray(labels) % len(palette)]
     for dx in (0, 1):
         for dy in (0, 1):
             ok = (px + dx >= 0) & (px + dx < width) & (py + dy >= 0) & (py + dy < height)
@@ -289,8 +236,8 @@ def _draw_layer_legend(draw, legend: dict, x: int, y: int, width: int) -> None:
     draw.text((x + 4, y), line, fill="black", font=font)
     y += 18
     if legend.get("kind") == "scale":
-        ramp = _ramp(np.linspace(0, 1, width - 20))
-        for i, c in enumerate(ramp):
+        colours = ramp(np.linspace(0, 1, width - 20))
+        for i, c in enumerate(colours):
             draw.line([x + 4 + i, y, x + 4 + i, y + 10], fill=tuple(int(v) for v in c))
         draw.rectangle([x + 4, y, x + width - 16, y + 10], outline="grey")
         draw.text((x + 4, y + 13), f"{legend['lo']:.3g}", fill="black", font=font)

@@ -19,6 +19,7 @@ import streamlit as st
 import vae_core as vc
 
 from . import form
+from .layers import LAYERS
 from .settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE, SIDES
 
 SESSION, DATASET, MODELS = "session", "dataset", "models"
@@ -138,7 +139,7 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("grid_q", (5, 95), SESSION, _range_in(*GRID_QUANTILE_RANGE, (5, 95))),
     Var("grid_r", GRID_PERCENTILE_RANGE, SESSION, _range_in(*GRID_PERCENTILE_RANGE, GRID_PERCENTILE_RANGE)),
     # The geometry layer drawn under the codes (Latent space tab), and the geodesic (Interpolation tab).
-    Var("layer", "none", SESSION, _choice("none", "classes", "holes", "stretch")),
+    Var("layer", "none", SESSION, _choice("none", *LAYERS)),
     Var("geodesic", False, SESSION),
     # The latent point the sliders decode, per model side (its length is that model's dimension).
     Var("z_A", [], MODELS),

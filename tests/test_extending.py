@@ -1,7 +1,8 @@
 """docs/extending.md, done for real: in a copy of the project, a new objective (with an option and a
-part of its own), a new prior (with a setting) and a new built-in dataset are each one new file and
-one registration line; then the CLI offers and trains them, its help lists their settings, and the
-page's form, choice titles and loss legend show them, with nothing else edited."""
+part of its own), a new prior (with a setting), a new built-in dataset and a new latent-map layer are
+each one new file and its registration; then the CLI offers and trains them, its help lists their
+settings, and the page's form, choice titles, loss legend and layer picker show them, with nothing
+else edited."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,11 +77,36 @@ DIGITS = IdxDataset(name="digits", title="Digits (MNIST's files)", shape=MNIST.s
                     folder="MNIST", mirrors=MNIST.mirrors, md5=MNIST.md5)
 '''
 
+RADIUS_LAYER = '''
+"""Radius: how far each point is from the prior's centre, ‖z‖ (a toy for docs/extending.md)."""
+import numpy as np
+
+from .base import MapLayer, ramp
+
+
+class Radius(MapLayer):
+    name, title = "radius", "distance from the centre"
+    help = "‖z‖: how far a point is from the prior's centre"
+    legend = "‖z‖, in prior standard deviations"
+
+    @classmethod
+    def compute(cls, model, z, codes, plane, classifier):
+        return {"values": np.linalg.norm(np.asarray(z, np.float64), axis=-1)}
+
+    @classmethod
+    def paint(cls, layer, palette, scale):
+        lo, hi = scale
+        t = (np.asarray(layer["values"], np.float64) - lo) / max(hi - lo, 1e-9)
+        return ramp(t), np.clip(t, 0, 1) * 0.5, {"kind": "scale", "lo": lo, "hi": hi, "text": "dark = far out"}
+'''
+
 # What the copy's checks print, as JSON: run with the copy first on the path.
 PROBE = '''
 import json, subprocess, sys
+import numpy as np
 import vae_core as vc
-from explorer import figures
+from explorer import figures, state
+from explorer.layers import LAYERS
 from vae_core.config import settings
 
 found = {s.name: s for s in settings()}
@@ -92,6 +119,10 @@ print(json.dumps({
     "code_weight": [found["code_weight"].default, found["code_weight"].label],
     "prior_scale": [found["prior_scale"].default, found["prior_scale"].section],
     "legend": figures.PART_TITLES.get("norm"),
+    "layers": list(LAYERS),
+    "layer_kept": state.VARS["layer"].repair("radius", None, None),  # the page's state accepts it
+    "layer_picture": (lambda pic: [list(pic[0].shape), pic[1]["title"], pic[1]["lo"], pic[1]["hi"]])(
+        figures.layer_picture("radius", {"values": np.array([[0.0, 1.0], [2.0, 4.0]])})),
     "help": {flag: flag in help_text for flag in ("--code-weight", "--prior-scale", "codepen", "wide", "digits")},
 }))
 '''
@@ -109,18 +140,19 @@ def register(path: Path, import_line: str, after: str, entry: str) -> None:
 
 
 NEW_FILES = {"vae_core/objectives/codepen.py": TOY_OBJECTIVE, "vae_core/model/priors/wide.py": WIDE_PRIOR,
-             "vae_core/data/digits.py": DIGITS_AGAIN}
+             "vae_core/data/digits.py": DIGITS_AGAIN, "explorer/layers/radius.py": RADIUS_LAYER}
 REGISTRATIONS = {  # the registry's file: (import, the entry it follows, the entry)
     "vae_core/objectives/__init__.py": ("from .codepen import CodePenalty", "    AnnealedVAE,\n",
                                         "    CodePenalty,\n"),
     "vae_core/model/priors/__init__.py": ("from .wide import WideNormal", "    MixturePrior,\n", "    WideNormal,\n"),
     "vae_core/data/__init__.py": ("from .digits import DIGITS", "    FASHION,\n", "    DIGITS,\n"),
+    "explorer/layers/__init__.py": ("from .radius import Radius", "    Stretch,\n", "    Radius,\n"),
 }
 
 
 @pytest.fixture(scope="module")
 def extended(tmp_path_factory) -> Path:
-    """A copy of vae_core and explorer with the three members added: three new files, three
+    """A copy of vae_core and explorer with the four members added: four new files, four
     registrations."""
     copy = tmp_path_factory.mktemp("extended")
     for package in ("vae_core", "explorer"):
@@ -149,6 +181,10 @@ def test_each_new_member_is_offered_by_the_cli_and_the_form(extended):
     assert seen["code_weight"] == [0.1, "Code weight"] and seen["prior_scale"] == [2.0, "model"]
     assert seen["legend"] == "squared norm of the code ‖z‖²"
     assert all(seen["help"].values()), seen["help"]
+    # The layer: in the picker's list (the page's state keeps it), drawn by figures on its own scale.
+    assert seen["layers"][-1] == "radius" and seen["layer_kept"] == "radius"
+    assert seen["layer_picture"][:2] == [[2, 2, 4], "‖z‖, in prior standard deviations"]
+    assert seen["layer_picture"][2] == pytest.approx(np.percentile([0, 1, 2, 4], 2))
 
 
 def test_the_cli_trains_with_all_three_and_saves_their_settings(extended, tmp_path, data_dir):

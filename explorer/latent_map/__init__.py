@@ -25,6 +25,7 @@ from vae_core.store import export as browser_export
 from .. import cache, figures, state, webcache
 from ..comparison import Slot
 from ..figures import axis_title
+from ..layers import LAYERS
 from ..settings import PALETTE
 from .bundle import component_js
 
@@ -174,7 +175,7 @@ def layer_extent(s: Slot, grid: dict) -> tuple[float, float, float, float]:
 def layer_files(page, slots: list[Slot], kind: str | None, grid_settings: tuple) -> dict[str, dict | None]:
     """Each model's geometry layer as a picture under its map ({url, extent, legend}), all on one colour
     scale (so the same colour means the same value on every map)."""
-    if kind is None or (kind == "classes" and cache.classifier(page.dataset) is None):
+    if kind is None or (LAYERS[kind].needs_classifier and cache.classifier(page.dataset) is None):
         return {s.side: None for s in slots}
     n, spacing, lo, hi = grid_settings
     extents = {s.side: layer_extent(s, grid_file(s.path, s.stamp, n, spacing, lo, hi, s.codes)) for s in slots}

@@ -6,11 +6,11 @@ import streamlit as st
 
 import vae_core as vc
 from vae_core.analysis import explore
-from vae_core.analysis import geometry
 
 from .. import cache, figures, keep, state
 from ..figures import axis_title, big
 from ..latent_map import extent, latent_map, layer_extent
+from ..layers import LAYERS
 from ..page import Page
 from ..settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE
 from ..text import plain
@@ -36,20 +36,15 @@ def grid_ui() -> tuple[int, str, float, float]:
     return n, spacing, float(lo), float(hi)
 
 
-# Each layer's one-line explanation is the first line of the vae_core function that computes it.
-LAYERS = {"none": None, "classes": geometry.decoded_class_layer, "holes": geometry.hole_layer,
-          "stretch": geometry.stretch_layer}
-LAYER_TITLES = {"none": "codes only", "classes": "what it decodes to", "holes": "holes", "stretch": "stretch"}
-
-
 def layer_ui(page: Page) -> str | None:
-    kind = st.radio("Layer under the codes", list(LAYERS), key="layer", horizontal=True,
-                    format_func=LAYER_TITLES.get,
+    """The layer picker, from the layers' registry (explorer/layers): its title, its one-line help."""
+    kind = st.radio("Layer under the codes", ["none", *LAYERS], key="layer", horizontal=True,
+                    format_func=lambda k: "codes only" if k == "none" else LAYERS[k].title,
                     help="Computed on a lattice over each map by vae_core.analysis.geometry, once per model version.")
     if kind == "none":
         return None
-    st.caption(LAYERS[kind].__doc__.strip().splitlines()[0])
-    if kind == "classes" and cache.classifier(page.dataset) is None:
+    st.caption(LAYERS[kind].help)
+    if LAYERS[kind].needs_classifier and cache.classifier(page.dataset) is None:
         st.info("There is no classifier for this dataset (they ship for MNIST and Fashion-MNIST only).")
         return None
     return kind
