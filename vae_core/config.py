@@ -252,7 +252,7 @@ class _TrainCore:
                              choices=PRECISIONS)
     cuda_graphs: bool = setting(False, "on a CUDA GPU, capture the training step once as a CUDA graph and replay "
                                 "it (the same updates, launched at once; docs/gpu.md); off: launch its kernels "
-                                "one by one")
+                                "one by one", label="CUDA graphs (GPU only)")
     binarize: bool | None = setting(None, "dynamic binarisation (a fresh Bernoulli draw of each image per batch); "
                                     "default: on for the bernoulli likelihood, off otherwise", optional=True,
                                     applies={"likelihood": ("bernoulli",)})
