@@ -64,6 +64,34 @@ def test_magnification_matches_finite_differences():
     np.testing.assert_allclose(geo.stretch_layer(model, z), np.log(expected), atol=1e-2)
 
 
+def test_magnification_from_several_threads_at_once():
+    """Two page sessions (or a rerun started while the last still computes a layer) ask for the stretch
+    layer at once: forward-mode AD numbers its levels process-wide, and unserialised the threads freed
+    each other's level ("forward AD level with an invalid index"). Each thread gets its own answer,
+    equal to one computed alone (same float32 work, same thread count: within 1e-9 of float64 rounding)."""
+    import threading
+
+    model = _model(activation="tanh", mu_scale=1.0)
+    z = np.random.default_rng(1).normal(size=(300, 2)).astype(np.float32)
+    alone = geo.stretch_layer(model, z)
+    results, failures = [None] * 6, []
+
+    def work(i):
+        try:
+            results[i] = geo.stretch_layer(model, z)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    for r in results:
+        np.testing.assert_allclose(r, alone, rtol=0, atol=1e-6)
+
+
 def test_magnification_along_the_map_plane_of_a_3d_model():
     model = _model(latent_dim=3, activation="tanh")
     rng = np.random.default_rng(1)

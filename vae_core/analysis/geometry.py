@@ -18,6 +18,7 @@ so a model that brings its own likelihood or prior changes one line here.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import torch
@@ -97,6 +98,12 @@ def _posteriors(mu, logvar) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 # ---- magnification factor --------------------------------------------------------------------------------
 
+# torch's forward-mode AD numbers its dual levels process-wide, not per thread: two threads in jvp at
+# once (two page sessions, or a rerun started while the last one still computes a layer) free each
+# other's level ("a forward AD level with an invalid index"). One jvp at a time, whoever calls.
+_FORWARD_AD = threading.Lock()
+
+
 def _tangent_jacobian(model: VAE, z: torch.Tensor, tangents: torch.Tensor) -> torch.Tensor:
     """J·t for every point and tangent by forward mode: z (B, D), tangents (K, D) -> (B, K, P)."""
     def mean_image(zi):  # (D,) -> (P,)
@@ -105,7 +112,8 @@ def _tangent_jacobian(model: VAE, z: torch.Tensor, tangents: torch.Tensor) -> to
     def along(zi):  # (D,) -> (K, P): one primal pass, K tangent passes, batched by vmap
         return vmap(lambda t: jvp(mean_image, (zi,), (t,))[1])(tangents)
 
-    return vmap(along)(z)
+    with _FORWARD_AD:
+        return vmap(along)(z)
 
 
 @torch.no_grad()
