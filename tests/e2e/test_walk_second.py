@@ -72,20 +72,25 @@ def test_both_handles_of_a_grid_range_on_one_value_keep_the_grid(streamlit_serve
 # 2. The chosen layer after the map is built again
 # ------------------------------------------------------------------------------------------------
 
-def test_the_chosen_layer_is_drawn_after_the_map_is_built_again(streamlit_server, page):
-    """Defect 2: with "holes" ticked, a visit to Samples or another dataset builds the map again; the
-    new map held the layer's data but never loaded its picture."""
-    open_page(page, streamlit_server)
+def holes_drawn_after_another_tab(page) -> None:
+    """Tick "holes", see it drawn on both maps; visit Samples and come back (a new map: the old one is
+    gone with its element, the marker with it) and see it drawn again."""
     page.get_by_text("holes", exact=True).click()
     wait_idle(page)
     page.wait_for_function(layers_drawn(page, "AB"))
-    # Another tab and back: a new map (the old one is gone with its element).
     page.evaluate(f"{MAP}.instance.walkMarker = true")
     click_tab(page, "Samples")
     click_tab(page, "Latent space")
     page.wait_for_function(f"!{MAP}.instance.walkMarker && {MAP}.instance.maps.size === 2")
-    expect(page.get_by_role("radio", name="holes")).to_be_checked()
     page.wait_for_function(layers_drawn(page, "AB"))
+
+
+def test_the_chosen_layer_is_drawn_after_the_map_is_built_again(streamlit_server, page):
+    """Defect 2: with "holes" ticked, a visit to Samples or another dataset builds the map again; the
+    new map held the layer's data but never loaded its picture."""
+    open_page(page, streamlit_server)
+    holes_drawn_after_another_tab(page)
+    expect(page.get_by_role("radio", name="holes")).to_be_checked()
     # Another dataset, and back: new maps for new models, each time.
     for dataset, name in (("Fashion-MNIST", "fashion"), ("MNIST", "mnist")):
         choose_option(page, "Dataset", dataset)
@@ -480,12 +485,5 @@ def test_without_data_the_map_says_pinning_needs_it(bare_server, page):
     assert page.evaluate(f"{MAP}.sent") == sent  # nothing to pin, nothing sent
     screenshot(page, "walk2-no-data-map", full_page=False)
     # Defect 2 without data: the layer is drawn, and drawn again after a visit to another tab.
-    page.get_by_text("holes", exact=True).click()
-    wait_idle(page)
-    page.wait_for_function(layers_drawn(page, "AB"))
-    page.evaluate(f"{MAP}.instance.walkMarker = true")
-    click_tab(page, "Samples")
-    click_tab(page, "Latent space")
-    page.wait_for_function(f"!{MAP}.instance.walkMarker && {MAP}.instance.maps.size === 2")
-    page.wait_for_function(layers_drawn(page, "AB"))
+    holes_drawn_after_another_tab(page)
     assert not page.page_errors, page.page_errors
