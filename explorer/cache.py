@@ -18,6 +18,9 @@ from vae_core.analysis import explore, formation as formation_file
 from vae_core.training import resume
 from vae_core.training import jobs
 
+from . import mapview
+from .layers import stored as stored_layers
+
 STAMPED_FILES = ("config.json", "weights.pt", "metrics.json", "latents.npz", "formation.npz")
 
 
@@ -105,9 +108,7 @@ def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) 
             _test.labels
     else:
         return {}
-    plane = vc.latent_plane(mu)
-    return {"mu": mu, "logvar": logvar, "labels": labels, "xy": plane.xy, "mean": plane.mean, "axes": plane.axes,
-            "explained": plane.explained, "lo": np.percentile(mu, 0.5, axis=0), "hi": np.percentile(mu, 99.5, axis=0)}
+    return mapview.codes_view(mu, logvar, labels)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -119,13 +120,7 @@ def manifold(path: str, stamp: float, n: int, spacing: str, lo: float, hi: float
     test codes (along the map's axes) for 'range'. For d > 2 the plane passes through the
     codes' mean along their two principal axes."""
     bundle = load_model(path, stamp)
-    xy = _codes["xy"]
-    if spacing == "quantile":
-        xs = explore.grid_axis(n, spacing="quantile", limits=(lo / 100, hi / 100))
-        ys = xs
-    else:
-        xs = explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 0], [lo, hi])))
-        ys = explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 1], [lo, hi])))
+    xs, ys = mapview.grid_axes(_codes, n, spacing, lo, hi)
     points = vc.plane_points(xs, ys, mean=_codes["mean"], axes=_codes["axes"])
     image = vc.tile(vc.decode(bundle.model, points), n)
     return {"image": image, "png": vc.png_bytes(image), "xs": xs, "ys": ys}
@@ -200,34 +195,30 @@ def decode_point(path: str, stamp: float, z: tuple[float, ...]) -> np.ndarray:
     return vc.decode(load_model(path, stamp).model, np.asarray(z, np.float32))[0]
 
 
-CLASSIFIERS = Path(__file__).resolve().parent.parent / "classifiers"
-
-
 @st.cache_resource(show_spinner=False)
 def classifier(dataset: str):
     """The small classifier shipped for a built-in dataset (classifiers/<name>.pt), or None."""
-    from vae_core.analysis.claims import load_classifier
-
-    path = CLASSIFIERS / f"{dataset}.pt"
-    return load_classifier(path) if path.exists() else None
-
-
-LAYER_SIDE = {"mlp": 100, "conv": 50}  # lattice points per side: a conv decoder costs ~20× an MLP per point
+    return stored_layers.classifier_for(dataset)
 
 
 @st.cache_data(show_spinner="Computing the layer…", max_entries=48)
 def layer(path: str, stamp: float, kind: str, dataset: str, extent: tuple[float, float, float, float],
           _codes: dict) -> dict:
     """One layer of a model (`explorer.layers.LAYERS[kind]`) on a lattice over `extent` (the map's
-    plane): its arrays (n, n) with row i at y = ys[i] (y up). Cached per model version."""
+    plane): its arrays (n, n) with row i at y = ys[i] (y up). Read from the layers the folder keeps
+    when they cover `extent` (explorer/layers/stored.py: the first view), else computed. Cached per
+    model version."""
     from vae_core.analysis import geometry
 
     from .layers import LAYERS
 
     member = LAYERS[kind]  # an unknown kind is a KeyError: the page lists only registered layers
+    kept = stored_layers.read(path, kind, extent, _codes)
+    if kept is not None:
+        return kept
     bundle = load_model(path, stamp)
     model, d = bundle.model, bundle.model_config.latent_dim
-    n = LAYER_SIDE.get(bundle.model_config.arch, 60)
+    n = mapview.layer_side(bundle.model_config.arch)
     plane = {} if d <= 2 else {"mean": _codes["mean"], "axes": _codes["axes"]}
     xs, ys, z = geometry.lattice(extent[:2], extent[2:], n, **plane)
     computed = member.compute(model, z, _codes, plane, classifier(dataset) if member.needs_classifier else None)

@@ -16,6 +16,8 @@ DEFAULT_MODELS = 2  # the shipped standard VAE and MMD-VAE
 # The manifold grid's range sliders (percent): prior probability covered, and percentiles of the codes.
 GRID_QUANTILE_RANGE = (1, 99)
 GRID_PERCENTILE_RANGE = (0, 100)
+# The manifold grid a page opens with: n, spacing, and the range in percent (Kingma & Welling's 5–95 %).
+DEFAULT_GRID = (20, "quantile", 5.0, 95.0)
 # Tableau 10, the palette vae_core's raster scatter uses too, so PNG snapshots and the page agree.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")

@@ -20,7 +20,9 @@ import vae_core as vc
 
 from . import form
 from .layers import LAYERS
-from .settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE, SIDES
+from .settings import DEFAULT_GRID, GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE, SIDES
+
+_DEFAULT_Q = (int(DEFAULT_GRID[2]), int(DEFAULT_GRID[3]))  # the quantile slider's handles, in percent
 
 SESSION, DATASET, MODELS = "session", "dataset", "models"
 
@@ -134,9 +136,9 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("recon_seed", 0, DATASET, _int_in(0, 2**31, 0)),
     Var("row_n", 10, SESSION, _int_in(4, 31, 10)),
     # The manifold grid (Latent space tab).
-    Var("grid_n", 20, SESSION, _int_in(5, 31, 20)),
-    Var("grid_spacing", "quantile", SESSION, _choice("quantile", "range")),
-    Var("grid_q", (5, 95), SESSION, _range_in(*GRID_QUANTILE_RANGE, (5, 95))),
+    Var("grid_n", DEFAULT_GRID[0], SESSION, _int_in(5, 31, DEFAULT_GRID[0])),
+    Var("grid_spacing", DEFAULT_GRID[1], SESSION, _choice("quantile", "range")),
+    Var("grid_q", _DEFAULT_Q, SESSION, _range_in(*GRID_QUANTILE_RANGE, _DEFAULT_Q)),
     Var("grid_r", GRID_PERCENTILE_RANGE, SESSION, _range_in(*GRID_PERCENTILE_RANGE, GRID_PERCENTILE_RANGE)),
     # The geometry layer drawn under the codes (Latent space tab), and the geodesic (Interpolation tab).
     Var("layer", "none", SESSION, _choice("none", *LAYERS)),

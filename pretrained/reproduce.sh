@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds the four shipped models from scratch (seeded), then measures them.
-# Usage: VAE_DATA_DIR=/path/to/datasets bash pretrained/reproduce.sh [train|evaluate|all]
+# Usage: VAE_DATA_DIR=/path/to/datasets bash pretrained/reproduce.sh [train|evaluate|layers|all]
 # Each `train` line is the one documented command for that model (docs/models.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +35,9 @@ if [[ $what == evaluate || $what == all ]]; then
   for m in fashion-vae fashion-mmd; do
     py evaluate pretrained/$m --save --allow-pretrained --iw-k 1000 --iw-n 500 --quadrature-grid 400 > /dev/null
   done
+fi
+
+if [[ $what == layers || $what == train || $what == all ]]; then
+  # The map's layers over the page's first view (layers.npz), made from the weights and codes just saved.
+  python -m explorer.layers.stored pretrained/mnist-vae pretrained/mnist-mmd pretrained/fashion-vae pretrained/fashion-mmd
 fi

@@ -22,7 +22,7 @@ import vae_core as vc
 
 from vae_core.store import export as browser_export
 
-from .. import cache, figures, state, webcache
+from .. import cache, figures, mapview, state, webcache
 from ..comparison import Slot
 from ..figures import axis_title
 from ..layers import LAYERS
@@ -147,29 +147,13 @@ def geodesic_path(page, s: Slot) -> list | None:
 
 
 def extent(s: Slot, grid: dict | None, margin: float = 0.05) -> list[float]:
-    """What a map shows at first: the codes' 0.5–99.5 percentiles and the grid, with a margin."""
-    xy = s.codes["xy"]
-    lo, hi = np.percentile(xy, 0.5, axis=0), np.percentile(xy, 99.5, axis=0)
-    if grid is not None:
-        lo = np.minimum(lo, [grid["xs"][0], grid["ys"][0]])
-        hi = np.maximum(hi, [grid["xs"][-1], grid["ys"][-1]])
-    pad = (hi - lo) * margin + 1e-6
-    return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])]
-
-
-# The map is drawn wider than tall (map.js's layout: width/height from 1/0.82 to about 2 on a wide,
-# short window), and its first view is the codes and the grid fitted to that shape: a layer is
-# computed over the widest such view, with room to pan, so no white strip reads as "no hole".
-MAP_ASPECTS = (1 / 0.82, 2.0)
-LAYER_ROOM = 1.15
+    """What a map shows at first: the codes and the grid, with a margin (explorer.mapview.extent)."""
+    return mapview.extent(s.codes, grid, margin)
 
 
 def layer_extent(s: Slot, grid: dict) -> tuple[float, float, float, float]:
-    """The part of the map's plane a layer covers: every first view the map can show, with room."""
-    x0, x1, y0, y1 = extent(s, grid)
-    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
-    hw, hh = max(hw, hh * MAP_ASPECTS[1]) * LAYER_ROOM, max(hh, hw / MAP_ASPECTS[0]) * LAYER_ROOM
-    return (cx - hw, cx + hw, cy - hh, cy + hh)
+    """The part of the map's plane a layer covers (explorer.mapview.layer_extent)."""
+    return mapview.layer_extent(s.codes, grid)
 
 
 def layer_files(page, slots: list[Slot], kind: str | None, grid_settings: tuple) -> dict[str, dict | None]:

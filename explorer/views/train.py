@@ -12,6 +12,7 @@ import vae_core as vc
 from vae_core.training import jobs
 
 from .. import cache, data, form, keep, state
+from ..layers import stored as stored_layers
 from ..figures import big, codes_figure, latest, loss_figure, plane_xy, PART_TITLES
 from ..page import Page
 from ..settings import objective_title
@@ -106,7 +107,8 @@ def continue_fragment(page: Page) -> None:
         run = runs[tag]
         try:
             cache.job_registry().start(run.model_config, run.train_config, run.tag, owner=page.owner,
-                                       data_dir=page.data_dir, resume=run, download=False)
+                                       data_dir=page.data_dir, resume=run, download=False,
+                                       after_save=stored_layers.after_save)
         except (vc.VaeCoreError, jobs.JobError) as exc:
             st.error(f"Not continued: {plain(str(exc))}")
             return
@@ -129,7 +131,8 @@ def start(page: Page, dataset: str, model_fields: dict, train_fields: dict, tag:
             record = vc.resolve_dataset(dataset, data_dir=page.data_dir, **train_cfg.folder_options)
             model_cfg = vc.ModelConfig.for_dataset(record, **model_fields)
             cache.job_registry().start(model_cfg, train_cfg, tag, owner=page.owner, data_dir=page.data_dir,
-                                       evaluate=evaluate, download=False)  # Download is the user's choice
+                                       evaluate=evaluate, download=False,  # Download is the user's choice
+                                       after_save=stored_layers.after_save)  # layers ready when the model is
         except (vc.VaeCoreError, jobs.JobError) as exc:
             problems.append(str(exc))
     if problems:

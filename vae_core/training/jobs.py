@@ -19,10 +19,12 @@ across reloads (a browser cookie), so a reloaded page finds its running training
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -41,6 +43,11 @@ FINISHED = (COMPLETED, CANCELLED, DIVERGED, FAILED)
 
 DEFAULT_MAX_RUNNING = 2
 KEEP_FINISHED = 50  # finished jobs kept for their results; older ones are forgotten
+
+# What a caller adds to a saved model folder before the job ends (the page: its map layers,
+# explorer/layers/stored.py): after_save(path, progress) with progress(message).
+AfterSave = Callable[[Path, Callable[[str], None]], object]
+log = logging.getLogger(__name__)
 
 
 class JobError(VaeCoreError, RuntimeError):
@@ -94,6 +101,7 @@ class TrainJob:
     resume: ResumeState | None = None  # continue this run from its resume checkpoint (vae_core.training.resume)
     replace: bool = False  # the run saved as cancelled is replaced by its resumed end
     evaluate: bool = False  # when done, the shipped models' evaluation, bounded in time (runs.PAGE_EVALUATION)
+    after_save: AfterSave | None = None  # run on the saved folder before the job ends; a failure loses only its files
     preview: np.ndarray | None = None
     preview_epoch: float = 0.0
     codes: np.ndarray | None = None  # the formation subset's codes at a recent report (_live_codes)
@@ -230,6 +238,7 @@ class TrainJob:
                 return
             with self._lock:
                 self.saved = True
+            self._after_save()
             if result.status == DIVERGED:
                 self._set(DIVERGED, f"{result.message} Those weights were saved as {self.tag!r} "
                                     "(marked diverged in its metrics).")
@@ -240,6 +249,15 @@ class TrainJob:
                 self._set(COMPLETED, f"{result.message}; saved as {self.tag!r}")
         except Exception as exc:  # a thread has nobody to raise to: the page shows the message
             self._set(FAILED, f"training failed: {type(exc).__name__}: {exc}")
+
+
+    def _after_save(self) -> None:
+        if self.after_save is None:
+            return
+        try:
+            self.after_save(self.path, lambda m: self._set(SAVING, m))
+        except Exception:  # the model is saved: what this adds is made again when it is needed
+            log.exception("after saving %s", self.path)
 
 
 class JobRegistry:
@@ -268,14 +286,15 @@ class JobRegistry:
 
     def start(self, model_config: ModelConfig, train_config: TrainConfig, tag: str, *, owner: str | None = None,
               data_dir=None, models_root: Path | None = None, resume: ResumeState | None = None,
-              evaluate: bool = False, download: bool = True) -> TrainJob:
+              evaluate: bool = False, download: bool = True, after_save: AfterSave | None = None) -> TrainJob:
         """Check everything that can be checked, then start the thread; raises JobError, ConfigError,
         CheckpointError or DatasetError (nothing started) when the request cannot run.
 
         `resume` (`vae_core.training.resume.read_resume(tag)`, or one of `resumable_runs()`) continues that
         run ("continue training"): pass its own configs and tag; a model it saved as cancelled is
         replaced by the finished one. `download=False` refuses missing data files (DatasetError naming
-        them) instead of fetching them: the page downloads only when the user asks.
+        them) instead of fetching them: the page downloads only when the user asks. `after_save(path,
+        progress)` adds files to the saved folder before the job ends (the page's map layers).
 
         The data is read (perhaps downloaded) outside the registry's lock, which every session's
         once-a-second progress read needs; the checks run again under the lock just before the
@@ -291,7 +310,7 @@ class JobRegistry:
         with self._lock:
             self._refuse(owner, path, tag, replace)
             job = TrainJob(next(self._ids), model_config, train_config, tag, path, owner=owner, resume=resume,
-                           replace=replace, evaluate=evaluate)
+                           replace=replace, evaluate=evaluate, after_save=after_save)
             job._thread = threading.Thread(target=job._run, args=(run,), name=f"vae-train-{tag}", daemon=True)
             finished = [j for j in self._jobs if not j.view().running]
             for old in finished[:max(0, len(finished) - KEEP_FINISHED)]:
