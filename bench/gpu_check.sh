@@ -49,8 +49,8 @@ for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-
   fi
 done
 
-step "the cuda tests: training on the device, CUDA against the CPU on the same weights"
-run cuda_tests 90 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py --junitxml="$LOGS/cuda_tests.xml"
+step "the cuda tests: training on the device, CUDA against the CPU, a graphed run resumed, a page job"
+run cuda_tests 150 "$PY" -m pytest -q -p no:cacheprovider -m cuda tests/test_cuda.py --junitxml="$LOGS/cuda_tests.xml"
 
 step "epoch, grid and encode timings; fp32 against bf16; test −ELBO"
 run bench_gpu 200 "$PY" bench/bench_gpu.py --epochs-elbo 5

@@ -65,3 +65,41 @@ def test_a_captured_step_trains_as_the_ordinary_one_does(precision, mnist_small,
     annealed = vc.fit(TINY.replace(objective="annealed"), run.replace(epochs=1), train_split=mnist_small,
                       test_split=mnist_test)
     assert annealed.ok and not annealed.cuda_graph
+
+
+def test_a_graphed_run_stopped_mid_epoch_resumes_and_captures_again(mnist_small, mnist_test, tmp_path):
+    """A run trained with --cuda-graphs, stopped mid-epoch with its resume checkpoint, continues: the
+    resumed part captures its step again and ends near the loss of a run that never stopped (replays draw
+    their noise from the device generator's offsets, so within a few nats, not to the bit)."""
+    from vae_core.training.resume import read_resume, resume_file
+
+    run = RUN.replace(epochs=3, cuda_graphs=True)  # 8 steps an epoch
+    splits = dict(train_split=mnist_small, test_split=mnist_test)
+    whole = vc.fit(TINY, run, **splits)
+    checkpoint = resume_file(tmp_path / "run")
+    seen = []
+    stopped = vc.fit(TINY, run, **splits, callback=seen.append, report_seconds=0.0, checkpoint=checkpoint,
+                     should_stop=lambda: bool(seen) and seen[-1].step >= 11)
+    assert stopped.status == "cancelled" and stopped.cuda_graph, stopped.message
+    state = read_resume(checkpoint)
+    assert state.step == stopped.steps
+    resumed = vc.fit(TINY, run, **splits, resume=state, checkpoint=checkpoint)
+    assert resumed.ok and resumed.cuda_graph and resumed.resumed_at == [stopped.steps], resumed.message
+    assert resumed.steps == whole.steps == 24
+    final = [[r["total"] for r in res.history if r["split"] == "test"][-1] for res in (whole, resumed)]
+    assert abs(final[0] - final[1]) < 5.0, final
+
+
+def test_a_page_training_job_trains_on_the_gpu(isolated_models_dir, data_dir):
+    """The page's Train button (a background job, vae_core.training.jobs) on a machine with a GPU: the
+    default device is the GPU, the job completes and saves a model that loads."""
+    from vae_core.training import jobs
+
+    job = jobs.JobRegistry().start(TINY, RUN.replace(device="auto", dataset="mnist"), "page-gpu",
+                                   data_dir=data_dir, download=False)
+    assert job.join(120)
+    v = job.view()
+    assert v.state == jobs.COMPLETED, v.message
+    assert next(job._model.parameters()).device.type == "cuda"
+    bundle = vc.load_bundle(isolated_models_dir / "page-gpu")
+    assert bundle.metrics["status"] == "completed" and bundle.latents is not None
