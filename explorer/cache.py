@@ -137,13 +137,34 @@ def samples(path: str, stamp: float, n: int, seed: int) -> np.ndarray:
     return vc.prior_samples(load_model(path, stamp).model, n, seed=seed)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def interpolation(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1: int, steps: int,
-                  method: str) -> tuple[np.ndarray, np.ndarray]:
-    """(latent path (steps, D), decoded images (steps, 28, 28)) between two test images."""
-    bundle = load_model(path, stamp)
+class EndShapeError(ValueError):
+    """The pinned drawing has another shape than the images this model sees."""
+
+
+def end_inputs(bundle: vc.Bundle, _test: TestSet, test_key: str, ends: tuple, _drawing: np.ndarray | None
+               ) -> np.ndarray:
+    """The interpolation's two ends as the model sees them, (2, C, H, W): a test image in the model's input
+    convention for ("test", index), the pinned drawing (`_drawing`, named by its digest) for ("drawing", _)."""
     x = model_inputs(bundle, _test, test_key)
-    return vc.interpolate(bundle.model, x[i0], x[i1], steps=steps, method=method)
+    out = []
+    for kind, key in ends:
+        if kind == "test":
+            out.append(x[key])
+        elif _drawing is None or _drawing.shape != x.shape[1:]:
+            raise EndShapeError(f"the drawing is {None if _drawing is None else _drawing.shape}, the model sees "
+                                f"{x.shape[1:]}")
+        else:
+            out.append(_drawing.astype(np.float32))
+    return np.stack(out)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def interpolation(path: str, stamp: float, _test: TestSet, test_key: str, ends: tuple, steps: int,
+                  method: str, _drawing: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(latent path (steps, D), decoded images (steps, H, W[, 3])) between the two ends (`end_inputs`)."""
+    bundle = load_model(path, stamp)
+    x = end_inputs(bundle, _test, test_key, ends, _drawing)
+    return vc.interpolate(bundle.model, x[0], x[1], steps=steps, method=method)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -236,17 +257,18 @@ def hole_samples(path: str, stamp: float, n: int, _codes: dict) -> np.ndarray:
 
 
 @st.cache_data(show_spinner="Finding the geodesic…", max_entries=32)
-def geodesic(path: str, stamp: float, _test: TestSet, test_key: str, i0: int, i1: int, _codes: dict) -> dict:
-    """The path between two test images' codes along which the decoded image changes least (the
+def geodesic(path: str, stamp: float, _test: TestSet, test_key: str, ends: tuple, _codes: dict,
+             _drawing: np.ndarray | None = None) -> dict:
+    """The path between the two ends' codes (`end_inputs`) along which the decoded image changes least (the
     shortest found from several starts, one bent through the codes' mean), its frames, and both
     paths' lengths (each segment measured in 16 pieces, as vae_core does)."""
     from vae_core.analysis import geometry
 
     bundle = load_model(path, stamp)
     model = bundle.model
-    ends = vc.encode_means(model, model_inputs(bundle, _test, test_key)[[i0, i1]])
-    path_z = geometry.geodesic(model, ends[0], ends[1], steps=16, through=_codes["mu"].mean(0))
-    line = vc.interpolation_path(ends[0], ends[1], 16)
+    codes = vc.encode_means(model, end_inputs(bundle, _test, test_key, ends, _drawing))
+    path_z = geometry.geodesic(model, codes[0], codes[1], steps=16, through=_codes["mu"].mean(0))
+    line = vc.interpolation_path(codes[0], codes[1], 16)
     return {"path": path_z, "frames": vc.decode(model, path_z),
             "length": geometry.curve_length(model, path_z, refine=16),
             "line_length": geometry.curve_length(model, line, refine=16)}

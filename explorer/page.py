@@ -1,6 +1,7 @@
 """What every view is drawn from: the dataset, its test set (or why it is missing), the models."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,13 +64,37 @@ class Page:
         return np.flatnonzero(self.test.labels == cls)
 
     def interpolation_ends(self) -> tuple[int, int]:
-        """Test-set indices of the two ends (synced, so valid for this test set)."""
+        """Test-set indices of the two ends' test images (synced, so valid for this test set)."""
         return state.get("interp_a_index"), state.get("interp_b_index")
 
+    def drawing(self) -> np.ndarray | None:
+        """The drawing pinned on the latent map for this dataset, (C, H, W) in [0, 1]; None without one."""
+        return state.pinned_drawing(self.dataset)
+
+    def interpolation_sources(self) -> tuple[tuple[str, int | str], tuple[str, int | str]]:
+        """Each end as ("test", index) or ("drawing", a digest of the pinned drawing): hashable, for cache keys."""
+        drawing = self.drawing()
+        digest = None if drawing is None else hashlib.sha1(repr(drawing.shape).encode() + drawing.tobytes()).hexdigest()
+        return tuple(("drawing", digest) if digest and state.get(f"interp_{end}_drawing") else ("test", int(index))
+                     for end, index in zip("ab", self.interpolation_ends()))
+
     def interpolation(self, slot: Slot) -> tuple[np.ndarray, np.ndarray] | None:
-        """(latent path, decoded frames) of one model between the two ends; None without data."""
+        """(latent path, decoded frames) of one model between the two ends; None without data, or when the
+        drawing is an end and this model sees images of another shape."""
         if self.test is None or not slot.ok:
             return None
-        i0, i1 = self.interpolation_ends()
-        return cache.interpolation(slot.path, slot.stamp, self.test, self.test_key, i0, i1,
-                                   state.get("interp_steps"), state.get("interp_method"))
+        try:
+            return cache.interpolation(slot.path, slot.stamp, self.test, self.test_key, self.interpolation_sources(),
+                                       state.get("interp_steps"), state.get("interp_method"), self.drawing())
+        except cache.EndShapeError:
+            return None
+
+    def geodesic(self, slot: Slot) -> dict | None:
+        """The geodesic between the ends (cache.geodesic) when the Interpolation tab asked for it."""
+        if not state.get("geodesic") or self.test is None or not slot.ok:
+            return None
+        try:
+            return cache.geodesic(slot.path, slot.stamp, self.test, self.test_key, self.interpolation_sources(),
+                                  slot.codes, self.drawing())
+        except cache.EndShapeError:
+            return None

@@ -25,6 +25,9 @@ from .settings import DEFAULT_GRID, GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE, 
 _DEFAULT_Q = (int(DEFAULT_GRID[2]), int(DEFAULT_GRID[3]))  # the quantile slider's handles, in percent
 
 SESSION, DATASET, MODELS = "session", "dataset", "models"
+# The drawing pinned on the latent map ("Pin the drawing"): (dataset, (C, H, W) floats in [0, 1]). Not a
+# declared Var: the map's callback writes it, and it outlives a dataset switch (it is kept per dataset).
+PINNED_DRAWING = "vlm_pinned_drawing"
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,9 @@ VARS: dict[str, Var] = {v.key: v for v in (
     Var("interp_a_index", None, DATASET, _member_of_class("a")),
     Var("interp_b_class", lambda ctx: min(1, len(ctx.classes) - 1), DATASET, _class_with_images(1)),
     Var("interp_b_index", None, DATASET, _member_of_class("b")),
+    # An end may be the drawing pinned on the map instead of a test image (when one is pinned).
+    Var("interp_a_drawing", False, DATASET),
+    Var("interp_b_drawing", False, DATASET),
     Var("interp_steps", 10, SESSION, _int_in(2, 31, 10)),
     Var("interp_method", "linear", SESSION, _choice("linear", "slerp")),
     # Samples and reconstructions: separate seeds, so "new samples" leaves the test images alone.
@@ -215,6 +221,12 @@ def set(key: str, value) -> None:  # noqa: A001 - reads as state.set(key, value)
     if key not in VARS:
         raise KeyError(f"undeclared page state {key!r}: declare it in explorer/state.py")
     st.session_state[key] = value
+
+
+def pinned_drawing(dataset: str):
+    """The drawing pinned on the latent map for `dataset`, (C, H, W) floats in [0, 1]; None without one."""
+    kept = st.session_state.get(PINNED_DRAWING)
+    return kept[1] if kept and kept[0] == dataset else None
 
 
 def pick(index: int) -> None:

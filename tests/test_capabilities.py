@@ -198,3 +198,42 @@ def test_a_job_encodes_live_codes_only_while_a_page_watches(mnist_test, monkeypa
     job._formation.record(job._model, 1.0)
     v = report(10, 1.0, test={"total": 1.0})
     assert v.codes_step == 10 and v.codes_epoch == 1.0 and v.code_labels.shape == (200,)
+
+
+def pinned_digit(data_dir) -> np.ndarray:
+    """A drawing as the pad pins it: (1, 28, 28) floats in [0, 1] (a test digit, shifted: not a test image)."""
+    image = vc.load_split("mnist", "test", data_dir=data_dir).images[7].float().numpy() / 255.0
+    return np.roll(image, 2, axis=2).astype(np.float32)
+
+
+def test_the_pinned_drawing_is_an_interpolation_end_for_every_model(data_dir):
+    """Pin a drawing, then walk from it to a test image: every model's walk starts at its own code of the
+    drawing (encoded again here), its frames are the decoded path, and the map draws that path."""
+    from helpers import latent_map
+    from explorer.state import PINNED_DRAWING
+    from test_app import captions as image_captions
+
+    at = run_app()
+    drawing = pinned_digit(data_dir)
+    at.session_state[PINNED_DRAWING] = ("mnist", drawing)
+    open_tab(at, "Interpolation").run()
+    assert not at.exception, at.exception
+    box = next(c for c in at.checkbox if c.label == "Start: your pinned drawing")
+    box.check().run()
+    assert not at.exception, at.exception
+    assert "start: your pinned drawing" in image_captions(at)
+    end = at.session_state["interp_b_index"]
+    test = vc.load_split("mnist", "test", data_dir=data_dir)
+    for name in vc.shipped_names("mnist"):
+        bundle = vc.load_bundle(vc.PRETRAINED_DIR / name)
+        ends = vc.encode_means(bundle.model, np.stack([drawing, bundle.inputs.of(test.images).numpy()[end]]))
+        path = np.asarray(next(m["path"] for m in latent_map(open_tab(at, "Latent space").run())["models"]
+                               if name in m["title"]))
+        np.testing.assert_allclose(path[0], ends[0], atol=1e-5)  # starts at the drawing's code
+        np.testing.assert_allclose(path[-1], ends[1], atol=1e-5)
+    open_tab(at, "Interpolation").run()
+    assert {f"dl_interp_{kind}_{side}" for kind in ("png", "gif") for side in "AB"} <= download_keys(at)
+    box = next(c for c in at.checkbox if c.label == "Start: your pinned drawing")
+    box.uncheck().run()
+    assert not any("your pinned drawing" in c for c in image_captions(at) if c)
+

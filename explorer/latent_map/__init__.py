@@ -142,8 +142,8 @@ def geodesic_path(page, s: Slot) -> list | None:
     """The geodesic between the interpolation's ends, when the Interpolation tab asked for it."""
     if not state.get("geodesic") or page.test is None:
         return None
-    i0, i1 = page.interpolation_ends()
-    return cache.geodesic(s.path, s.stamp, page.test, page.test_key, i0, i1, s.codes)["path"].tolist()
+    found = page.geodesic(s)
+    return None if found is None else found["path"].tolist()
 
 
 def extent(s: Slot, grid: dict | None, margin: float = 0.05) -> list[float]:
@@ -263,7 +263,6 @@ def _on_end(page) -> None:
 # The browser tests and benchmarks read the map's counters and the map itself from the page
 # (window.__vaeLatentMap); the server they start sets this. Off in production.
 TEST_HOOKS = os.environ.get("VAE_TEST_HOOKS") == "1"
-PINNED_DRAWING = "vlm_pinned_drawing"  # the session-state key of the pinned drawing (C, H, W) floats
 
 
 def _on_drawing(page) -> None:
@@ -277,13 +276,13 @@ def _on_drawing(page) -> None:
         return
     image = np.asarray(pixels, np.float32).reshape(shape)
     if np.isfinite(image).all():
-        st.session_state[PINNED_DRAWING] = (page.dataset, np.clip(image, 0, 1))
+        st.session_state[state.PINNED_DRAWING] = (page.dataset, np.clip(image, 0, 1))
 
 
 def pinned_drawing(page, slots: list[Slot]) -> dict | None:
     """The pinned drawing's code (mean of q(z|x)) under each model of its dataset (one image: ms)."""
-    dataset, image = st.session_state.get(PINNED_DRAWING) or (None, None)
-    if image is None or dataset != page.dataset:
+    image = state.pinned_drawing(page.dataset)
+    if image is None:
         return None
     codes = {}
     for s in slots:
@@ -302,7 +301,7 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
         "models": [model_data(page, s, grid_settings, layers[s.side]) for s in slots],
         "canPin": page.test is not None,  # a pin shows the test image: no data files, nothing to pin
         "sliders": groups, "picked": state.get("picked"),
-        "ends": list(page.interpolation_ends()) if page.test is not None else [],
+        "ends": [key for kind, key in page.interpolation_sources() if kind == "test"] if page.test is not None else [],
         "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,
     }
     data["serverImages"] = server_images(slots, groups)

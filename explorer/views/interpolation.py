@@ -1,4 +1,5 @@
-"""The Interpolation tab: walk between two test images' codes and decode each step, for every model."""
+"""The Interpolation tab: walk between two ends' codes (test images, or the drawing pinned on the map) and
+decode each step, for every model."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,14 +34,18 @@ def ends_ui(page: Page) -> None:
     """Each end chosen by class, then among that class's test images (a list cannot hold a bad value;
     type a number to find it)."""
     classes = page.info.classes
+    drawn = page.drawing() is not None
     cols = st.columns(2)
     for col, end, word in ((cols[0], "a", "Start"), (cols[1], "b", "End")):
         with col:
+            mine = drawn and col.checkbox(f"{word}: your pinned drawing", key=f"interp_{end}_drawing",
+                                          help="The drawing pinned on the Latent space tab's drawing pad, "
+                                               "encoded by each model")
             c1, c2 = st.columns([1, 1])
             cls = c1.selectbox(f"{word} class", range(len(classes)), key=f"interp_{end}_class",
-                               format_func=lambda k: classes[k])
+                               format_func=lambda k: classes[k], disabled=mine)
             members = page.class_members(cls).tolist()
-            c2.selectbox(f"{word} image", members, key=f"interp_{end}_index",
+            c2.selectbox(f"{word} image", members, key=f"interp_{end}_index", disabled=mine,
                          format_func=lambda i: f"test #{i}", help="Any test image of that class, by its index")
     c1, c2, c3, c4 = st.columns([2, 2, 1, 1])
     c1.slider("Steps k", 2, 30, key="interp_steps")
@@ -57,30 +62,48 @@ def draw(page: Page) -> None:
                 "(see the note at the top).")
         return
     ends_ui(page)
-    i0, i1 = page.interpolation_ends()
-    classes, labels = page.info.classes, page.test.labels
-    st.image([big(page.test.images[i] / 255.0, 3) for i in (i0, i1)],
-             caption=[f"start: test #{i0} ({classes[labels[i0]]})", f"end: test #{i1} ({classes[labels[i1]]})"],
+    sources = page.interpolation_sources()
+    st.image([end_picture(page, end) for end in sources],
+             caption=[f"{word}: {end_words(page, end)}" for word, end in zip(("start", "end"), sources)],
              width=84, output_format="PNG")
     steps, method = state.get("interp_steps"), state.get("interp_method")
     t = np.linspace(0.0, 1.0, steps)
     geodesic = st.checkbox("Also the geodesic: the path along which the decoded image changes least (drawn dashed "
                            "on the maps)", key="geodesic")
+    route = "-to-".join("drawing" if kind == "drawing" else f"test{key}" for kind, key in sources)
     for s in page.live:
-        _, frames = page.interpolation(s)
+        walked = page.interpolation(s)
         st.markdown(f"**{s.title}**: {steps} steps, {METHODS[method]}")
+        if walked is None:
+            st.caption("This model sees images of another size than the drawing: draw on its own pad.")
+            continue
         # One image per frame: the row wraps to the column's width instead of running off it.
-        st.image([big(f, 2) for f in frames], caption=[f"t = {v:.2f}" for v in t], width=FRAME_PX,
+        st.image([big(f, 2) for f in walked[1]], caption=[f"t = {v:.2f}" for v in t], width=FRAME_PX,
                  output_format="PNG")
-        strip_buttons(s, frames, keep.file_stem(s.entry.name, f"test{i0}-to-test{i1}", method, f"{steps}steps"),
-                      "interp")
+        strip_buttons(s, walked[1], keep.file_stem(s.entry.name, route, method, f"{steps}steps"), "interp")
         if geodesic:
-            draw_geodesic(page, s, i0, i1)
+            draw_geodesic(page, s, route)
 
 
-def draw_geodesic(page: Page, s, i0: int, i1: int) -> None:
+def end_picture(page: Page, end: tuple) -> np.ndarray:
+    """An end as shown above the strips: the test image, or the pinned drawing (channels last)."""
+    kind, key = end
+    if kind == "test":
+        return big(page.test.images[key] / 255.0, 3)
+    drawing = page.drawing()
+    return big(drawing[0] if drawing.shape[0] == 1 else drawing.transpose(1, 2, 0), 3)
+
+
+def end_words(page: Page, end: tuple) -> str:
+    kind, key = end
+    return "your pinned drawing" if kind == "drawing" else f"test #{key} ({page.info.classes[page.test.labels[key]]})"
+
+
+def draw_geodesic(page: Page, s, route: str) -> None:
     """The geodesic's strip and how much shorter it is than the straight line (in decoded-image distance)."""
-    g = cache.geodesic(s.path, s.stamp, page.test, page.test_key, i0, i1, s.codes)
+    g = page.geodesic(s)
+    if g is None:
+        return
     ratio = g["length"] / g["line_length"] if g["line_length"] > 0 else float("nan")
     st.markdown(f"{s.side}, geodesic ({len(g['frames'])} points): the images travel **{g['length']:.1f}** "
                 f"against **{g['line_length']:.1f}** along the straight line (ratio {ratio:.2f}, the shortest path "
@@ -88,7 +111,7 @@ def draw_geodesic(page: Page, s, i0: int, i1: int) -> None:
                 "of the decoded images, each segment measured in 16 pieces)")
     st.image([big(f, 2) for f in g["frames"]], width=FRAME_PX, output_format="PNG",
              caption=[f"s = {v:.2f}" for v in np.linspace(0, 1, len(g["frames"]))])
-    strip_buttons(s, g["frames"], keep.file_stem(s.entry.name, f"test{i0}-to-test{i1}", "geodesic"), "geodesic")
+    strip_buttons(s, g["frames"], keep.file_stem(s.entry.name, route, "geodesic"), "geodesic")
 
 
 def strip_buttons(s, frames: np.ndarray, stem: str, what: str) -> None:
