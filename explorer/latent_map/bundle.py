@@ -63,7 +63,7 @@ def bundle(modules: list[str], entry: str) -> str:
 
 
 # What the page's component runs, in import order.
-MODULES = ["nn", "pixels", "decoder", "encoder", "pad"]
+MODULES = ["nn", "pixels", "decoder", "encoder", "dom", "pad", "format", "load", "stats"]
 
 
 def component_js() -> str:
@@ -72,7 +72,7 @@ def component_js() -> str:
 
 def test_page_js() -> str:
     """The forward passes and the pad alone, as globals, for the browser tests' blank pages."""
-    return bundle(["nn", "pixels", "decoder", "encoder", "pad"],
+    return bundle(["nn", "pixels", "decoder", "encoder", "dom", "pad"],
                   'import { VaeDecoder } from "./decoder.js";\nimport { VaeEncoder } from "./encoder.js";\n'
                   'import { DrawingPad } from "./pad.js";\n'
                   "window.VaeDecoder = VaeDecoder;\nwindow.VaeEncoder = VaeEncoder;\nwindow.DrawingPad = DrawingPad;\n")

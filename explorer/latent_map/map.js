@@ -10,50 +10,13 @@
 import { VaeDecoder } from "./decoder.js";
 import { VaeEncoder } from "./encoder.js";
 import { DrawingPad } from "./pad.js";
+import { el } from "./dom.js";
+import { fmt, fmtCode } from "./format.js";
+import { absoluteUrl, fetchBytes, fetchJson, loadImage, readPoints } from "./load.js";
+import { FrameClock, STATS, exposeTestHooks } from "./stats.js";
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
 const VIEWS = new Map(); // model version -> its pan and zoom, kept when the tab is closed and opened again
-const STATS_LIMIT = 2000;
-// Per redraw, the time from the input event to the drawn canvases (ms), and counters. Shown to the
-// browser tests and the benchmarks as window.__vaeLatentMap (with `instance`, the map itself) only
-// when the server runs under test (VAE_TEST_HOOKS=1 sends data.testHooks): never in production.
-const STATS = { frames: [], decodes: 0, encodes: 0, sent: 0, ready: false, mode: "", errors: [] };
-
-function exposeTestHooks(map) {
-  STATS.instance = map;
-  window.__vaeLatentMap = STATS;
-}
-
-function absoluteUrl(relative) {
-  // Files are published under app/static/ relative to the app's base path (also behind a proxy
-  // with --server.baseUrlPath); the page path is that base for this one-page app.
-  const path = window.location.pathname.endsWith("/") ? window.location.pathname : window.location.pathname + "/";
-  return new URL(relative, window.location.origin + path).toString();
-}
-
-async function fetchBytes(url) {
-  const response = await fetch(absoluteUrl(url));
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.arrayBuffer();
-}
-
-async function fetchJson(url) {
-  const response = await fetch(absoluteUrl(url));
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return response.json();
-}
-
-function el(tag, className, parent, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  if (parent) parent.appendChild(node);
-  return node;
-}
-
-function fmt(v) {
-  return (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
-}
 
 /** The k-sigma ellipse of q(z|x) = N(mu, diag(exp(logvar))) in a map's plane, as
  * vae_core.analysis.geometry.posterior_ellipse: centre A(mu - mean), covariance A diag(exp(logvar)) Aᵀ,
@@ -686,6 +649,7 @@ class LatentMap {
     this.hover = null; // {map, x, y} or {gridSide, x, y}
     this.data = null;
     this.stats = STATS;
+    this.clock = new FrameClock(STATS); // the time from each input event to its drawn frame
     this.askedServer = ""; // the sides last asked to be decoded on the server, sorted and joined
     this.resizeObserver = new ResizeObserver(() => {
       this.layout();
@@ -761,8 +725,8 @@ class LatentMap {
   async loadPoints(map, model) {
     try {
       const buffer = await fetchBytes(model.points);
-      const n = model.count;
-      map.setPoints(new Float32Array(buffer, 0, 2 * n), new Uint16Array(buffer, 8 * n, n));
+      const { points, labels } = readPoints(buffer, model.count);
+      map.setPoints(points, labels);
       this.stats.timeline.points = performance.now();
       map.drawOverlay();
     } catch (err) {
@@ -771,23 +735,19 @@ class LatentMap {
   }
 
   loadLayer(map, layer) {
-    const image = new Image();
-    image.onload = () => {
+    loadImage(layer.url, (image) => {
       if (map.layerUrl !== layer.url) return; // another layer was chosen meanwhile
       map.layer = { image, extent: layer.extent };
       map.drawBase();
-    };
-    image.src = absoluteUrl(layer.url);
+    });
   }
 
   loadAtlas(url) {
     this.atlasUrl = url;
-    const image = new Image();
-    image.onload = () => {
+    loadImage(url, (image) => {
       this.atlas = image;
       this.redrawPinned();
-    };
-    image.src = absoluteUrl(url);
+    });
   }
 
   async loadDecoders(data) {
@@ -927,7 +887,7 @@ class LatentMap {
     for (let i = 0; i < d; i++) zz[i] = z[i] ?? 0;
     const t = performance.now();
     entry.decoder.decode(zz, entry.out);
-    this.decodeMs = (this.decodeMs || 0) + performance.now() - t;
+    this.clock.decodeMs += performance.now() - t;
     this.stats.decodes += 1;
     return entry;
   }
@@ -956,7 +916,7 @@ class LatentMap {
     this.data.models.forEach((model, k) => {
       const tile = this.tiles.get(model.side);
       const { z, source } = points[k];
-      const zText = z ? Array.from(z.slice(0, 4), fmt).join(", ") + (z.length > 4 ? ", …" : "") : "";
+      const zText = z ? fmtCode(z) : "";
       tile.caption.textContent = `${model.side}${mixed && source === "sliders" ? " ★" : ""}: z = (${zText})`;
       const entry = z ? this.decodeInto(model.side, z) : null;
       if (entry) tile.canvas.drawMean(entry.out, entry.decoder.imageShape);
@@ -1068,9 +1028,9 @@ class LatentMap {
       }
       const te = performance.now();
       const { mu, logvar } = entry.encoder.encode(image);
-      this.encodeMs = (this.encodeMs || 0) + performance.now() - te;
+      this.clock.encodeMs += performance.now() - te;
       entry.code = { mu: Float32Array.from(mu), logvar: logvar ? Float32Array.from(logvar) : null };
-      tile.caption.textContent = `${model.side}: z = (${Array.from(mu.slice(0, 4), fmt).join(", ")}${mu.length > 4 ? ", …" : ""})`;
+      tile.caption.textContent = `${model.side}: z = (${fmtCode(mu)})`;
       const decoded = this.decodeInto(model.side, entry.code.mu);
       if (decoded) tile.canvas.drawMean(decoded.out, decoded.decoder.imageShape);
       else tile.canvas.clear("decoder off");
@@ -1079,7 +1039,7 @@ class LatentMap {
     for (const map of this.maps.values()) map.drawOverlay();
     this.stats.encodes = (this.stats.encodes || 0) + 1;
     if (t0 !== null) {
-      this.eventWait = this.pad.eventWait || 0;
+      this.clock.eventWait = this.pad.eventWait || 0;
       this.pad.eventWait = 0;
       this.record(reason, t0);
     }
@@ -1286,22 +1246,11 @@ class LatentMap {
   }
 
   mark(event) {
-    // The handler's start (what the frame's work is timed from) and how long the event waited for
-    // it (Chromium delivers pointer moves aligned to frames), recorded beside each frame.
-    const now = performance.now();
-    this.eventWait = event ? Math.max(0, now - event.timeStamp) : 0;
-    return now;
+    return this.clock.mark(event);
   }
 
   record(reason, t0) {
-    const frames = this.stats.frames;
-    const ms = performance.now() - t0;
-    frames.push({ reason, ms, sinceEvent: ms + (this.eventWait || 0), decodeMs: this.decodeMs || 0,
-                  encodeMs: this.encodeMs || 0 });
-    this.decodeMs = 0;
-    this.encodeMs = 0;
-    this.eventWait = 0;
-    if (frames.length > STATS_LIMIT) frames.splice(0, frames.length - STATS_LIMIT);
+    this.clock.record(reason, t0);
   }
 
   // --- the manifold grids, with their axes; hover marks the cell's z on every map ---------------
