@@ -63,7 +63,8 @@ def bundle(modules: list[str], entry: str) -> str:
 
 
 # What the page's component runs, in import order.
-MODULES = ["nn", "pixels", "decoder", "encoder", "dom", "pad", "format", "load", "stats"]
+MODULES = ["nn", "pixels", "decoder", "encoder", "dom", "pad", "format", "load", "stats", "view", "plane", "points",
+           "axes"]
 
 
 def component_js() -> str:

@@ -14,32 +14,13 @@ import { el } from "./dom.js";
 import { fmt, fmtCode } from "./format.js";
 import { absoluteUrl, fetchBytes, fetchJson, loadImage, readPoints } from "./load.js";
 import { FrameClock, STATS, exposeTestHooks } from "./stats.js";
+import { MARGIN, fitAspect, panView, planeToPx, plotSize, pxToPlane, viewOfExtent, wheelZoom, zoomAbout } from "./view.js";
+import { latentToPlane, linearPath, planeToLatent, posteriorEllipse } from "./plane.js";
+import { drawPoints, indicesByClass, nearestPoint } from "./points.js";
+import { drawAxes } from "./axes.js";
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
 const VIEWS = new Map(); // model version -> its pan and zoom, kept when the tab is closed and opened again
-
-/** The k-sigma ellipse of q(z|x) = N(mu, diag(exp(logvar))) in a map's plane, as
- * vae_core.analysis.geometry.posterior_ellipse: centre A(mu - mean), covariance A diag(exp(logvar)) Aᵀ,
- * drawn as centre + k L (cos t, sin t) with L its Cholesky factor. A closed polyline of `n` points. */
-function posteriorEllipse(mu, logvar, plane, k, n = 48) {
-  const { mean, axes } = plane, [a, b] = axes;
-  let cx = 0, cy = 0, sxx = 0, sxy = 0, syy = 0;
-  for (let i = 0; i < mean.length; i++) {
-    const c = mu[i] - mean[i], v = Math.exp(logvar[i]);
-    cx += a[i] * c;
-    cy += b[i] * c;
-    sxx += a[i] * a[i] * v;
-    sxy += a[i] * b[i] * v;
-    syy += b[i] * b[i] * v;
-  }
-  const l11 = Math.sqrt(sxx), l21 = sxy / l11, l22 = Math.sqrt(Math.max(syy - l21 * l21, 0));
-  const out = [];
-  for (let j = 0; j < n; j++) {
-    const t = (2 * Math.PI * j) / (n - 1), u = Math.cos(t), w = Math.sin(t);
-    out.push([cx + k * l11 * u, cy + k * (l21 * u + l22 * w)]);
-  }
-  return out;
-}
 
 // ------------------------------------------------------------------------------------------------
 // Images: a decoded mean image (CHW floats in [0, 1]) or an atlas tile onto a canvas, pixelated.
@@ -101,7 +82,6 @@ class PixelCanvas {
 // One model's map: its codes in the map's plane, pan and zoom, overlays.
 // ------------------------------------------------------------------------------------------------
 
-const MARGIN = { left: 44, right: 8, top: 8, bottom: 34 };
 // A second click this soon (ms) and this near (px) to the first makes a double-click (the desktop's
 // double-click time is 400 to 500 ms; a slower pair is two clicks).
 const DOUBLE_CLICK_MS = 400;
@@ -147,10 +127,7 @@ class ModelMap {
   setPoints(points, labels) {
     this.points = points;
     this.labels = labels;
-    const classes = this.owner.data.classes.length;
-    this.byClass = Array.from({ length: classes }, () => []);
-    for (let i = 0; i < labels.length; i++) this.byClass[labels[i] % classes].push(i);
-    this.byClass = this.byClass.map((a) => Uint32Array.from(a));
+    this.byClass = indicesByClass(labels, this.owner.data.classes.length);
     if (!this.view) this.resetView();
     this.drawBase();
   }
@@ -165,48 +142,31 @@ class ModelMap {
       this.view = { ...kept };
       return;
     }
-    const e = this.model.extent; // [x0, x1, y0, y1] from the server: the codes and the grid
-    this.view = { x0: e[0], x1: e[1], y0: e[2], y1: e[3] };
+    this.view = viewOfExtent(this.model.extent); // from the server: the codes and the grid
     this.fitAspect();
   }
 
   fitAspect() {
     // Equal scale on both axes, so distances and circles read true.
-    const w = this.width - MARGIN.left - MARGIN.right, h = this.height - MARGIN.top - MARGIN.bottom;
-    const v = this.view;
-    const sx = (v.x1 - v.x0) / w, sy = (v.y1 - v.y0) / h, s = Math.max(sx, sy);
-    const cx = (v.x0 + v.x1) / 2, cy = (v.y0 + v.y1) / 2;
-    this.view = { x0: cx - (s * w) / 2, x1: cx + (s * w) / 2, y0: cy - (s * h) / 2, y1: cy + (s * h) / 2 };
+    this.view = fitAspect(this.view, this.width, this.height);
     this.saveView();
   }
 
   toPx(x, y) {
-    const v = this.view, w = this.width - MARGIN.left - MARGIN.right, h = this.height - MARGIN.top - MARGIN.bottom;
-    return [MARGIN.left + ((x - v.x0) / (v.x1 - v.x0)) * w, MARGIN.top + (1 - (y - v.y0) / (v.y1 - v.y0)) * h];
+    return planeToPx(this.view, this.width, this.height, x, y);
   }
 
   toPlane(px, py) {
-    const v = this.view, w = this.width - MARGIN.left - MARGIN.right, h = this.height - MARGIN.top - MARGIN.bottom;
-    return [v.x0 + ((px - MARGIN.left) / w) * (v.x1 - v.x0), v.y0 + (1 - (py - MARGIN.top) / h) * (v.y1 - v.y0)];
+    return pxToPlane(this.view, this.width, this.height, px, py);
   }
 
   // The map's plane <-> latent space: z = mean + x·axes[0] + y·axes[1] (identity for d = 2).
   toLatent(x, y) {
-    const { mean, axes } = this.model.plane;
-    const z = new Float32Array(mean.length);
-    for (let i = 0; i < z.length; i++) z[i] = mean[i] + x * axes[0][i] + y * axes[1][i];
-    return z;
+    return planeToLatent(this.model.plane, x, y);
   }
 
   project(z) {
-    const { mean, axes } = this.model.plane;
-    let x = 0, y = 0;
-    for (let i = 0; i < mean.length; i++) {
-      const c = (z[i] ?? 0) - mean[i];
-      x += c * axes[0][i];
-      y += c * axes[1][i];
-    }
-    return [x, y];
+    return latentToPlane(this.model.plane, z);
   }
 
   drawBase() {
@@ -217,7 +177,7 @@ class ModelMap {
     if (!this.view) return;
     ctx.save();
     ctx.beginPath();
-    ctx.rect(MARGIN.left, MARGIN.top, this.width - MARGIN.left - MARGIN.right, this.height - MARGIN.top - MARGIN.bottom);
+    ctx.rect(MARGIN.left, MARGIN.top, ...plotSize(this.width, this.height));
     ctx.clip();
     if (this.layer && this.layer.image.complete) {
       const [x0, x1, y0, y1] = this.layer.extent;
@@ -230,24 +190,13 @@ class ModelMap {
     this.drawGridLattice(ctx);
     this.drawLegend(ctx);
     if (this.points) {
-      const palette = this.owner.data.palette, pts = this.points;
-      const v = this.view, w = this.width - MARGIN.left - MARGIN.right, h = this.height - MARGIN.top - MARGIN.bottom;
-      const kx = w / (v.x1 - v.x0), ky = h / (v.y1 - v.y0);
       const size = this.owner.layerShown() ? 1.6 : 2.2;
       ctx.globalAlpha = this.owner.layerShown() ? 0.55 : 0.75;
-      for (let c = 0; c < this.byClass.length; c++) {
-        ctx.fillStyle = palette[c % palette.length];
-        const idx = this.byClass[c];
-        for (let k = 0; k < idx.length; k++) {
-          const i = idx[k];
-          const px = MARGIN.left + (pts[2 * i] - v.x0) * kx, py = MARGIN.top + h - (pts[2 * i + 1] - v.y0) * ky;
-          ctx.fillRect(px - size / 2, py - size / 2, size, size);
-        }
-      }
+      drawPoints(ctx, this.points, this.byClass, this.owner.data.palette, this.view, this.width, this.height, size);
       ctx.globalAlpha = 1;
     }
     ctx.restore();
-    this.drawAxes(ctx);
+    drawAxes(ctx, this.view, this.width, this.height, this.model.axisNames);
   }
 
   drawLegend(ctx) {
@@ -300,50 +249,13 @@ class ModelMap {
     ctx.stroke();
   }
 
-  drawAxes(ctx) {
-    const v = this.view, left = MARGIN.left, bottom = this.height - MARGIN.bottom;
-    ctx.strokeStyle = "#999";
-    ctx.lineWidth = 1;
-    ctx.strokeRect(left + 0.5, MARGIN.top + 0.5, this.width - left - MARGIN.right - 1, bottom - MARGIN.top - 1);
-    ctx.fillStyle = "#555";
-    ctx.font = "11px sans-serif";
-    const ticks = (lo, hi) => {
-      const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / 4)));
-      const k = [1, 2, 5, 10].find((m) => (hi - lo) / (m * step) <= 6) * step;
-      const out = [];
-      for (let t = Math.ceil(lo / k) * k; t <= hi; t += k) out.push(Math.abs(t) < k / 1e6 ? 0 : t);
-      return out;
-    };
-    ctx.textAlign = "center";
-    ctx.textBaseline = "top";
-    for (const t of ticks(v.x0, v.x1)) {
-      const [px] = this.toPx(t, v.y0);
-      ctx.fillText(String(+t.toPrecision(3)), px, bottom + 3);
-    }
-    ctx.textAlign = "right";
-    ctx.textBaseline = "middle";
-    for (const t of ticks(v.y0, v.y1)) {
-      const [, py] = this.toPx(v.x0, t);
-      ctx.fillText(String(+t.toPrecision(3)), left - 4, py);
-    }
-    ctx.textAlign = "center";
-    ctx.textBaseline = "bottom";
-    ctx.fillText(this.model.axisNames[0], left + (this.width - left - MARGIN.right) / 2, this.height - 1);
-    ctx.save();
-    ctx.translate(11, MARGIN.top + (bottom - MARGIN.top) / 2);
-    ctx.rotate(-Math.PI / 2);
-    ctx.textBaseline = "middle";
-    ctx.fillText(this.model.axisNames[1], 0, 0);
-    ctx.restore();
-  }
-
   drawOverlay() {
     const ctx = this.over.getContext("2d");
     ctx.clearRect(0, 0, this.width, this.height);
     if (!this.view) return;
     ctx.save();
     ctx.beginPath();
-    ctx.rect(MARGIN.left, MARGIN.top, this.width - MARGIN.left - MARGIN.right, this.height - MARGIN.top - MARGIN.bottom);
+    ctx.rect(MARGIN.left, MARGIN.top, ...plotSize(this.width, this.height));
     ctx.clip();
     const owner = this.owner;
     // The interpolation path (and the geodesic, when the page sends one).
@@ -505,22 +417,9 @@ class ModelMap {
   }
 
   nearest(px, py, radius) {
-    // The test point nearest to a pixel, within `radius` pixels (-1: none). A linear scan of
-    // 10,000 points costs well under a millisecond.
+    // The test point nearest to a pixel, within `radius` pixels (-1: none).
     if (!this.points) return -1;
-    const [x, y] = this.toPlane(px, py);
-    const v = this.view, w = this.width - MARGIN.left - MARGIN.right;
-    const r = (radius * (v.x1 - v.x0)) / w;
-    let best = -1, bestD = r * r;
-    const pts = this.points;
-    for (let i = 0; i < pts.length / 2; i++) {
-      const dx = pts[2 * i] - x, dy = pts[2 * i + 1] - y, d = dx * dx + dy * dy;
-      if (d < bestD) {
-        bestD = d;
-        best = i;
-      }
-    }
-    return best;
+    return nearestPoint(this.points, this.view, this.width, this.height, px, py, radius);
   }
 
   installPointer() {
@@ -535,8 +434,7 @@ class ModelMap {
       if (drag && (drag.moved || Math.hypot(e.offsetX - drag.x, e.offsetY - drag.y) > 3)) {
         // Panning: the map follows the pointer; decoding waits until the pointer is let go.
         drag.moved = true;
-        const [ax, ay] = this.toPlaneWith(drag.view, drag.x, drag.y), [bx, by] = this.toPlaneWith(drag.view, e.offsetX, e.offsetY);
-        this.view = { x0: drag.view.x0 + ax - bx, x1: drag.view.x1 + ax - bx, y0: drag.view.y0 + ay - by, y1: drag.view.y1 + ay - by };
+        this.view = panView(drag.view, this.width, this.height, drag.x, drag.y, e.offsetX, e.offsetY);
         this.drawBase();
         this.drawOverlay();
         this.saveView();
@@ -576,8 +474,7 @@ class ModelMap {
       e.preventDefault();
       const t0 = performance.now();
       const [x, y] = this.toPlane(e.offsetX, e.offsetY);
-      const k = Math.exp(e.deltaY * 0.0015), v = this.view;
-      this.view = { x0: x + (v.x0 - x) * k, x1: x + (v.x1 - x) * k, y0: y + (v.y0 - y) * k, y1: y + (v.y1 - y) * k };
+      this.view = zoomAbout(this.view, x, y, wheelZoom(e.deltaY));
       this.saveView();
       this.drawBase();
       this.drawOverlay();
@@ -592,14 +489,6 @@ class ModelMap {
       this.drawBase();
       this.drawOverlay();
     });
-  }
-
-  toPlaneWith(view, px, py) {
-    const saved = this.view;
-    this.view = view;
-    const out = this.toPlane(px, py);
-    this.view = saved;
-    return out;
   }
 
   showTip(index, px, py) {
@@ -1064,13 +953,7 @@ class LatentMap {
     const model = this.data.models.find((m) => m.side === side);
     const from = model.path && model.path.length ? model.path[model.path.length - 1] : this.sliderPoint(side);
     if (!from) return null;
-    const steps = model.path && model.path.length >= 2 ? model.path.length : 10, out = [];
-    for (let k = 0; k < steps; k++) {
-      const t = k / (steps - 1), z = new Float32Array(end.length);
-      for (let i = 0; i < z.length; i++) z[i] = (1 - t) * (from[i] ?? 0) + t * end[i];
-      out.push(z);
-    }
-    return out;
+    return linearPath(from, end, model.path && model.path.length >= 2 ? model.path.length : 10);
   }
 
   drawingAsEnd() {
