@@ -18,65 +18,10 @@ import { MARGIN, fitAspect, panView, planeToPx, plotSize, pxToPlane, viewOfExten
 import { latentToPlane, linearPath, planeToLatent, posteriorEllipse } from "./plane.js";
 import { drawPoints, indicesByClass, nearestPoint } from "./points.js";
 import { drawAxes } from "./axes.js";
+import { PixelCanvas } from "./tile.js";
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
 const VIEWS = new Map(); // model version -> its pan and zoom, kept when the tab is closed and opened again
-
-// ------------------------------------------------------------------------------------------------
-// Images: a decoded mean image (CHW floats in [0, 1]) or an atlas tile onto a canvas, pixelated.
-// ------------------------------------------------------------------------------------------------
-
-class PixelCanvas {
-  constructor(parent, size, className) {
-    this.canvas = el("canvas", className || "vlm-pixels", parent);
-    this.canvas.width = size;
-    this.canvas.height = size;
-    this.ctx = this.canvas.getContext("2d");
-    this.ctx.imageSmoothingEnabled = false;
-    this.small = document.createElement("canvas");
-    this.smallCtx = this.small.getContext("2d");
-    this.image = null;
-  }
-
-  drawMean(values, shape) {
-    const [c, h, w] = shape;
-    if (!this.image || this.image.width !== w || this.image.height !== h) {
-      this.small.width = w;
-      this.small.height = h;
-      this.image = this.smallCtx.createImageData(w, h);
-    }
-    const px = this.image.data;
-    const plane = h * w;
-    for (let i = 0; i < plane; i++) {
-      const r = values[i], g = c === 3 ? values[plane + i] : r, b = c === 3 ? values[2 * plane + i] : r;
-      px[4 * i] = r * 255 + 0.5;
-      px[4 * i + 1] = g * 255 + 0.5;
-      px[4 * i + 2] = b * 255 + 0.5;
-      px[4 * i + 3] = 255;
-    }
-    this.smallCtx.putImageData(this.image, 0, 0);
-    this.ctx.imageSmoothingEnabled = false;
-    this.ctx.drawImage(this.small, 0, 0, this.canvas.width, this.canvas.height);
-  }
-
-  drawTile(atlas, index, tile) {
-    const { columns, width, height } = tile;
-    const sx = (index % columns) * width, sy = Math.floor(index / columns) * height;
-    this.ctx.imageSmoothingEnabled = false;
-    this.ctx.drawImage(atlas, sx, sy, width, height, 0, 0, this.canvas.width, this.canvas.height);
-  }
-
-  clear(text) {
-    this.ctx.fillStyle = "#eee";
-    this.ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
-    if (text) {
-      this.ctx.fillStyle = "#777";
-      this.ctx.font = "12px sans-serif";
-      this.ctx.textAlign = "center";
-      this.ctx.fillText(text, this.canvas.width / 2, this.canvas.height / 2);
-    }
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 // One model's map: its codes in the map's plane, pan and zoom, overlays.
