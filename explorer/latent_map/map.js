@@ -12,446 +12,14 @@ import { VaeEncoder } from "./encoder.js";
 import { DrawingPad } from "./pad.js";
 import { el } from "./dom.js";
 import { fmt, fmtCode } from "./format.js";
-import { absoluteUrl, fetchBytes, fetchJson, loadImage, readPoints } from "./load.js";
+import { fetchBytes, fetchJson, loadImage, readPoints } from "./load.js";
 import { FrameClock, STATS, exposeTestHooks } from "./stats.js";
-import { MARGIN, fitAspect, panView, planeToPx, plotSize, pxToPlane, viewOfExtent, wheelZoom, zoomAbout } from "./view.js";
-import { latentToPlane, linearPath, planeToLatent, posteriorEllipse } from "./plane.js";
-import { drawPoints, indicesByClass, nearestPoint } from "./points.js";
-import { drawAxes } from "./axes.js";
+import { linearPath } from "./plane.js";
 import { PixelCanvas } from "./tile.js";
+import { ManifoldGrids } from "./grid.js";
+import { ModelMap } from "./modelmap.js";
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
-const VIEWS = new Map(); // model version -> its pan and zoom, kept when the tab is closed and opened again
-
-// ------------------------------------------------------------------------------------------------
-// One model's map: its codes in the map's plane, pan and zoom, overlays.
-// ------------------------------------------------------------------------------------------------
-
-// A second click this soon (ms) and this near (px) to the first makes a double-click (the desktop's
-// double-click time is 400 to 500 ms; a slower pair is two clicks).
-const DOUBLE_CLICK_MS = 400;
-const DOUBLE_CLICK_PX = 6;
-
-class ModelMap {
-  constructor(owner, parent, model) {
-    this.owner = owner;
-    this.model = model;
-    this.box = el("div", "vlm-map", parent);
-    this.title = el("div", "vlm-title", this.box, model.title);
-    this.stack = el("div", "vlm-stack", this.box);
-    this.base = el("canvas", "vlm-base", this.stack);
-    this.over = el("canvas", "vlm-over", this.stack);
-    this.tip = el("div", "vlm-tip", this.stack);
-    this.tipImage = new PixelCanvas(this.tip, 56, "vlm-tip-image");
-    this.tipText = el("div", "vlm-tip-text", this.tip);
-    this.points = null; // Float32Array (N*2) in plane coordinates
-    this.labels = null;
-    this.byClass = [];
-    this.view = null; // {x0, x1, y0, y1} plane coordinates shown
-    this.hover = null; // {x, y} plane coordinates under the pointer (or on a grid cell)
-    this.hoverIndex = -1;
-    this.layer = null; // {image: HTMLImageElement, extent: [x0, x1, y0, y1]}
-    this.layerUrl = null; // the layer picture shown or loading
-    this.installPointer();
-  }
-
-  get width() { return this.base.width; }
-  get height() { return this.base.height; }
-
-  resize(width, height) {
-    for (const c of [this.base, this.over]) {
-      c.width = width;
-      c.height = height;
-    }
-    this.stack.style.width = `${width}px`;
-    this.stack.style.height = `${height}px`;
-    this.drawBase();
-    this.drawOverlay();
-  }
-
-  setPoints(points, labels) {
-    this.points = points;
-    this.labels = labels;
-    this.byClass = indicesByClass(labels, this.owner.data.classes.length);
-    if (!this.view) this.resetView();
-    this.drawBase();
-  }
-
-  saveView() {
-    VIEWS.set(this.model.key, { ...this.view });
-  }
-
-  resetView() {
-    const kept = VIEWS.get(this.model.key);
-    if (kept && !this.view) {
-      this.view = { ...kept };
-      return;
-    }
-    this.view = viewOfExtent(this.model.extent); // from the server: the codes and the grid
-    this.fitAspect();
-  }
-
-  fitAspect() {
-    // Equal scale on both axes, so distances and circles read true.
-    this.view = fitAspect(this.view, this.width, this.height);
-    this.saveView();
-  }
-
-  toPx(x, y) {
-    return planeToPx(this.view, this.width, this.height, x, y);
-  }
-
-  toPlane(px, py) {
-    return pxToPlane(this.view, this.width, this.height, px, py);
-  }
-
-  // The map's plane <-> latent space: z = mean + x·axes[0] + y·axes[1] (identity for d = 2).
-  toLatent(x, y) {
-    return planeToLatent(this.model.plane, x, y);
-  }
-
-  project(z) {
-    return latentToPlane(this.model.plane, z);
-  }
-
-  drawBase() {
-    const ctx = this.base.getContext("2d");
-    ctx.clearRect(0, 0, this.width, this.height);
-    ctx.fillStyle = "#fff";
-    ctx.fillRect(0, 0, this.width, this.height);
-    if (!this.view) return;
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(MARGIN.left, MARGIN.top, ...plotSize(this.width, this.height));
-    ctx.clip();
-    if (this.layer && this.layer.image.complete) {
-      const [x0, x1, y0, y1] = this.layer.extent;
-      const [ax, ay] = this.toPx(x0, y1), [bx, by] = this.toPx(x1, y0);
-      ctx.imageSmoothingEnabled = false;
-      ctx.globalAlpha = 0.85;
-      ctx.drawImage(this.layer.image, ax, ay, bx - ax, by - ay);
-      ctx.globalAlpha = 1;
-    }
-    this.drawGridLattice(ctx);
-    this.drawLegend(ctx);
-    if (this.points) {
-      const size = this.owner.layerShown() ? 1.6 : 2.2;
-      ctx.globalAlpha = this.owner.layerShown() ? 0.55 : 0.75;
-      drawPoints(ctx, this.points, this.byClass, this.owner.data.palette, this.view, this.width, this.height, size);
-      ctx.globalAlpha = 1;
-    }
-    ctx.restore();
-    drawAxes(ctx, this.view, this.width, this.height, this.model.axisNames);
-  }
-
-  drawLegend(ctx) {
-    // A layer's scale in the map's lower left corner: what it measures (with its units) above a bar,
-    // the bar's two ends below it. The same scale on every map (the page sends one).
-    const legend = this.model.layer && this.model.layer.legend;
-    if (!legend || (legend.kind !== "scale" && legend.kind !== "confidence")) return;
-    const x = MARGIN.left + 8, y = this.height - MARGIN.bottom - 22, w = 90, h = 8;
-    const ramp = legend.kind === "confidence" ? ["#ffffff", "#555555"]
-      : ["#ffffff", "#dacceb", "#ab8ad1", "#754da8", "#3f196e"];
-    ctx.font = "10px sans-serif";
-    const title = legend.title || "";
-    const boxWidth = Math.max(w, ctx.measureText(title).width) + 8;
-    const gradient = ctx.createLinearGradient(x, 0, x + w, 0);
-    ramp.forEach((c, i) => gradient.addColorStop(i / (ramp.length - 1), c));
-    ctx.fillStyle = "rgba(255,255,255,0.85)";
-    ctx.fillRect(x - 4, y - 16, boxWidth, h + 30);
-    ctx.fillStyle = "#333";
-    ctx.textBaseline = "top";
-    ctx.textAlign = "left";
-    ctx.fillText(title, x, y - 13);
-    ctx.fillStyle = gradient;
-    ctx.fillRect(x, y, w, h);
-    ctx.strokeStyle = "#999";
-    ctx.strokeRect(x, y, w, h);
-    ctx.fillStyle = "#333";
-    ctx.fillText(legend.lo.toFixed(1), x, y + h + 1);
-    ctx.textAlign = "right";
-    ctx.fillText(legend.hi.toFixed(1), x + w, y + h + 1);
-  }
-
-  drawGridLattice(ctx) {
-    // The manifold grid's lattice: one line per grid row and column, so uneven (quantile) spacing shows.
-    const grid = this.model.grid;
-    if (!grid) return;
-    ctx.strokeStyle = "rgba(0, 0, 0, 0.16)";
-    ctx.lineWidth = 1;
-    const [gx0, gx1] = [grid.xs[0], grid.xs[grid.xs.length - 1]], [gy0, gy1] = [grid.ys[0], grid.ys[grid.ys.length - 1]];
-    ctx.beginPath();
-    for (const x of grid.xs) {
-      const [a, b] = [this.toPx(x, gy0), this.toPx(x, gy1)];
-      ctx.moveTo(a[0], a[1]);
-      ctx.lineTo(b[0], b[1]);
-    }
-    for (const y of grid.ys) {
-      const [a, b] = [this.toPx(gx0, y), this.toPx(gx1, y)];
-      ctx.moveTo(a[0], a[1]);
-      ctx.lineTo(b[0], b[1]);
-    }
-    ctx.stroke();
-  }
-
-  drawOverlay() {
-    const ctx = this.over.getContext("2d");
-    ctx.clearRect(0, 0, this.width, this.height);
-    if (!this.view) return;
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(MARGIN.left, MARGIN.top, ...plotSize(this.width, this.height));
-    ctx.clip();
-    const owner = this.owner;
-    // The interpolation path (and the geodesic, when the page sends one).
-    for (const [key, color, dash] of [["path", "#111", []], ["geodesic", "#c2185b", [5, 3]]]) {
-      const path = this.model[key];
-      if (!path || !path.length) continue;
-      ctx.strokeStyle = color;
-      ctx.fillStyle = color;
-      ctx.lineWidth = 2;
-      ctx.setLineDash(dash);
-      ctx.beginPath();
-      path.forEach((z, k) => {
-        const [px, py] = this.toPx(...this.project(z));
-        if (k === 0) ctx.moveTo(px, py);
-        else ctx.lineTo(px, py);
-      });
-      ctx.stroke();
-      ctx.setLineDash([]);
-      for (const z of path) {
-        const [px, py] = this.toPx(...this.project(z));
-        ctx.beginPath();
-        ctx.arc(px, py, 2.5, 0, 2 * Math.PI);
-        ctx.fill();
-      }
-    }
-    // Encoder uncertainty ellipses (the page sends them for the picked image).
-    for (const ellipse of this.model.ellipses || []) {
-      ctx.strokeStyle = "#111";
-      ctx.lineWidth = 1.5;
-      ctx.setLineDash(ellipse.sigma === 2 ? [4, 3] : []);
-      ctx.beginPath();
-      ellipse.points.forEach(([x, y], k) => {
-        const [px, py] = this.toPx(x, y);
-        if (k === 0) ctx.moveTo(px, py);
-        else ctx.lineTo(px, py);
-      });
-      ctx.closePath();
-      ctx.stroke();
-      ctx.setLineDash([]);
-    }
-    // The picked test image: a ring; the interpolation ends: squares.
-    const ring = (i, r, style) => {
-      if (i === null || i === undefined || !this.points || i >= this.points.length / 2) return;
-      const [px, py] = this.toPx(this.points[2 * i], this.points[2 * i + 1]);
-      ctx.strokeStyle = style;
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      ctx.arc(px, py, r, 0, 2 * Math.PI);
-      ctx.stroke();
-    };
-    ring(owner.data.picked, 8, "#111");
-    for (const i of owner.data.ends || []) {
-      if (i === null || i === undefined || !this.points) continue;
-      const [px, py] = this.toPx(this.points[2 * i], this.points[2 * i + 1]);
-      ctx.strokeStyle = "#111";
-      ctx.lineWidth = 2;
-      ctx.strokeRect(px - 5, py - 5, 10, 10);
-    }
-    // The drawing's code (and its q(z|x) ellipses) and the pinned drawing's: pen-coloured diamonds.
-    const pinnedDrawing = owner.pinnedDrawingCode(this.model.side);
-    this.pinnedDrawingPx = pinnedDrawing ? this.toPx(...this.project(pinnedDrawing)) : null;
-    const toDrawing = owner.drawingPath(this.model.side);
-    if (toDrawing) {
-      ctx.strokeStyle = "#7b1fa2";
-      ctx.fillStyle = "#7b1fa2";
-      ctx.lineWidth = 2;
-      ctx.setLineDash([6, 3]);
-      ctx.beginPath();
-      toDrawing.forEach((z, k) => {
-        const [px, py] = this.toPx(...this.project(z));
-        if (k === 0) ctx.moveTo(px, py);
-        else ctx.lineTo(px, py);
-      });
-      ctx.stroke();
-      ctx.setLineDash([]);
-      for (const z of toDrawing) {
-        const [px, py] = this.toPx(...this.project(z));
-        ctx.beginPath();
-        ctx.arc(px, py, 2.5, 0, 2 * Math.PI);
-        ctx.fill();
-      }
-    }
-    if (pinnedDrawing) this.diamond(ctx, ...this.pinnedDrawingPx, "#ffffff", "#7b1fa2");
-    const drawn = owner.drawnCode(this.model.side);
-    this.drawnPx = null;
-    this.drawnEllipses = [];
-    if (drawn) {
-      ctx.strokeStyle = "#7b1fa2";
-      ctx.lineWidth = 1.5;
-      for (const [k, dash] of [[1, []], [2, [4, 3]]]) {
-        if (!drawn.logvar) break;
-        const ellipse = posteriorEllipse(drawn.mu, drawn.logvar, this.model.plane, k);
-        this.drawnEllipses.push(ellipse);
-        ctx.setLineDash(dash);
-        ctx.beginPath();
-        ellipse.forEach(([x, y], j) => {
-          const [px, py] = this.toPx(x, y);
-          if (j === 0) ctx.moveTo(px, py);
-          else ctx.lineTo(px, py);
-        });
-        ctx.stroke();
-      }
-      ctx.setLineDash([]);
-      this.drawnPx = this.toPx(...this.project(drawn.mu));
-      this.diamond(ctx, ...this.drawnPx, "#7b1fa2", "#fff");
-    }
-    // The sliders' point: a star (always where the sliders are).
-    const z = owner.sliderPoint(this.model.side);
-    this.starPx = z ? this.toPx(...this.project(z)) : null;
-    if (z) this.star(ctx, ...this.starPx);
-    // The point under the pointer (here or on another map, or a hovered grid cell): a crosshair.
-    const cross = owner.hoverPointFor(this);
-    if (cross) {
-      const [px, py] = this.toPx(cross[0], cross[1]);
-      ctx.strokeStyle = cross.own ? "rgba(0,0,0,0.8)" : "rgba(194, 24, 91, 0.9)";
-      ctx.lineWidth = 1;
-      ctx.beginPath();
-      ctx.moveTo(px - 10, py);
-      ctx.lineTo(px + 10, py);
-      ctx.moveTo(px, py - 10);
-      ctx.lineTo(px, py + 10);
-      ctx.stroke();
-      ctx.beginPath();
-      ctx.arc(px, py, 4, 0, 2 * Math.PI);
-      ctx.stroke();
-    }
-    if (this.hoverIndex >= 0) ring(this.hoverIndex, 5, "rgba(0,0,0,0.6)");
-    ctx.restore();
-  }
-
-  diamond(ctx, cx, cy, fill, stroke) {
-    ctx.beginPath();
-    ctx.moveTo(cx, cy - 8);
-    ctx.lineTo(cx + 6, cy);
-    ctx.lineTo(cx, cy + 8);
-    ctx.lineTo(cx - 6, cy);
-    ctx.closePath();
-    ctx.fillStyle = fill;
-    ctx.fill();
-    ctx.strokeStyle = stroke;
-    ctx.lineWidth = 1.5;
-    ctx.stroke();
-  }
-
-  star(ctx, cx, cy) {
-    ctx.beginPath();
-    for (let k = 0; k < 10; k++) {
-      const r = k % 2 ? 4 : 9, a = -Math.PI / 2 + (k * Math.PI) / 5;
-      const x = cx + r * Math.cos(a), y = cy + r * Math.sin(a);
-      if (k === 0) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
-    }
-    ctx.closePath();
-    ctx.fillStyle = "#ffd400";
-    ctx.fill();
-    ctx.strokeStyle = "#111";
-    ctx.lineWidth = 1.2;
-    ctx.stroke();
-  }
-
-  nearest(px, py, radius) {
-    // The test point nearest to a pixel, within `radius` pixels (-1: none).
-    if (!this.points) return -1;
-    return nearestPoint(this.points, this.view, this.width, this.height, px, py, radius);
-  }
-
-  installPointer() {
-    const canvas = this.over;
-    let drag = null;
-    canvas.addEventListener("pointerdown", (e) => {
-      canvas.setPointerCapture(e.pointerId);
-      drag = { x: e.offsetX, y: e.offsetY, view: { ...this.view }, moved: false };
-    });
-    canvas.addEventListener("pointermove", (e) => {
-      const t0 = this.owner.mark(e);
-      if (drag && (drag.moved || Math.hypot(e.offsetX - drag.x, e.offsetY - drag.y) > 3)) {
-        // Panning: the map follows the pointer; decoding waits until the pointer is let go.
-        drag.moved = true;
-        this.view = panView(drag.view, this.width, this.height, drag.x, drag.y, e.offsetX, e.offsetY);
-        this.drawBase();
-        this.drawOverlay();
-        this.saveView();
-        this.owner.record("pan", t0);
-        return;
-      }
-      this.owner.hoverAt(this, e.offsetX, e.offsetY, t0);
-    });
-    canvas.addEventListener("pointerup", (e) => {
-      const click = drag && !drag.moved;
-      drag = null;
-      if (!click) return;
-      // A double-click resets the view and pins nothing: a click counts once the time for a second
-      // one has passed, and a second click on the same spot makes it a double-click instead.
-      const pending = this.pendingClick;
-      this.pendingClick = null;
-      if (pending) {
-        clearTimeout(pending.timer);
-        if (Math.hypot(e.offsetX - pending.x, e.offsetY - pending.y) <= DOUBLE_CLICK_PX) return;
-        pending.fire(); // a quick click elsewhere: the first one counts now
-      }
-      // A shift-click on the pinned drawing (◇) makes it the interpolation's end, on the maps.
-      const d = this.pinnedDrawingPx;
-      const onDrawing = e.shiftKey && d && Math.hypot(e.offsetX - d[0], e.offsetY - d[1]) <= 10;
-      const i = onDrawing ? -1 : this.nearest(e.offsetX, e.offsetY, 8);
-      if (!onDrawing && i < 0) return;
-      const fire = () => (onDrawing ? this.owner.drawingAsEnd() : this.owner.clickPoint(i, e.shiftKey));
-      this.pendingClick = { x: e.offsetX, y: e.offsetY, fire, timer: setTimeout(() => {
-        this.pendingClick = null;
-        fire();
-      }, DOUBLE_CLICK_MS) };
-    });
-    canvas.addEventListener("pointerleave", () => {
-      this.owner.hoverAt(null);
-    });
-    canvas.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      const t0 = performance.now();
-      const [x, y] = this.toPlane(e.offsetX, e.offsetY);
-      this.view = zoomAbout(this.view, x, y, wheelZoom(e.deltaY));
-      this.saveView();
-      this.drawBase();
-      this.drawOverlay();
-      this.owner.record("zoom", t0);
-    }, { passive: false });
-    canvas.addEventListener("dblclick", () => {
-      if (this.pendingClick) clearTimeout(this.pendingClick.timer);
-      this.pendingClick = null;
-      VIEWS.delete(this.model.key);
-      this.view = null;
-      this.resetView();
-      this.drawBase();
-      this.drawOverlay();
-    });
-  }
-
-  showTip(index, px, py) {
-    if (index < 0) {
-      this.tip.style.display = "none";
-      return;
-    }
-    const data = this.owner.data, label = this.labels[index];
-    this.tipText.textContent = `${data.classes[label] ?? label} · test #${index}`;
-    if (this.owner.atlas) this.tipImage.drawTile(this.owner.atlas, index, data.atlas);
-    this.tipImage.canvas.style.display = this.owner.atlas ? "block" : "none";
-    this.tip.style.display = "block";
-    // Beside the pointer, never over the point itself, and inside the map.
-    const right = px + 16 + 96 < this.width;
-    this.tip.style.left = `${right ? px + 16 : px - 16 - 96}px`;
-    this.tip.style.top = `${Math.min(Math.max(py - 40, 0), this.height - 90)}px`;
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 // The whole component: maps, the decoded panel, the sliders, the grids.
@@ -487,9 +55,13 @@ class LatentMap {
     this.askedServer = ""; // the sides last asked to be decoded on the server, sorted and joined
     this.resizeObserver = new ResizeObserver(() => {
       this.layout();
-      if (this.gridViews) for (const view of this.gridViews.values()) this.sizeGridOverlay(view);
+      this.grids.resize();
     });
     this.resizeObserver.observe(this.root);
+    this.grids = new ManifoldGrids(this.gridsBox, this.resizeObserver, {
+      onHover: (side, cell, point, event) => this.hoverGridCell(side, cell, point, event),
+      onLeave: () => this.hoverAt(null),
+    });
   }
 
   setCallbacks(setStateValue) {
@@ -546,7 +118,7 @@ class LatentMap {
     this.buildLegend(data);
     this.buildPanel(data);
     this.buildSliders(data, previous);
-    this.buildGrids(data);
+    this.grids.build(data);
     this.layout();
     await this.loadDecoders(data);
     this.redrawDecoded(performance.now(), "update");
@@ -732,7 +304,7 @@ class LatentMap {
     const hover = this.hover;
     if (hover) {
       const model = this.data.models.find((m) => m.side === side);
-      const same = hover.map ? hover.map.model : this.data.models.find((m) => m.side === hover.side);
+      const same = this.hoverModel();
       if (same.side === side) return { z: hover.z, source: "hover" };
       if (same.plane.mean.length === model.plane.mean.length) return { z: hover.z, source: "hover" };
     }
@@ -1044,10 +616,16 @@ class LatentMap {
     this.redrawDecoded(t0, "hover");
   }
 
+  /** The model whose map or grid the pointer is on. */
+  hoverModel() {
+    const hover = this.hover;
+    return hover.map ? hover.map.model : this.data.models.find((m) => m.side === hover.side);
+  }
+
   hoverPointFor(map) {
     const hover = this.hover;
     if (!hover) return null;
-    const source = hover.map ? hover.map.model : this.data.models.find((m) => m.side === hover.side);
+    const source = this.hoverModel();
     if (source.side === map.model.side) {
       const p = [hover.x, hover.y];
       p.own = !!hover.map;
@@ -1081,106 +659,18 @@ class LatentMap {
     this.clock.record(reason, t0);
   }
 
-  // --- the manifold grids, with their axes; hover marks the cell's z on every map ---------------
+  // --- the manifold grids: hovering a cell decodes its point; the point under the pointer marks its cell
 
-  buildGrids(data) {
-    const signature = JSON.stringify(data.models.map((m) => m.grid && [m.side, m.grid.url]));
-    if (this.gridSignature === signature) return;
-    this.gridSignature = signature;
-    // The old pictures leave the page: stop observing them (the observer would keep them alive).
-    if (this.gridViews) for (const view of this.gridViews.values()) this.resizeObserver.unobserve(view.image);
-    this.gridsBox.textContent = "";
-    this.gridViews = new Map();
-    for (const model of data.models) {
-      if (!model.grid) continue;
-      const grid = model.grid;
-      const box = el("div", "vlm-grid", this.gridsBox);
-      box.style.flexBasis = data.models.length > 2 ? "calc(50% - 16px)" : "300px"; // two per row for 3 or 4
-      el("div", "vlm-title", box, `${model.side}: ${grid.n}×${grid.n} manifold grid`);
-      const frame = el("div", "vlm-grid-frame", box);
-      const image = el("img", "vlm-grid-image", frame);
-      image.src = absoluteUrl(grid.url);
-      image.alt = `${model.side}: ${grid.n}×${grid.n} manifold grid`;
-      image.draggable = false;
-      const over = el("canvas", "vlm-grid-over", frame);
-      this.gridTicks(frame, grid);
-      el("div", "vlm-grid-axes", box, grid.caption);
-      const view = { model, image, over, box, grid };
-      this.gridViews.set(model.side, view);
-      const cellAt = (e) => {
-        const r = image.getBoundingClientRect();
-        const col = Math.floor(((e.clientX - r.left) / r.width) * grid.n);
-        const row = Math.floor(((e.clientY - r.top) / r.height) * grid.n);
-        return col >= 0 && row >= 0 && col < grid.n && row < grid.n ? [col, row] : null;
-      };
-      over.addEventListener("pointermove", (e) => {
-        const cell = cellAt(e);
-        if (!cell) return;
-        const [col, row] = cell;
-        const x = grid.xs[col], y = grid.ys[grid.n - 1 - row]; // rows go down, y goes up
-        const map = this.maps.get(model.side);
-        this.hover = { side: model.side, x, y, z: map.toLatent(x, y), cell };
-        for (const m of this.maps.values()) m.drawOverlay();
-        this.highlightGridCell(this.hover);
-        this.redrawDecoded(this.mark(e), "grid");
-      });
-      over.addEventListener("pointerleave", () => this.hoverAt(null));
-      image.addEventListener("load", () => this.sizeGridOverlay(view));
-      this.resizeObserver.observe(image);
-    }
-  }
-
-  gridTicks(frame, grid) {
-    // The latent coordinate of every few columns and rows, at the cell centres (uneven for quantiles).
-    const every = Math.max(1, Math.ceil(grid.n / 5));
-    for (let col = 0; col < grid.n; col += every) {
-      const tick = el("span", "vlm-tick-x", frame, fmt(grid.xs[col]));
-      tick.style.left = `calc(var(--tick-left) + (100% - var(--tick-left)) * ${(col + 0.5) / grid.n})`;
-    }
-    for (let row = 0; row < grid.n; row += every) {
-      const tick = el("span", "vlm-tick-y", frame, fmt(grid.ys[grid.n - 1 - row]));
-      tick.style.top = `calc((100% - var(--tick-bottom)) * ${(row + 0.5) / grid.n})`;
-    }
-  }
-
-  sizeGridOverlay(view) {
-    // Sized when the image loads or resizes, never while the pointer moves (reading a layout size
-    // then would force the browser to lay out the whole page mid-frame).
-    const w = view.image.clientWidth, h = view.image.clientHeight;
-    if (w && (view.over.width !== w || view.over.height !== h)) {
-      view.over.width = w;
-      view.over.height = h;
-    }
+  hoverGridCell(side, cell, [x, y], event) {
+    const map = this.maps.get(side);
+    this.hover = { side, x, y, z: map.toLatent(x, y), cell };
+    for (const m of this.maps.values()) m.drawOverlay();
+    this.highlightGridCell(this.hover);
+    this.redrawDecoded(this.mark(event), "grid");
   }
 
   highlightGridCell(hover) {
-    if (!this.gridViews) return;
-    for (const view of this.gridViews.values()) {
-      const ctx = view.over.getContext("2d");
-      if (view.marked) ctx.clearRect(0, 0, view.over.width, view.over.height);
-      view.marked = false;
-      if (!hover) continue;
-      let cell = null;
-      const source = hover.map ? hover.map.model : this.data.models.find((m) => m.side === hover.side);
-      if (source.side === view.model.side) cell = hover.cell || this.nearestCell(view.grid, hover.x, hover.y);
-      else if (source.plane.mean.length === view.model.plane.mean.length) {
-        const [x, y] = this.maps.get(view.model.side).project(hover.z);
-        cell = this.nearestCell(view.grid, x, y);
-      }
-      if (!cell) continue;
-      const w = view.over.width / view.grid.n, h = view.over.height / view.grid.n;
-      ctx.strokeStyle = "#ffd400";
-      ctx.lineWidth = 2;
-      ctx.strokeRect(cell[0] * w + 1, cell[1] * h + 1, w - 2, h - 2);
-      view.marked = true;
-    }
-  }
-
-  nearestCell(grid, x, y) {
-    // The grid cell whose centre is nearest (cells sit on the lattice; spacing may be uneven).
-    const closest = (values, v) => values.reduce((b, u, i) => (Math.abs(u - v) < Math.abs(values[b] - v) ? i : b), 0);
-    const col = closest(grid.xs, x), rowFromBottom = closest(grid.ys, y);
-    return [col, grid.n - 1 - rowFromBottom];
+    this.grids.highlight(hover, hover && this.hoverModel(), (side, z) => this.maps.get(side).project(z));
   }
 }
 
