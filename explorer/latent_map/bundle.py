@@ -64,7 +64,7 @@ def bundle(modules: list[str], entry: str) -> str:
 
 # What the page's component runs, in import order.
 MODULES = ["nn", "pixels", "decoder", "encoder", "dom", "pad", "format", "load", "stats", "view", "plane", "points",
-           "axes", "tile", "layers", "marks", "grid", "modelmap"]
+           "axes", "tile", "layers", "marks", "grid", "modelmap", "sliders"]
 
 
 def component_js() -> str:

@@ -11,13 +11,14 @@ import { VaeDecoder } from "./decoder.js";
 import { VaeEncoder } from "./encoder.js";
 import { DrawingPad } from "./pad.js";
 import { el } from "./dom.js";
-import { fmt, fmtCode } from "./format.js";
+import { fmtCode } from "./format.js";
 import { fetchBytes, fetchJson, loadImage, readPoints } from "./load.js";
 import { FrameClock, STATS, exposeTestHooks } from "./stats.js";
 import { linearPath } from "./plane.js";
 import { PixelCanvas } from "./tile.js";
 import { ManifoldGrids } from "./grid.js";
 import { ModelMap } from "./modelmap.js";
+import { Sliders } from "./sliders.js";
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
 
@@ -44,7 +45,15 @@ class LatentMap {
     this.pad = null; // the DrawingPad, once an encoder says what shape to draw
     this.drawTiles = new Map(); // side -> {canvas: PixelCanvas, caption}: each model's reconstruction
     this.tiles = new Map(); // side -> {canvas: PixelCanvas, caption}
-    this.sliders = new Map(); // group id -> {inputs, values: Float32Array}
+    this.sliders = new Sliders(this.slidersBox, {
+      mark: (e) => this.mark(e),
+      onInput: (t0) => {
+        this.hover = null;
+        for (const map of this.maps.values()) map.drawOverlay();
+        this.redrawDecoded(t0, "slider");
+      },
+      onRelease: () => this.sendSliders(),
+    });
     this.pinned = null;
     this.atlas = null;
     this.atlasUrl = null;
@@ -82,7 +91,6 @@ class LatentMap {
   async update(data) {
     if (data.testHooks) exposeTestHooks(this);
     this.stats.timeline = this.stats.timeline || { mounted: performance.now() };
-    const previous = this.data;
     this.data = data;
     const sides = data.models.map((m) => m.side);
     for (const [side, map] of this.maps) {
@@ -117,7 +125,7 @@ class LatentMap {
     for (const model of data.models) this.mapsBox.appendChild(this.maps.get(model.side).box);
     this.buildLegend(data);
     this.buildPanel(data);
-    this.buildSliders(data, previous);
+    this.sliders.update(data);
     this.grids.build(data);
     this.layout();
     await this.loadDecoders(data);
@@ -518,79 +526,12 @@ class LatentMap {
 
   // --- sliders ------------------------------------------------------------------------------
 
-  buildSliders(data, previous) {
-    const signature = JSON.stringify(data.sliders.map((g) => [g.id, g.ranges]));
-    if (this.sliderSignature === signature) {
-      // Same sliders: take the server's values only when another view set them. A value we sent comes
-      // back with the rerun it caused, and keys pressed meanwhile have moved the sliders on: not news.
-      const same = (a, b) => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 1e-6);
-      for (const group of data.sliders) {
-        const mine = this.sliders.get(group.id);
-        const sent = mine ? mine.sent : [];
-        const echo = sent.findIndex((values) => same(values, group.z));
-        if (echo >= 0) {
-          sent.splice(0, echo + 1);
-          continue;
-        }
-        if (mine && !same(group.z, mine.values)) {
-          sent.length = 0;
-          group.z.forEach((v, i) => {
-            mine.values[i] = v;
-            mine.inputs[i].value = String(v);
-            mine.labels[i].textContent = fmt(v);
-          });
-        }
-      }
-      return;
-    }
-    this.sliderSignature = signature;
-    this.slidersBox.textContent = "";
-    this.sliders.clear();
-    for (const group of data.sliders) {
-      const box = el("div", "vlm-slider-group", this.slidersBox);
-      el("div", "vlm-slider-title", box, group.title);
-      const grid = el("div", "vlm-slider-grid", box);
-      const values = Float32Array.from(group.z);
-      const inputs = [], labels = [];
-      group.ranges.forEach(([lo, hi], i) => {
-        const cell = el("label", "vlm-slider", grid);
-        el("span", "vlm-slider-name", cell, `z${i + 1}`);
-        const input = el("input", "", cell);
-        input.type = "range";
-        input.min = String(lo);
-        input.max = String(hi);
-        input.step = String((hi - lo) / 200);
-        input.value = String(values[i]);
-        input.setAttribute("aria-label", `${group.prefix}z${i + 1}`);
-        const label = el("span", "vlm-slider-value", cell, fmt(values[i]));
-        input.addEventListener("input", (e) => {
-          const t0 = this.mark(e);
-          values[i] = parseFloat(input.value);
-          label.textContent = fmt(values[i]);
-          this.hover = null;
-          for (const map of this.maps.values()) map.drawOverlay();
-          this.redrawDecoded(t0, "slider");
-        });
-        input.addEventListener("change", () => this.sendSliders());
-        inputs.push(input);
-        labels.push(label);
-      });
-      this.sliders.set(group.id, { values, inputs, labels, sides: group.sides, sent: [] });
-    }
-  }
-
   sendSliders() {
-    const out = {};
-    for (const group of this.sliders.values()) {
-      group.sent.push(Array.from(group.values)); // until the server sends it back
-      for (const side of group.sides) out[side] = Array.from(group.values);
-    }
-    this.send("z", out);
+    this.send("z", this.sliders.release());
   }
 
   sliderPoint(side) {
-    for (const group of this.sliders.values()) if (group.sides.includes(side)) return group.values;
-    return null;
+    return this.sliders.point(side);
   }
 
   // --- pointer ------------------------------------------------------------------------------
