@@ -64,7 +64,8 @@ def bundle(modules: list[str], entry: str) -> str:
 
 # What the page's component runs, in import order.
 MODULES = ["nn", "pixels", "decoder", "encoder", "dom", "pad", "format", "load", "stats", "view", "plane", "points",
-           "axes", "tile", "layers", "marks", "grid", "modelmap", "sliders"]
+           "axes", "tile", "layers", "marks", "grid", "modelmap", "sliders",
+           "panel", "drawing", "layout"]
 
 
 def component_js() -> str:

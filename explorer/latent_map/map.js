@@ -9,16 +9,15 @@
 
 import { VaeDecoder } from "./decoder.js";
 import { VaeEncoder } from "./encoder.js";
-import { DrawingPad } from "./pad.js";
 import { el } from "./dom.js";
-import { fmtCode } from "./format.js";
 import { fetchBytes, fetchJson, loadImage, readPoints } from "./load.js";
 import { FrameClock, STATS, exposeTestHooks } from "./stats.js";
-import { linearPath } from "./plane.js";
-import { PixelCanvas } from "./tile.js";
 import { ManifoldGrids } from "./grid.js";
+import { mapLayout } from "./layout.js";
 import { ModelMap } from "./modelmap.js";
 import { Sliders } from "./sliders.js";
+import { DecodedPanel } from "./panel.js";
+import { DrawingPanel } from "./drawing.js";
 
 const INSTANCES = new WeakMap(); // parentElement -> LatentMap: one per mounted component
 
@@ -33,18 +32,16 @@ class LatentMap {
     this.legend = el("div", "vlm-legend", this.root);
     this.row = el("div", "vlm-row", this.root);
     this.mapsBox = el("div", "vlm-maps", this.row);
-    this.panel = el("div", "vlm-panel", this.row);
+    this.panelBox = el("div", "vlm-panel", this.row);
     this.slidersBox = el("div", "vlm-sliders", this.root);
     this.drawBox = el("div", "vlm-draw", this.root); // below the sliders: the maps stay in view while drawing
     this.drawPathBox = el("div", "vlm-draw-path", this.root);
-    this.drawingEnd = false; // the pinned drawing is the interpolation's end on the maps (shift-click on its ◇)
     this.gridsBox = el("div", "vlm-grids", this.root);
     this.maps = new Map(); // side -> ModelMap
     this.decoders = new Map(); // side -> {decoder, key} | {error}
     this.encoders = new Map(); // side -> {encoder, key, code: {mu, logvar} | null} | {error}
-    this.pad = null; // the DrawingPad, once an encoder says what shape to draw
-    this.drawTiles = new Map(); // side -> {canvas: PixelCanvas, caption}: each model's reconstruction
-    this.tiles = new Map(); // side -> {canvas: PixelCanvas, caption}
+    this.panel = new DecodedPanel(this, this.panelBox);
+    this.drawing = new DrawingPanel(this, this.drawBox, this.drawPathBox);
     this.sliders = new Sliders(this.slidersBox, {
       mark: (e) => this.mark(e),
       onInput: (t0) => {
@@ -54,10 +51,9 @@ class LatentMap {
       },
       onRelease: () => this.sendSliders(),
     });
-    this.pinned = null;
     this.atlas = null;
     this.atlasUrl = null;
-    this.hover = null; // {map, x, y} or {gridSide, x, y}
+    this.hover = null; // the point under the pointer: {map, x, y, z} on a map, {side, x, y, z, cell} on a grid
     this.data = null;
     this.stats = STATS;
     this.clock = new FrameClock(STATS); // the time from each input event to its drawn frame
@@ -66,11 +62,11 @@ class LatentMap {
       this.layout();
       this.grids.resize();
     });
-    this.resizeObserver.observe(this.root);
     this.grids = new ManifoldGrids(this.gridsBox, this.resizeObserver, {
       onHover: (side, cell, point, event) => this.hoverGridCell(side, cell, point, event),
       onLeave: () => this.hoverAt(null),
     });
+    this.resizeObserver.observe(this.root);
   }
 
   setCallbacks(setStateValue) {
@@ -124,13 +120,13 @@ class LatentMap {
     // Keep the maps in the page's order.
     for (const model of data.models) this.mapsBox.appendChild(this.maps.get(model.side).box);
     this.buildLegend(data);
-    this.buildPanel(data);
+    this.panel.build(data);
     this.sliders.update(data);
     this.grids.build(data);
     this.layout();
     await this.loadDecoders(data);
     this.redrawDecoded(performance.now(), "update");
-    this.renderDrawingPath();
+    this.drawing.renderPath();
     // The test images for hover previews last: 10,000 of them are a large picture, and the map and
     // its decoders come first.
     if (data.atlas && data.atlas.url !== this.atlasUrl) this.loadAtlas(data.atlas.url);
@@ -160,7 +156,7 @@ class LatentMap {
     this.atlasUrl = url;
     loadImage(url, (image) => {
       this.atlas = image;
-      this.redrawPinned();
+      this.panel.redrawPinned();
     });
   }
 
@@ -181,7 +177,7 @@ class LatentMap {
       }
     });
     await Promise.all([...jobs, ...data.models.map((model) => this.loadEncoder(model))]);
-    this.buildPad(data);
+    this.drawing.build(data);
     const failed = [...this.decoders.entries()].filter(([side, d]) => d.error && sides(data).includes(side));
     if (failed.length) {
       this.stats.mode = "server";
@@ -231,17 +227,9 @@ class LatentMap {
 
   layout() {
     if (!this.data) return;
-    const width = this.root.clientWidth || 900;
-    const n = this.data.models.length;
-    // Narrow screens (a phone, a half window): maps one under the other, the decoded images in a
-    // row below them; otherwise the decoded images beside the maps, so both are seen together.
-    const narrow = width < 760;
+    const { narrow, panelWidth, mapWidth, mapHeight } =
+      mapLayout(this.root.clientWidth || 900, this.data.models.length, window.innerHeight);
     this.row.classList.toggle("vlm-narrow", narrow);
-    const panelWidth = narrow ? width : Math.min(190, Math.max(130, width * 0.16));
-    const perRow = narrow ? 1 : Math.min(n, 2);
-    const available = narrow ? width : width - panelWidth - 16;
-    const mapWidth = Math.max(200, Math.floor((available - 12 * (perRow - 1)) / perRow));
-    const mapHeight = Math.round(Math.min(mapWidth * 0.82, Math.max(240, window.innerHeight * 0.5)));
     for (const map of this.maps.values()) {
       if (map.width !== mapWidth || map.height !== mapHeight) {
         map.resize(mapWidth, mapHeight);
@@ -252,7 +240,7 @@ class LatentMap {
         }
       }
     }
-    this.panel.style.width = narrow ? "auto" : `${panelWidth}px`;
+    this.panelBox.style.width = narrow ? "auto" : `${panelWidth}px`;
   }
 
   buildLegend(data) {
@@ -276,22 +264,8 @@ class LatentMap {
 
   // --- the decoded panel: what each model makes of the point (under the cursor, or the sliders') --
 
-  buildPanel(data) {
-    const sides = data.models.map((m) => m.side).join(",");
-    if (this.panelSides !== sides) {
-      this.panelSides = sides;
-      this.panel.textContent = "";
-      this.tiles.clear();
-      this.panelHeading = el("div", "vlm-panel-heading", this.panel, "Decoded: the sliders' point ★");
-      for (const model of data.models) {
-        const box = el("div", "vlm-tile", this.panel);
-        const canvas = new PixelCanvas(box, 112);
-        const caption = el("div", "vlm-caption", box, model.side);
-        this.tiles.set(model.side, { canvas, caption, box });
-      }
-      this.pinBox = el("div", "vlm-pin", this.panel);
-    }
-    this.redrawPinned();
+  get tiles() {
+    return this.panel.tiles;
   }
 
   decodeInto(side, z) {
@@ -321,207 +295,42 @@ class LatentMap {
 
   redrawDecoded(t0, reason) {
     if (!this.data) return;
-    const hovering = !!this.hover;
-    const points = this.data.models.map((model) => this.currentPoint(model.side));
-    const mixed = new Set(points.map((p) => p.source)).size > 1;
-    // A map of another dimension than the one under the cursor keeps the sliders' point: its tile says so.
-    this.panelHeading.textContent = mixed ? "Decoded: the point under the cursor; ★ = the sliders' point"
-      : hovering ? "Decoded: the point under the cursor" : "Decoded: the sliders' point ★";
-    this.data.models.forEach((model, k) => {
-      const tile = this.tiles.get(model.side);
-      const { z, source } = points[k];
-      const zText = z ? fmtCode(z) : "";
-      tile.caption.textContent = `${model.side}${mixed && source === "sliders" ? " ★" : ""}: z = (${zText})`;
-      const entry = z ? this.decodeInto(model.side, z) : null;
-      if (entry) tile.canvas.drawMean(entry.out, entry.decoder.imageShape);
-      else if (this.data.serverImages && this.data.serverImages[model.side] && !hovering) this.drawServerImage(tile, model.side);
-      else tile.canvas.clear(hovering ? "decoded on release" : "");
-    });
+    this.panel.redraw(this.data.models.map((model) => this.currentPoint(model.side)), !!this.hover);
     this.record(reason, t0);
-  }
-
-  drawServerImage(tile, side) {
-    const image = new Image();
-    image.onload = () => {
-      tile.canvas.ctx.imageSmoothingEnabled = false;
-      tile.canvas.ctx.drawImage(image, 0, 0, tile.canvas.canvas.width, tile.canvas.canvas.height);
-    };
-    image.src = this.data.serverImages[side];
-  }
-
-  redrawPinned() {
-    if (!this.pinBox || !this.data) return;
-    const index = this.data.picked;
-    this.pinBox.textContent = "";
-    if (!this.data.canPin) {
-      el("div", "vlm-hint", this.pinBox, "Pinning a point shows its test image: that needs the data files (see the " +
-        "note at the top). Hovering works without them.");
-      return;
-    }
-    if (index === null || index === undefined) {
-      el("div", "vlm-hint", this.pinBox, "Click a point to pin it: its test image and what each model makes of it. " +
-        "Shift-click two points for the interpolation ends.");
-      return;
-    }
-    el("div", "vlm-panel-heading", this.pinBox, `Pinned: test #${index}`);
-    const row = el("div", "vlm-pin-row", this.pinBox);
-    const n = this.data.models.length + 1, gap = 6, width = this.pinBox.clientWidth || 180;
-    row.style.setProperty("--pin-px", `${Math.max(36, Math.min(56, Math.floor((width - gap * (n - 1)) / n)))}px`);
-    const original = el("div", "vlm-tile", row);
-    const image = new PixelCanvas(original, 56);
-    if (this.atlas) image.drawTile(this.atlas, index, this.data.atlas);
-    else image.clear("…");
-    el("div", "vlm-caption", original, "original");
-    for (const model of this.data.models) {
-      // The reconstruction is the decoded code of the image: decode(mean of q(z|x)).
-      const map = this.maps.get(model.side);
-      const box = el("div", "vlm-tile", row);
-      const canvas = new PixelCanvas(box, 56);
-      el("div", "vlm-caption", box, model.side);
-      const code = model.pickedCode;
-      const entry = code ? this.decodeInto(model.side, code) : null;
-      if (entry) canvas.drawMean(entry.out, entry.decoder.imageShape);
-      else canvas.clear(map && map.points ? "" : "…");
-    }
   }
 
   // --- the drawing pad: every model encodes the drawing as it is drawn ---------------------------
 
-  buildPad(data) {
-    const shapes = data.models.map((m) => this.encoders.get(m.side)).filter((e) => e && e.encoder)
-      .map((e) => e.encoder.imageShape);
-    const shape = shapes[0];
-    const signature = JSON.stringify([shape, sides(data)]);
-    if (this.padSignature === signature) return;
-    this.padSignature = signature;
-    this.drawBox.textContent = "";
-    this.drawTiles.clear();
-    this.pad = null;
-    if (!shape) {
-      el("div", "vlm-hint", this.drawBox, "Drawing needs a model whose encoder runs in the browser; none of these " +
-        "does (" + data.models.map((m) => `${m.side}: ${(this.encoders.get(m.side) || {}).error}`).join("; ") + ").");
-      return;
-    }
-    this.pad = new DrawingPad(this.drawBox, shape, {
-      onChange: (t0, reason) => this.encodeDrawing(t0, reason),
-      onPin: () => this.pinDrawing(),
-    });
-    const out = el("div", "vlm-draw-out", this.drawBox);
-    el("div", "vlm-panel-heading", out, "What each model makes of it: the code ◆ on its map, its reconstruction");
-    const row = el("div", "vlm-draw-row", out);
-    for (const model of data.models) {
-      const box = el("div", "vlm-tile", row);
-      const canvas = new PixelCanvas(box, 112);
-      canvas.canvas.setAttribute("aria-label", `${model.side}: reconstruction of the drawing`);
-      const caption = el("div", "vlm-caption", box, model.side);
-      this.drawTiles.set(model.side, { canvas, caption });
-    }
-    this.drawHint = el("div", "vlm-hint vlm-draw-hint", out);
-    this.encodeDrawing(null, "pad");
+  get pad() {
+    return this.drawing.pad;
   }
 
-  /** Encode the pad's image with every model (mean of q(z|x)), decode that code, redraw the maps. */
-  encodeDrawing(t0, reason) {
-    if (!this.pad || !this.data) return;
-    const image = this.pad.values, inked = this.pad.inked;
-    const skipped = [];
-    for (const model of this.data.models) {
-      const entry = this.encoders.get(model.side), tile = this.drawTiles.get(model.side);
-      if (!tile) continue;
-      if (!entry || !entry.encoder || entry.encoder.inputSize !== image.length) {
-        if (entry) entry.code = null;
-        tile.canvas.clear("no encoder");
-        skipped.push(`${model.side}: ${entry && entry.error ? entry.error : "another image size"}`);
-        continue;
-      }
-      if (!inked) {
-        entry.code = null;
-        tile.canvas.clear("draw on the pad");
-        tile.caption.textContent = model.side;
-        continue;
-      }
-      const te = performance.now();
-      const { mu, logvar } = entry.encoder.encode(image);
-      this.clock.encodeMs += performance.now() - te;
-      entry.code = { mu: Float32Array.from(mu), logvar: logvar ? Float32Array.from(logvar) : null };
-      tile.caption.textContent = `${model.side}: z = (${fmtCode(mu)})`;
-      const decoded = this.decodeInto(model.side, entry.code.mu);
-      if (decoded) tile.canvas.drawMean(decoded.out, decoded.decoder.imageShape);
-      else tile.canvas.clear("decoder off");
-    }
-    this.drawHint.textContent = skipped.length ? `Not encoded: ${skipped.join("; ")}` : "";
-    for (const map of this.maps.values()) map.drawOverlay();
-    this.stats.encodes = (this.stats.encodes || 0) + 1;
-    if (t0 !== null) {
-      this.clock.eventWait = this.pad.eventWait || 0;
-      this.pad.eventWait = 0;
-      this.record(reason, t0);
-    }
+  get drawTiles() {
+    return this.drawing.tiles;
+  }
+
+  get drawingEnd() {
+    return this.drawing.isEnd;
+  }
+
+  get drawPathFrames() {
+    return this.drawing.pathFrames;
   }
 
   drawnCode(side) {
-    const entry = this.encoders.get(side);
-    return entry && entry.code ? entry.code : null;
+    return this.drawing.drawnCode(side);
   }
 
   pinnedDrawingCode(side) {
-    const pinned = this.data && this.data.pinnedDrawing;
-    return pinned && pinned.codes && pinned.codes[side] ? pinned.codes[side] : null;
+    return this.drawing.pinnedCode(side);
   }
 
-  /** The linear path from the interpolation's end (the last point of the page's path; else the
-   * sliders' point) to the pinned drawing's code, when the drawing is the end: as many steps as the
-   * page's path. */
   drawingPath(side) {
-    const end = this.drawingEnd && this.pinnedDrawingCode(side);
-    if (!end) return null;
-    const model = this.data.models.find((m) => m.side === side);
-    const from = model.path && model.path.length ? model.path[model.path.length - 1] : this.sliderPoint(side);
-    if (!from) return null;
-    return linearPath(from, end, model.path && model.path.length >= 2 ? model.path.length : 10);
+    return this.drawing.path(side);
   }
 
   drawingAsEnd() {
-    if (!this.data || !this.data.pinnedDrawing) return;
-    this.drawingEnd = true;
-    for (const map of this.maps.values()) map.drawOverlay();
-    this.renderDrawingPath();
-  }
-
-  /** Each model's frames along its path to the drawing, decoded here. */
-  renderDrawingPath() {
-    const box = this.drawPathBox;
-    box.textContent = "";
-    this.drawPathFrames = new Map();
-    if (!this.data || !this.drawingEnd || !this.data.pinnedDrawing) return;
-    const b = (this.data.ends || [])[1];
-    el("div", "vlm-panel-heading", box, `Interpolation to your pinned drawing ◇: from ${b !== undefined && b !== null
-      ? `test #${b} (the Interpolation tab's end)` : "the sliders' point ★"}, decoded in your browser. ` +
-      "Shift-click a point on a map to go back to test images.");
-    for (const model of this.data.models) {
-      const path = this.drawingPath(model.side);
-      if (!path) continue;
-      const row = el("div", "vlm-draw-path-row", box);
-      el("span", "vlm-caption", row, model.side);
-      const frames = [];
-      for (const z of path) {
-        const canvas = new PixelCanvas(row, 56);
-        const entry = this.decodeInto(model.side, z);
-        if (entry) canvas.drawMean(entry.out, entry.decoder.imageShape);
-        else canvas.clear("…");
-        frames.push(canvas);
-      }
-      this.drawPathFrames.set(model.side, { path, frames });
-    }
-  }
-
-  /** The one message of the pad: the drawing, so the page keeps it as a point on the maps. */
-  pinDrawing() {
-    if (!this.pad || !this.pad.inked) return;
-    this.pinCount = (this.pinCount || 0) + 1;
-    const [c, h, w] = this.pad.imageShape;
-    this.send("drawing", { shape: [c, h, w], pixels: Array.from(this.pad.values, (v) => Math.round(v * 1e4) / 1e4),
-                           count: this.pinCount });
+    this.drawing.makeEnd();
   }
 
   // --- sliders ------------------------------------------------------------------------------
@@ -582,10 +391,7 @@ class LatentMap {
     // State values, not triggers: the page's callbacks read them from the session state. A count
     // makes two shift-clicks on the same point two changes.
     if (!this.data.canPin) return; // no test images: nothing to pin (the hint says so)
-    if (shift && this.drawingEnd) {
-      this.drawingEnd = false; // back to test images at both ends
-      this.renderDrawingPath();
-    }
+    if (shift && this.drawing.isEnd) this.drawing.endAtTestImages(); // back to test images at both ends
     if (shift) {
       this.shiftClicks = (this.shiftClicks || 0) + 1;
       this.send("end", { index, count: this.shiftClicks });
