@@ -62,10 +62,11 @@ def bundle(modules: list[str], entry: str) -> str:
     return "\n".join(parts)
 
 
-# What the page's component runs, in import order.
-MODULES = ["nn", "pixels", "decoder", "encoder", "dom", "pad", "format", "load", "stats", "view", "plane", "points",
-           "axes", "tile", "layers", "marks", "grid", "modelmap", "sliders",
-           "panel", "drawing", "layout"]
+# What the page's component runs, each module after the ones it imports; map.js, the entry, wires them.
+MODULES = ["nn", "pixels", "decoder", "encoder",                       # forward passes, the one pixel path
+           "dom", "format", "load", "stats", "layout", "pad", "tile",  # elements, numbers, files, counters
+           "view", "plane", "points", "axes", "layers", "marks", "grid",  # a map's geometry and drawing
+           "modelmap", "sliders", "panel", "drawing"]                  # the parts map.js wires together
 
 
 def component_js() -> str:
