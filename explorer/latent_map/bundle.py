@@ -62,8 +62,11 @@ def bundle(modules: list[str], entry: str) -> str:
     return "\n".join(parts)
 
 
-# What the page's component runs, in import order.
-MODULES = ["nn", "pixels", "decoder", "encoder", "pad"]
+# What the page's component runs, each module after the ones it imports; map.js, the entry, wires them.
+MODULES = ["nn", "pixels", "decoder", "encoder",                       # forward passes, the one pixel path
+           "dom", "format", "load", "stats", "layout", "pad", "tile",  # elements, numbers, files, counters
+           "view", "plane", "points", "axes", "layers", "marks", "grid",  # a map's geometry and drawing
+           "modelmap", "sliders", "panel", "drawing"]                  # the parts map.js wires together
 
 
 def component_js() -> str:
@@ -72,7 +75,7 @@ def component_js() -> str:
 
 def test_page_js() -> str:
     """The forward passes and the pad alone, as globals, for the browser tests' blank pages."""
-    return bundle(["nn", "pixels", "decoder", "encoder", "pad"],
+    return bundle(["nn", "pixels", "decoder", "encoder", "dom", "pad"],
                   'import { VaeDecoder } from "./decoder.js";\nimport { VaeEncoder } from "./encoder.js";\n'
                   'import { DrawingPad } from "./pad.js";\n'
                   "window.VaeDecoder = VaeDecoder;\nwindow.VaeEncoder = VaeEncoder;\nwindow.DrawingPad = DrawingPad;\n")

@@ -7,18 +7,11 @@
 // so nothing is shown that the model does not get. Ink is white on black, like MNIST and
 // Fashion-MNIST; for colour data the pen has a colour. Nothing here talks to the server.
 
+import { el } from "./dom.js";
 import { writeImageData } from "./pixels.js";
 
 const RASTER = 4; // hidden canvas pixels per image pixel (coverage in steps of 1/16)
 const PEN_WIDTHS = [1, 1.5, 2, 2.5, 3, 4, 5]; // in image pixels; MNIST's strokes are about 2 to 3 wide
-
-function node(tag, className, parent, text) {
-  const n = document.createElement(tag);
-  if (className) n.className = className;
-  if (text !== undefined) n.textContent = text;
-  if (parent) parent.appendChild(n);
-  return n;
-}
 
 export class DrawingPad {
   /** `imageShape` [C, H, W]; `onChange(t0, reason)` after every change of the image; `onPin()` when
@@ -31,11 +24,11 @@ export class DrawingPad {
     this.onPin = onPin;
     this.values = new Float32Array(c * h * w);
     this.inked = false;
-    this.box = node("div", "vlm-pad", parent);
-    node("div", "vlm-panel-heading", this.box, "Draw your own input");
+    this.box = el("div", "vlm-pad", parent);
+    el("div", "vlm-panel-heading", this.box, "Draw your own input");
     const scale = Math.max(1, Math.floor(displayPx / Math.max(h, w)));
     this.scale = scale;
-    this.canvas = node("canvas", "vlm-pad-canvas", this.box);
+    this.canvas = el("canvas", "vlm-pad-canvas", this.box);
     this.canvas.width = w * scale;
     this.canvas.height = h * scale;
     this.canvas.setAttribute("role", "img");
@@ -47,44 +40,44 @@ export class DrawingPad {
     this.raster.width = w * RASTER;
     this.raster.height = h * RASTER;
     this.rctx = this.raster.getContext("2d", { willReadFrequently: true });
-    this.tools = node("div", "vlm-pad-tools", this.box);
-    const penLabel = node("label", "vlm-pad-pen", this.tools, "Pen ");
-    this.pen = node("input", "", penLabel);
+    this.tools = el("div", "vlm-pad-tools", this.box);
+    const penLabel = el("label", "vlm-pad-pen", this.tools, "Pen ");
+    this.pen = el("input", "", penLabel);
     this.pen.type = "range";
     this.pen.min = "0";
     this.pen.max = String(PEN_WIDTHS.length - 1);
     this.pen.step = "1";
     this.pen.value = "3";
     this.pen.setAttribute("aria-label", "Pen width");
-    this.eraser = node("button", "vlm-pad-button", this.tools, "Eraser");
+    this.eraser = el("button", "vlm-pad-button", this.tools, "Eraser");
     this.eraser.type = "button";
     this.eraser.setAttribute("aria-pressed", "false");
     this.eraser.addEventListener("click", () => {
       this.eraser.setAttribute("aria-pressed", this.erasing() ? "false" : "true");
     });
     if (c === 3) {
-      this.colour = node("input", "vlm-pad-colour", this.tools);
+      this.colour = el("input", "vlm-pad-colour", this.tools);
       this.colour.type = "color";
       this.colour.value = "#ffffff";
       this.colour.setAttribute("aria-label", "Pen colour");
     }
-    const invert = node("button", "vlm-pad-button", this.tools, "Invert");
+    const invert = el("button", "vlm-pad-button", this.tools, "Invert");
     invert.type = "button";
     invert.title = "Dark ink on light paper (a photo, a scan) -> light on dark, as the data's images are";
     invert.addEventListener("click", () => this.invert(performance.now()));
-    const clear = node("button", "vlm-pad-button", this.tools, "Clear");
+    const clear = el("button", "vlm-pad-button", this.tools, "Clear");
     clear.type = "button";
     clear.addEventListener("click", () => this.clear(performance.now()));
-    const fileLabel = node("label", "vlm-pad-file", this.box, "Use an image file ");
-    this.file = node("input", "", fileLabel);
+    const fileLabel = el("label", "vlm-pad-file", this.box, "Use an image file ");
+    this.file = el("input", "", fileLabel);
     this.file.type = "file";
     this.file.accept = "image/png,image/jpeg";
     this.file.setAttribute("aria-label", "Use an image file");
     this.file.addEventListener("change", () => this.file.files[0] && this.loadFile(this.file.files[0]));
-    this.pinButton = node("button", "vlm-pad-button vlm-pad-pin", this.box, "Pin the drawing");
+    this.pinButton = el("button", "vlm-pad-button vlm-pad-pin", this.box, "Pin the drawing");
     this.pinButton.type = "button";
     this.pinButton.addEventListener("click", () => this.onPin && this.onPin());
-    this.note = node("div", "vlm-hint", this.box,
+    this.note = el("div", "vlm-hint", this.box,
       `${w}×${h}${c === 3 ? " colour" : ""} pixels, shown as the models read them; each model encodes it as you draw.`);
     this.clear(null);
     this.installPointer();
