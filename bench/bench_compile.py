@@ -25,8 +25,9 @@ which is timed and counted.
 Timing: the first step at batch 128 and the first at batch 96 (each includes compiling the forward and
 the backward graph), then steady steps in blocks of about --block seconds, the variants alternating in a
 rotating order for --rounds rounds, so a load that comes and goes falls on all; the median step of each.
-Inductor's cache is a fresh folder (cold compile, a first run on a machine) unless
-TORCHINDUCTOR_CACHE_DIR is set. 3-epoch and 30-epoch totals = compile overhead + steps × median step.
+Every variant compiles in a fresh inductor cache (a new folder under TORCHINDUCTOR_CACHE_DIR, by
+default a new temporary one, and inductor's in-memory caches cleared): cold compiles, as a first run on a
+machine; a second run of the same model would find its kernels cached (not measured here). 3-epoch and 30-epoch totals = compile overhead + steps × median step.
 
 Randomness: with inductor's default (fallback_random=False) the reparameterisation noise is drawn by
 inductor's own generator (seeded from torch's global generator), not by aten's randn, so the same seed
@@ -105,14 +106,25 @@ def fresh(fn, tag: str):
     """A copy of `fn` with its own code object: Dynamo keeps its compiled graphs per code object, so
     each variant compiles (and is timed) on its own instead of reusing another's graph."""
     code = fn.__code__.replace(co_name=f"{fn.__name__}_{tag}", co_qualname=f"{fn.__name__}_{tag}")
-    return types.FunctionType(code, fn.__globals__, code.co_name)
+    return types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, fn.__closure__)
 
 
 def cache_entries(fn) -> int | None:
     try:
+        fn = getattr(fn, "_torchdynamo_orig_callable", fn)  # the compiled wrapper's own function
         return len(torch._C._dynamo.eval_frame._debug_get_cache_entry_list(fn.__code__))
     except Exception:  # a private helper: absent in another torch
         return None
+
+
+def cold_cache():
+    """A fresh inductor cache (a new folder, in-memory caches cleared) for the compiles inside: cold
+    compile times. The folder is kept (compiled graphs may load from it later)."""
+    try:
+        from torch._inductor.utils import fresh_cache
+    except ImportError:  # torch < 2.8 names it fresh_inductor_cache
+        from torch._inductor.utils import fresh_inductor_cache as fresh_cache
+    return fresh_cache(dir=os.environ["TORCHINDUCTOR_CACHE_DIR"], delete=False)
 
 
 def first_line(exc: BaseException) -> str:
@@ -204,10 +216,11 @@ def check_loss(name, model_cfg, train_cfg, base_state, images, binary) -> None:
         for label, options in (("fallback_random=True (aten randn)", {"fallback_random": True}),
                                ("default RNG (inductor's randn)", {})):
             fn = torch.compile(fresh(loss_terms, f"check{len(results)}"), dynamic=False, options=options or None)
-            t = time.perf_counter()
-            torch.manual_seed(123)
-            c = [float(v) for v in fn(model, x)]
-            seconds = time.perf_counter() - t
+            with cold_cache():
+                t = time.perf_counter()
+                torch.manual_seed(123)
+                c = [float(v) for v in fn(model, x)]
+                seconds = time.perf_counter() - t
             torch.manual_seed(123)
             again = [float(v) for v in fn(model, x)]
             results[label] = (c, seconds, again == c)
@@ -258,14 +271,16 @@ def run_config(name, model_cfg, train_cfg, base_state, images, threads, variants
         variants.append(Variant("whole step: compiled loss + compiled foreach Adam", model_cfg, train_cfg,
                                 base_state, loss=shared_loss, whole=True))
     batches = {v.name: Batches(images, binary) for v in variants}
-    # First calls (compiles), then two more of each size, in order.
+    # First calls (compiles), then two more of each size, in order. Each variant's in a fresh inductor
+    # cache (on disk and in memory), so one variant's compile does not reuse the kernels of another's.
     for v in variants:
-        torch.manual_seed(123)
-        v.first128, total = timed_step(v, batches[v.name])
-        v.first_loss = float(total)
-        for _ in range(2):
-            timed_step(v, batches[v.name])
-        v.first96, _ = timed_step(v, batches[v.name], LAST)
+        with cold_cache():
+            torch.manual_seed(123)
+            v.first128, total = timed_step(v, batches[v.name])
+            v.first_loss = float(total)
+            for _ in range(2):
+                timed_step(v, batches[v.name])
+            v.first96, _ = timed_step(v, batches[v.name], LAST)
         timed_step(v, batches[v.name], LAST)
         for _ in range(3):
             timed_step(v, batches[v.name])
@@ -333,8 +348,8 @@ def table(rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="2,1", help="thread counts, comma-separated")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of steady blocks")
-    parser.add_argument("--block", type=float, default=1.0, help="seconds per block (per variant per round)")
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of steady blocks")
+    parser.add_argument("--block", type=float, default=1.5, help="seconds per block (per variant per round)")
     parser.add_argument("--min-steps", type=int, default=5, help="at least this many steps per block")
     parser.add_argument("--autotune-threads", default="2", help="thread counts that also try max-autotune")
     parser.add_argument("--whole-threads", default="2", help="thread counts that also try the whole step")

@@ -13,7 +13,7 @@ from vae_core.analysis import explore
 
 from .settings import DEFAULT_GRID
 
-# The map is drawn wider than tall (map.js's layout: width/height from 1/0.82 to about 2 on a wide,
+# The map is drawn wider than tall (latent_map/layout.js: width/height from 1/0.82 to about 2 on a wide,
 # short window), and its first view is the codes and the grid fitted to that shape: a layer is
 # computed over the widest such view, with room to pan, so no white strip reads as "no hole".
 MAP_ASPECTS = (1 / 0.82, 2.0)

@@ -1,8 +1,9 @@
 """The latent map component: every model's test codes, decoded under the cursor in the browser.
 
-map.js draws the maps, the sliders, the drawing pad and the manifold grids; it decodes with
-decoder.js and encodes the drawing with encoder.js (plain JavaScript forward passes, exact to
-torch's within 1e-4; bundle.py joins the modules into the one the component runs). This module
+map.js is the entry that wires its modules (docs/page.md lists them: one model's map, the grids, the
+layers, the sliders, the drawing pad, the decoded panel, the view's maths); it decodes with decoder.js
+and encodes the drawing with encoder.js (plain JavaScript forward passes, exact to torch's within 1e-4;
+bundle.py joins the modules into the one the component runs). This module
 prepares what it needs: small JSON on every run, and files the browser fetches once per model
 version (explorer/webcache.py): the decoder's and the encoder's weights, the test codes in the
 map's plane, the test images as one atlas, the grid pictures. When a decoder cannot be exported the map says so and
