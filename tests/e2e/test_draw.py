@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 import vae_core as vc
 from vae_core.analysis import geometry
-from browser_steps import ARTIFACTS, MAP, SentFrames, open_page, screenshot
+from browser_steps import ARTIFACTS, MAP, SentFrames, click_tab, open_page, screenshot, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -162,6 +162,19 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
     page.wait_for_function(f"!{MAP}.instance.drawnCode('A')")
     assert pad_image(page).max() == 0
     assert page.evaluate(f"!!{MAP}.instance.pinnedDrawingCode('A')")
+
+    # The Interpolation tab takes the pinned drawing as its start: every model's strip walks from its code
+    # of the drawing, and back on the maps the path starts there.
+    click_tab(page, "Interpolation")
+    page.get_by_text("Start: your pinned drawing").click()
+    wait_idle(page)
+    expect(page.get_by_text("start: your pinned drawing")).to_be_visible()
+    screenshot(page, "draw-interpolation", full_page=False)
+    click_tab(page, "Latent space")
+    page.wait_for_function(f"{MAP} && {MAP}.instance.data.models.length === 2")
+    for side in MODELS:
+        start = page.evaluate(f"side => {MAP}.instance.data.models.find(x => x.side === side).path[0]", side)
+        np.testing.assert_allclose(start, pinned[side], rtol=0, atol=TOL)
     assert not page.page_errors
 
 
