@@ -25,6 +25,7 @@ from ..data import Dataset, Inputs, Split, binarize, eval_inputs, resolve_datase
 from ..analysis.formation import Formation
 from ..model.networks import VAE, build_model
 from ..objectives import OBJECTIVES, Objective, make_objective
+from ..shards import Shard
 from .resume import ResumeState, check_same_run, write_resume
 from .runtime import Pacer, configure_cpu_numerics
 
@@ -297,6 +298,68 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
                  report_seconds=report_seconds, checkpoint=checkpoint)
 
 
+class Batches:
+    """The training images on the device and the two generators that draw from them: the order
+    generator shuffles each epoch, the data generator binarises each batch. Both draw for the whole
+    global batch under torchrun, which each rank then slices to its shard. It keeps the order
+    generator's state from where the epoch's permutation was drawn: a resumed run draws that
+    permutation again and goes on from its place inside it."""
+
+    def __init__(self, run: RunSetup):
+        model_cfg, cfg, device = run.model_config, run.train_config, run.device
+        self.images = run.train_split.subset(cfg.train_subset).images.to(device)  # uint8 here; floats per batch
+        self.n, self.size, self.seed = len(self.images), cfg.batch_size, cfg.seed
+        self.steps_per_epoch = math.ceil(self.n / self.size)
+        self.binary = binarizes(model_cfg, cfg)
+        self.channels_last = model_cfg.arch == "conv" and device.type == "cpu"
+        self.world, self.device = run.world, device
+        self.data = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.order = torch.Generator().manual_seed(cfg.seed)
+        self.epoch_start: torch.Tensor | None = None  # the order generator's state before this epoch's permutation
+        self._permutation: torch.Tensor | None = None
+
+    def some_images(self, k: int) -> torch.Tensor:
+        """`k` training images picked by a generator of their own (the epochs' order stays as it was)."""
+        g_init = torch.Generator().manual_seed(self.seed)
+        pick = torch.randperm(self.n, generator=g_init)[:k].to(self.device)
+        return to_float(self.images[pick])
+
+    def epoch(self, step: int) -> range:
+        """Draw the permutation of the epoch that `step` is in; the offsets of its batches from `step` on."""
+        first = (step % self.steps_per_epoch) * self.size  # where a resumed run is inside its epoch
+        if first == 0:
+            self.epoch_start = self.order.get_state()
+        self._permutation = torch.randperm(self.n, generator=self.order).to(self.device)
+        return range(first, self.n, self.size)
+
+    def batch(self, offset: int) -> tuple[torch.Tensor, Shard | None]:
+        """The batch at `offset` of this epoch's permutation, as floats (binarised for a Bernoulli model),
+        and this rank's shard of it (None in one process)."""
+        x = to_float(self.images[self._permutation[offset:offset + self.size]])
+        if self.binary:
+            x = binarize(x, self.data)  # drawn for the whole global batch under torchrun, then sliced
+        shard = self.world.shard(len(x))
+        x = shard.take(x) if shard is not None else x
+        x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return x, shard
+
+    def epoch_done(self, step: int) -> None:
+        """After an epoch's last batch (not a run's end inside an epoch): the next epoch starts from here."""
+        if step % self.steps_per_epoch == 0:
+            self.epoch_start = self.order.get_state()
+
+    def state(self) -> dict:
+        """The resume checkpoint's record of both generators ("rng": data, data_device, order)."""
+        return {"data": self.data.get_state(), "data_device": self.device.type,
+                "order": self.epoch_start}  # the epoch's permutation is drawn again, the run goes on inside it
+
+    def restore(self, rng: dict) -> None:
+        if rng["data_device"] == self.device.type:  # a run moved to another kind of device draws anew from its seed
+            self.data.set_state(rng["data"])
+        self.order.set_state(rng["order"])
+        self.epoch_start = rng["order"]
+
+
 class DivergenceGuard:
     """The loss parts of the steps since the last report, kept on the device (no host sync per step),
     and the weights to fall back on when one turns out not finite.
@@ -395,31 +458,23 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     """
     model_cfg, cfg, world, model, device = run.model_config, run.train_config, run.world, run.model, run.device
     model.train()
-    images = run.train_split.subset(cfg.train_subset).images.to(device)  # uint8 on the device; floats per batch
-    n, bs = len(images), cfg.batch_size
-    binary = binarizes(model_cfg, cfg)
-    g_data = torch.Generator(device=device).manual_seed(cfg.seed)
-    g_order = torch.Generator().manual_seed(cfg.seed)
+    batches = Batches(run)
     if run.resume is None:  # a learned prior may start from the data (the VampPrior's pseudo-inputs, once per model)
-        g_init = torch.Generator().manual_seed(cfg.seed)
-        pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
-        model.prior.init_from_data(to_float(images[pick]))
+        model.prior.init_from_data(batches.some_images(max(model_cfg.prior_components, 1)))
     objective_probe = OBJECTIVES[model_cfg.objective]
     graphs = GraphedStep.applies(run, objective_probe)
     opt = _optimizer(model, cfg, graphed=graphs)
-    channels_last = model_cfg.arch == "conv" and device.type == "cpu"
-    test_x = eval_inputs(run.test_split.images[:cfg.eval_subset], binarized=binary, seed=cfg.seed).to(device)
-    if channels_last:
+    test_x = eval_inputs(run.test_split.images[:cfg.eval_subset], binarized=batches.binary, seed=cfg.seed).to(device)
+    if batches.channels_last:
         test_x = test_x.contiguous(memory_format=torch.channels_last)
-    steps_per_epoch = math.ceil(n / bs)
+    steps_per_epoch = batches.steps_per_epoch
     total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_iters or math.inf)
     objective = make_objective(model_cfg.objective, cfg, total_steps=total_steps)
     guard = DivergenceGuard(model, world)
     formation = run.formation
-    step, seconds_before, resumed_at, order_state, history = 0, 0.0, [], None, []
+    step, seconds_before, resumed_at, history = 0, 0.0, [], []
     if run.resume is not None:
-        step, seconds_before, resumed_at, order_state, history = _restore(run.resume, model, opt, g_data, g_order,
-                                                                           guard, device)
+        step, seconds_before, resumed_at, history = _restore(run.resume, model, opt, batches, guard, device)
         if formation is not None:
             formation.restore(run.resume.state.get("formation"))
     elif formation is not None:
@@ -444,8 +499,7 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
             "formation": formation.state() if formation is not None else None,
             "rng": {"cpu": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                    "data": g_data.get_state(), "data_device": device.type,
-                    "order": order_state}})  # the epoch's permutation is drawn again, the run goes on inside it
+                    **batches.state()}})
 
     def read_losses() -> dict:
         """The mean loss parts since the last report; on a non-finite one the run is diverged, back at
@@ -465,23 +519,14 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
             return world.any(should_stop is not None and should_stop())
         return should_stop is not None and should_stop()
 
-    first = (step % steps_per_epoch) * bs  # where a resumed run is inside its epoch
     while step < total_steps and status == COMPLETED:
-        if first == 0:
-            order_state = g_order.get_state()
-        order = torch.randperm(n, generator=g_order).to(device)
-        for i in range(first, n, bs):
+        for i in batches.epoch(step):
             if step >= total_steps:
                 break
             if not world.distributed and stop_asked():
                 status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
                 break
-            x = to_float(images[order[i:i + bs]])
-            if binary:
-                x = binarize(x, g_data)  # drawn for the whole global batch under torchrun, then sliced
-            shard = world.shard(len(x))
-            x = shard.take(x) if shard is not None else x
-            x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
+            x, shard = batches.batch(i)
             _set_lr(opt, _lr_at(cfg, step, total_steps))
             if graphed is not None and graphed.ready(x):
                 guard.add_row(graphed(x), graphed.names)
@@ -511,11 +556,9 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
                     break
                 if checkpoint_due and step % steps_per_epoch:
                     save_checkpoint()
-        first = 0
         if status != COMPLETED:
             break
-        if step % steps_per_epoch == 0:
-            order_state = g_order.get_state()  # the next epoch starts from here
+        batches.epoch_done(step)
         means = read_losses()
         if status != COMPLETED:
             break
@@ -552,10 +595,10 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
                        cuda_graph=graphed is not None and graphed.graph is not None)
 
 
-def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data: torch.Generator,
-             g_order: torch.Generator, guard: DivergenceGuard, device: torch.device):
+def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, batches: Batches,
+             guard: DivergenceGuard, device: torch.device):
     """Put a run's state back from its resume checkpoint: the weights, the optimiser, the generators
-    and the guard's; returns the loop's (step, seconds trained, resumed_at, order state, history)."""
+    and the guard's; returns the loop's (step, seconds trained, resumed_at, history)."""
     s = resume.state
     model.load_state_dict(s["model"])
     opt.load_state_dict(s["optimizer"])
@@ -563,13 +606,11 @@ def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data
     torch.set_rng_state(rng["cpu"])
     if device.type == "cuda" and rng.get("cuda") is not None:
         torch.cuda.set_rng_state(rng["cuda"], device)
-    if rng["data_device"] == device.type:  # a run moved to another kind of device draws anew from its seed
-        g_data.set_state(rng["data"])
-    g_order.set_state(rng["order"])
+    batches.restore(rng)
     step = int(s["step"])
     guard.good, guard.good_step = {k: v.to(device) for k, v in s["good"].items()}, int(s["good_step"])
     guard.pending = (_copy_state(model), step) if s["pending"] else None
-    return step, float(s["seconds"]), [*s["resumed_at"], step], rng["order"], [dict(r) for r in s["history"]]
+    return step, float(s["seconds"]), [*s["resumed_at"], step], [dict(r) for r in s["history"]]
 
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000, *,
