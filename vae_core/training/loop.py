@@ -181,6 +181,51 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
 
 
+class TrainStep:
+    """One optimiser step on a batch: the schedule's learning rate for the step, then the loss, its
+    backward and the update, replayed from the captured graph where it applies (`GraphedStep`), else
+    as usual (under torchrun in DDP, the loss weighted by the rank's shard). The loss parts go to the
+    guard and stay on the device: no host sync per step."""
+
+    def __init__(self, loss_of, opt: torch.optim.Optimizer, guard: DivergenceGuard, run: RunSetup,
+                 total_steps: int, *, graphs: bool):
+        cfg, device = run.train_config, run.device
+        self.loss_of, self.opt, self.guard, self.world = loss_of, opt, guard, run.world
+        self.cfg, self.total_steps = cfg, total_steps
+        self.amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)) \
+            if cfg.precision == "bf16" else contextlib.nullcontext
+        self.graphed = GraphedStep(loss_of, opt, self.amp) if graphs else None
+
+    def __call__(self, x: torch.Tensor, shard: Shard | None, step: int) -> None:
+        _set_lr(self.opt, _lr_at(self.cfg, step, self.total_steps))
+        graphed = self.graphed
+        if graphed is not None and graphed.ready(x):
+            self.guard.add_row(graphed(x), graphed.names)
+            return
+        with self.world.step(shard), self.amp():
+            parts = self.loss_of(x, step)
+        self.opt.zero_grad(set_to_none=graphed is None or graphed.graph is None)  # a graph's grads stay put
+        (parts.total if shard is None or shard.weight == 1 else parts.total * shard.weight).backward()
+        self.opt.step()
+        self.guard.add(parts, shard)
+        # Nothing may keep this step's autograd graph alive: its gradient accumulators belong to
+        # this stream, and a capture that met them would have to synchronise with it (and fail).
+        del parts
+        if graphed is not None:
+            graphed.eager_steps += 1
+
+    @property
+    def captured(self) -> bool:
+        """Whether the full batches were replayed as a captured CUDA graph."""
+        return self.graphed is not None and self.graphed.graph is not None
+
+    def capture_note(self) -> str:
+        """What the run's message adds when the capture failed (the run went on with ordinary steps)."""
+        if self.graphed is not None and self.graphed.failed:
+            return f" (the step could not be captured as a CUDA graph: {self.graphed.failed}; it ran as usual)"
+        return ""
+
+
 @torch.inference_mode()
 def evaluate_loss(model: VAE, x: torch.Tensor, objective: Objective, step: int = 0,
                   batch_size: int = 1000) -> dict[str, float]:
@@ -480,9 +525,7 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     elif formation is not None:
         formation.record(model, 0.0)  # the untrained model's codes: where the space starts
     loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
-    amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)) \
-        if cfg.precision == "bf16" else contextlib.nullcontext
-    graphed = GraphedStep(loss_of, opt, amp) if graphs else None
+    train_step = TrainStep(loss_of, opt, guard, run, total_steps, graphs=graphs)
     pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
     log = Reporter(callback, world, steps_per_epoch, total_steps, report_seconds, seconds_before, history, pacer)
     status, message, means = COMPLETED, "", {}
@@ -527,21 +570,7 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
                 status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
                 break
             x, shard = batches.batch(i)
-            _set_lr(opt, _lr_at(cfg, step, total_steps))
-            if graphed is not None and graphed.ready(x):
-                guard.add_row(graphed(x), graphed.names)
-            else:
-                with world.step(shard), amp():
-                    parts = loss_of(x, step)
-                opt.zero_grad(set_to_none=graphed is None or graphed.graph is None)  # a graph's grads stay put
-                (parts.total if shard is None or shard.weight == 1 else parts.total * shard.weight).backward()
-                opt.step()
-                guard.add(parts, shard)
-                # Nothing may keep this step's autograd graph alive: its gradient accumulators belong to
-                # this stream, and a capture that met them would have to synchronise with it (and fail).
-                del parts
-                if graphed is not None:
-                    graphed.eager_steps += 1
+            train_step(x, shard, step)
             step += 1
             pacer.tick(step)
             checkpoint_due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
@@ -586,13 +615,12 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     seconds = log.elapsed()
     if not message:
         message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s"
-    if graphed is not None and graphed.failed:
-        message += f" (the step could not be captured as a CUDA graph: {graphed.failed}; it ran as usual)"
+    message += train_step.capture_note()
     pacer.close()
     model.eval()
     return TrainResult(model, model_cfg, cfg, status, message, step, step / steps_per_epoch, seconds,
                        history, run.dataset, world=world.describe(), resumed_at=resumed_at, formation=formation,
-                       cuda_graph=graphed is not None and graphed.graph is not None)
+                       cuda_graph=train_step.captured)
 
 
 def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, batches: Batches,
