@@ -78,6 +78,24 @@ class TrainResult:
         return self.status == COMPLETED
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a run stopped before its last step: its status, the step it stopped at, what to tell."""
+
+    status: str  # cancelled or diverged
+    step: int
+    message: str
+
+    @classmethod
+    def cancelled(cls, step: int, total_steps: int) -> Ending:
+        return cls(CANCELLED, step, f"cancelled at step {step} of {total_steps}")
+
+    @classmethod
+    def diverged(cls, step: int, loss: float, good_step: int) -> Ending:
+        return cls(DIVERGED, step, f"training diverged at step {step} (loss {loss}); kept the weights from step "
+                                   f"{good_step}. Try a smaller learning rate.")
+
+
 def _optimizer(model: VAE, cfg: TrainConfig, *, graphed: bool = False) -> torch.optim.Optimizer:
     """Adam (fused: the kernel cut the CPU epoch from 6.9 s to 5.3 s) or SGD. `graphed`: the step will be
     captured as a CUDA graph, so the optimiser keeps its step count and learning rate on the device."""
@@ -456,6 +474,33 @@ class DivergenceGuard:
     def pending_count(self) -> int:
         return len(self.rows)
 
+    def read(self, step: int) -> tuple[dict[str, float], Ending | None]:
+        """The mean loss parts since the last read, for a report, and, when one was not finite, the run's
+        end as diverged: back at the last good weights, at the step of that loss (the updates before it)."""
+        first = self.pending_count()
+        means, bad, loss = self.flush()
+        if bad is None:
+            return means, None
+        return means, Ending.diverged(step - first + bad, loss, self.good_step)
+
+
+class CancelCheck:
+    """The caller's `should_stop` (the page's cancel, the CLI's Ctrl-C), asked where the run may stop:
+    one process asks before every step; under torchrun the ranks decide together at reports (a
+    collective), so that all stop at the same step."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None, world: distributed.World):
+        self.should_stop, self.world = should_stop, world
+
+    def _asked(self) -> bool:
+        return self.should_stop is not None and self.should_stop()
+
+    def before_step(self) -> bool:
+        return not self.world.distributed and self._asked()
+
+    def at_report(self) -> bool:
+        return self.world.distributed and self.world.any(self._asked())
+
 
 class Reporter:
     """The run's history and its callback: a report at most every `every` seconds (under torchrun,
@@ -528,7 +573,8 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     train_step = TrainStep(loss_of, opt, guard, run, total_steps, graphs=graphs)
     pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
     log = Reporter(callback, world, steps_per_epoch, total_steps, report_seconds, seconds_before, history, pacer)
-    status, message, means = COMPLETED, "", {}
+    cancel = CancelCheck(should_stop, world)
+    ended, means = None, {}  # ended: how the run stopped early (cancelled, diverged), None while it goes on
 
     def save_checkpoint() -> None:
         if checkpoint is None or not world.is_main:
@@ -544,30 +590,12 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
                     "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                     **batches.state()}})
 
-    def read_losses() -> dict:
-        """The mean loss parts since the last report; on a non-finite one the run is diverged, back at
-        the last good weights and at the step before that loss."""
-        nonlocal step, status, message
-        first = guard.pending_count()
-        means, bad, loss = guard.flush()
-        if bad is not None:
-            step = step - first + bad  # the updates that came before the first non-finite loss
-            status = DIVERGED
-            message = (f"training diverged at step {step} (loss {loss}); kept the weights from step "
-                       f"{guard.good_step}. Try a smaller learning rate.")
-        return means
-
-    def stop_asked() -> bool:
-        if world.distributed:  # every rank decides together, at reports
-            return world.any(should_stop is not None and should_stop())
-        return should_stop is not None and should_stop()
-
-    while step < total_steps and status == COMPLETED:
+    while step < total_steps and ended is None:
         for i in batches.epoch(step):
             if step >= total_steps:
                 break
-            if not world.distributed and stop_asked():
-                status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
+            if cancel.before_step():
+                ended = Ending.cancelled(step, total_steps)
                 break
             x, shard = batches.batch(i)
             train_step(x, shard, step)
@@ -575,21 +603,21 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
             pacer.tick(step)
             checkpoint_due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
             if log.due(step) or checkpoint_due:
-                means = read_losses()
-                if status != COMPLETED:
+                means, ended = guard.read(step)
+                if ended:
                     break
                 log.report(step, means)
                 guard.propose(step)
-                if world.distributed and stop_asked():
-                    status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
+                if cancel.at_report():
+                    ended = Ending.cancelled(step, total_steps)
                     break
                 if checkpoint_due and step % steps_per_epoch:
                     save_checkpoint()
-        if status != COMPLETED:
+        if ended:
             break
         batches.epoch_done(step)
-        means = read_losses()
-        if status != COMPLETED:
+        means, ended = guard.read(step)
+        if ended:
             break
         epoch_done = step % steps_per_epoch == 0 or step >= total_steps
         test = evaluate_loss(model, test_x, objective, step) if epoch_done and world.is_main and len(test_x) else None
@@ -603,19 +631,23 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
                 write_snapshot(model, run.test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, cfg))
         world.sync_rng()  # rank 0 drew for the evaluation: every rank goes on from its generator
         save_checkpoint()
-    if status == CANCELLED:
-        means = read_losses()  # a cancel after a non-finite loss is a divergence
-        if status == CANCELLED:
+    if ended and ended.status == CANCELLED:
+        means, diverged = guard.read(step)  # a cancel after a non-finite loss is a divergence
+        ended = diverged or ended
+        if ended.status == CANCELLED:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(guard.good)  # a cancelled run hands back finite weights, like a diverged one
             else:
                 save_checkpoint()  # the run can go on from here
-    if status != COMPLETED and callback is not None:
-        log.report(step, means)
+    if ended:
+        step = ended.step  # a diverged run counts the updates that came before its first non-finite loss
+        if callback is not None:
+            log.report(step, means)
     seconds = log.elapsed()
-    if not message:
-        message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s"
+    message = ended.message if ended else \
+        f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s"
     message += train_step.capture_note()
+    status = ended.status if ended else COMPLETED
     pacer.close()
     model.eval()
     return TrainResult(model, model_cfg, cfg, status, message, step, step / steps_per_epoch, seconds,
