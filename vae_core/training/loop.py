@@ -26,7 +26,7 @@ from ..analysis.formation import Formation
 from ..model.networks import VAE, build_model
 from ..objectives import OBJECTIVES, Objective, make_objective
 from ..shards import Shard
-from .resume import ResumeState, check_same_run, write_resume
+from .resume import Checkpointer, ResumeState, check_same_run
 from .runtime import Pacer, configure_cpu_numerics
 
 COMPLETED, CANCELLED, DIVERGED = "completed", "cancelled", "diverged"
@@ -474,6 +474,17 @@ class DivergenceGuard:
     def pending_count(self) -> int:
         return len(self.rows)
 
+    def state(self) -> dict:
+        """The resume checkpoint's record of the guard ("good", "good_step", "pending")."""
+        return {"good": self.good, "good_step": self.good_step, "pending": self.pending is not None}
+
+    def restore(self, state: dict, step: int) -> None:
+        """The guard as the checkpoint left it; a pending copy was of the weights at `step` (proposed at its
+        report), so it is taken again from the restored model."""
+        self.good = {k: v.to(self.world.device) for k, v in state["good"].items()}
+        self.good_step = int(state["good_step"])
+        self.pending = (_copy_state(self.model), step) if state["pending"] else None
+
     def read(self, step: int) -> tuple[dict[str, float], Ending | None]:
         """The mean loss parts since the last read, for a report, and, when one was not finite, the run's
         end as diverged: back at the last good weights, at the step of that loss (the updates before it)."""
@@ -561,12 +572,11 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_iters or math.inf)
     objective = make_objective(model_cfg.objective, cfg, total_steps=total_steps)
     guard = DivergenceGuard(model, world)
+    checkpoints = Checkpointer(checkpoint, run, opt, guard, batches, total_steps)
     formation = run.formation
-    step, seconds_before, resumed_at, history = 0, 0.0, [], []
+    step, seconds_before, history = 0, 0.0, []
     if run.resume is not None:
-        step, seconds_before, resumed_at, history = _restore(run.resume, model, opt, batches, guard, device)
-        if formation is not None:
-            formation.restore(run.resume.state.get("formation"))
+        step, seconds_before, history = checkpoints.restore()  # weights, optimiser, generators, guard, formation
     elif formation is not None:
         formation.record(model, 0.0)  # the untrained model's codes: where the space starts
     loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
@@ -575,20 +585,6 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     log = Reporter(callback, world, steps_per_epoch, total_steps, report_seconds, seconds_before, history, pacer)
     cancel = CancelCheck(should_stop, world)
     ended, means = None, {}  # ended: how the run stopped early (cancelled, diverged), None while it goes on
-
-    def save_checkpoint() -> None:
-        if checkpoint is None or not world.is_main:
-            return
-        write_resume(Path(checkpoint), {
-            "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(), "data": run.dataset.fingerprint,
-            "step": step, "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
-            "seconds": log.elapsed(), "world": world.describe(), "resumed_at": resumed_at,
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "good": guard.good,
-            "good_step": guard.good_step, "pending": guard.pending is not None, "history": history,
-            "formation": formation.state() if formation is not None else None,
-            "rng": {"cpu": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                    **batches.state()}})
 
     while step < total_steps and ended is None:
         for i in batches.epoch(step):
@@ -611,8 +607,8 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
                 if cancel.at_report():
                     ended = Ending.cancelled(step, total_steps)
                     break
-                if checkpoint_due and step % steps_per_epoch:
-                    save_checkpoint()
+                if checkpoint_due and step % steps_per_epoch:  # an epoch's end writes one anyway
+                    checkpoints.save(step, log.elapsed(), history)
         if ended:
             break
         batches.epoch_done(step)
@@ -630,7 +626,7 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
             if epoch % cfg.snapshot_every == 0 or step >= total_steps:
                 write_snapshot(model, run.test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, cfg))
         world.sync_rng()  # rank 0 drew for the evaluation: every rank goes on from its generator
-        save_checkpoint()
+        checkpoints.save(step, log.elapsed(), history)
     if ended and ended.status == CANCELLED:
         means, diverged = guard.read(step)  # a cancel after a non-finite loss is a divergence
         ended = diverged or ended
@@ -638,7 +634,7 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(guard.good)  # a cancelled run hands back finite weights, like a diverged one
             else:
-                save_checkpoint()  # the run can go on from here
+                checkpoints.save(step, log.elapsed(), history)  # the run can go on from here
     if ended:
         step = ended.step  # a diverged run counts the updates that came before its first non-finite loss
         if callback is not None:
@@ -651,26 +647,9 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     pacer.close()
     model.eval()
     return TrainResult(model, model_cfg, cfg, status, message, step, step / steps_per_epoch, seconds,
-                       history, run.dataset, world=world.describe(), resumed_at=resumed_at, formation=formation,
+                       history, run.dataset, world=world.describe(), resumed_at=checkpoints.resumed_at,
+                       formation=formation,
                        cuda_graph=train_step.captured)
-
-
-def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, batches: Batches,
-             guard: DivergenceGuard, device: torch.device):
-    """Put a run's state back from its resume checkpoint: the weights, the optimiser, the generators
-    and the guard's; returns the loop's (step, seconds trained, resumed_at, history)."""
-    s = resume.state
-    model.load_state_dict(s["model"])
-    opt.load_state_dict(s["optimizer"])
-    rng = s["rng"]
-    torch.set_rng_state(rng["cpu"])
-    if device.type == "cuda" and rng.get("cuda") is not None:
-        torch.cuda.set_rng_state(rng["cuda"], device)
-    batches.restore(rng)
-    step = int(s["step"])
-    guard.good, guard.good_step = {k: v.to(device) for k, v in s["good"].items()}, int(s["good_step"])
-    guard.pending = (_copy_state(model), step) if s["pending"] else None
-    return step, float(s["seconds"]), [*s["resumed_at"], step], [dict(r) for r in s["history"]]
 
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000, *,
