@@ -615,13 +615,13 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
         means, ended = guard.read(step)
         if ended:
             break
-        epoch_done = step % steps_per_epoch == 0 or step >= total_steps
-        test = evaluate_loss(model, test_x, objective, step) if epoch_done and world.is_main and len(test_x) else None
-        if epoch_done and formation is not None:
+        # An epoch's end, or the run's last step inside one (max_iters): a cancel or a divergence broke out above.
+        test = evaluate_loss(model, test_x, objective, step) if world.is_main and len(test_x) else None
+        if formation is not None:
             formation.record(model, step / steps_per_epoch)
         log.report(step, means, test)
         guard.propose(step)
-        if epoch_done and snapshot_dir is not None and cfg.snapshot_every and world.is_main:
+        if snapshot_dir is not None and cfg.snapshot_every and world.is_main:
             epoch = math.ceil(step / steps_per_epoch)
             if epoch % cfg.snapshot_every == 0 or step >= total_steps:
                 write_snapshot(model, run.test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, cfg))
