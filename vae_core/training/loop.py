@@ -80,11 +80,15 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class Ending:
-    """How a run stopped before its last step: its status, the step it stopped at, what to tell."""
+    """How a run ended: its status, the step it ended at and the message to show."""
 
-    status: str  # cancelled or diverged
+    status: str  # completed, cancelled or diverged
     step: int
     message: str
+
+    @classmethod
+    def completed(cls, step: int, steps_per_epoch: int, seconds: float) -> Ending:
+        return cls(COMPLETED, step, f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s")
 
     @classmethod
     def cancelled(cls, step: int, total_steps: int) -> Ending:
@@ -423,6 +427,42 @@ class Batches:
         self.epoch_start = rng["order"]
 
 
+class EpochEnd:
+    """What an epoch's end keeps besides the report, on rank 0: the training objective's parts on the
+    fixed test subset (`evaluate_loss`), the formation's frame (the codes of its fixed images) and,
+    every `snapshot_every` epochs and at the run's end, the PNG snapshots (`write_snapshot`)."""
+
+    def __init__(self, run: RunSetup, objective: Objective, batches: Batches, total_steps: int,
+                 snapshot_dir: Path | None):
+        cfg = run.train_config
+        self.run, self.model, self.objective, self.world, self.formation = \
+            run, run.model, objective, run.world, run.formation
+        self.steps_per_epoch, self.total_steps, self.snapshot_dir = batches.steps_per_epoch, total_steps, snapshot_dir
+        self.test_x = eval_inputs(run.test_split.images[:cfg.eval_subset], binarized=batches.binary,
+                                  seed=cfg.seed).to(run.device)
+        if batches.channels_last:
+            self.test_x = self.test_x.contiguous(memory_format=torch.channels_last)
+
+    def test_loss(self, step: int) -> dict[str, float] | None:
+        """None on other ranks and without test images."""
+        if self.world.is_main and len(self.test_x):
+            return evaluate_loss(self.model, self.test_x, self.objective, step)
+        return None
+
+    def record_formation(self, step: int) -> None:
+        if self.formation is not None:
+            self.formation.record(self.model, step / self.steps_per_epoch)
+
+    def write_snapshots(self, step: int) -> None:
+        cfg = self.run.train_config
+        if self.snapshot_dir is None or not cfg.snapshot_every or not self.world.is_main:
+            return
+        epoch = math.ceil(step / self.steps_per_epoch)
+        if epoch % cfg.snapshot_every == 0 or step >= self.total_steps:
+            write_snapshot(self.model, self.run.test_split, Path(self.snapshot_dir), epoch,
+                           inputs=run_inputs(self.run.model_config, cfg))
+
+
 class DivergenceGuard:
     """The loss parts of the steps since the last report, kept on the device (no host sync per step),
     and the weights to fall back on when one turns out not finite.
@@ -557,43 +597,39 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
       guard looks for a non-finite loss and, finding one, rolls back to the last weights whose loss
       was finite (the run ends as diverged).
     """
-    model_cfg, cfg, world, model, device = run.model_config, run.train_config, run.world, run.model, run.device
+    model_cfg, cfg, world, model = run.model_config, run.train_config, run.world, run.model
     model.train()
     batches = Batches(run)
     if run.resume is None:  # a learned prior may start from the data (the VampPrior's pseudo-inputs, once per model)
         model.prior.init_from_data(batches.some_images(max(model_cfg.prior_components, 1)))
-    objective_probe = OBJECTIVES[model_cfg.objective]
-    graphs = GraphedStep.applies(run, objective_probe)
+    graphs = GraphedStep.applies(run, OBJECTIVES[model_cfg.objective])
     opt = _optimizer(model, cfg, graphed=graphs)
-    test_x = eval_inputs(run.test_split.images[:cfg.eval_subset], binarized=batches.binary, seed=cfg.seed).to(device)
-    if batches.channels_last:
-        test_x = test_x.contiguous(memory_format=torch.channels_last)
     steps_per_epoch = batches.steps_per_epoch
     total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_iters or math.inf)
     objective = make_objective(model_cfg.objective, cfg, total_steps=total_steps)
+    epoch_end = EpochEnd(run, objective, batches, total_steps, snapshot_dir)
     guard = DivergenceGuard(model, world)
     checkpoints = Checkpointer(checkpoint, run, opt, guard, batches, total_steps)
-    formation = run.formation
     step, seconds_before, history = 0, 0.0, []
     if run.resume is not None:
         step, seconds_before, history = checkpoints.restore()  # weights, optimiser, generators, guard, formation
-    elif formation is not None:
-        formation.record(model, 0.0)  # the untrained model's codes: where the space starts
+    else:
+        epoch_end.record_formation(0)  # the untrained model's codes: where the space starts
     loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
     train_step = TrainStep(loss_of, opt, guard, run, total_steps, graphs=graphs)
-    pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
+    pacer = Pacer(run.device)  # times the steps: the recent rate; on a shared CPU, the thread count
     log = Reporter(callback, world, steps_per_epoch, total_steps, report_seconds, seconds_before, history, pacer)
     cancel = CancelCheck(should_stop, world)
-    ended, means = None, {}  # ended: how the run stopped early (cancelled, diverged), None while it goes on
+    ended, means = None, {}  # ended: an Ending once the run is cancelled or diverges
 
     while step < total_steps and ended is None:
-        for i in batches.epoch(step):
+        for offset in batches.epoch(step):
             if step >= total_steps:
                 break
             if cancel.before_step():
                 ended = Ending.cancelled(step, total_steps)
                 break
-            x, shard = batches.batch(i)
+            x, shard = batches.batch(offset)
             train_step(x, shard, step)
             step += 1
             pacer.tick(step)
@@ -616,15 +652,11 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
         if ended:
             break
         # An epoch's end, or the run's last step inside one (max_iters): a cancel or a divergence broke out above.
-        test = evaluate_loss(model, test_x, objective, step) if world.is_main and len(test_x) else None
-        if formation is not None:
-            formation.record(model, step / steps_per_epoch)
+        test = epoch_end.test_loss(step)
+        epoch_end.record_formation(step)
         log.report(step, means, test)
         guard.propose(step)
-        if snapshot_dir is not None and cfg.snapshot_every and world.is_main:
-            epoch = math.ceil(step / steps_per_epoch)
-            if epoch % cfg.snapshot_every == 0 or step >= total_steps:
-                write_snapshot(model, run.test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, cfg))
+        epoch_end.write_snapshots(step)
         world.sync_rng()  # rank 0 drew for the evaluation: every rank goes on from its generator
         checkpoints.save(step, log.elapsed(), history)
     if ended and ended.status == CANCELLED:
@@ -638,18 +670,14 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
     if ended:
         step = ended.step  # a diverged run counts the updates that came before its first non-finite loss
         if callback is not None:
-            log.report(step, means)
+            log.report(step, means)  # the final report says where it stopped
     seconds = log.elapsed()
-    message = ended.message if ended else \
-        f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s"
-    message += train_step.capture_note()
-    status = ended.status if ended else COMPLETED
+    ended = ended or Ending.completed(step, steps_per_epoch, seconds)
     pacer.close()
     model.eval()
-    return TrainResult(model, model_cfg, cfg, status, message, step, step / steps_per_epoch, seconds,
-                       history, run.dataset, world=world.describe(), resumed_at=checkpoints.resumed_at,
-                       formation=formation,
-                       cuda_graph=train_step.captured)
+    return TrainResult(model, model_cfg, cfg, ended.status, ended.message + train_step.capture_note(), step,
+                       step / steps_per_epoch, seconds, history, run.dataset, world=world.describe(),
+                       resumed_at=checkpoints.resumed_at, formation=run.formation, cuda_graph=train_step.captured)
 
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000, *,
