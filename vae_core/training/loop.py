@@ -7,6 +7,12 @@ before the first step, and the model is built there. `train` never raises for wh
 during training: divergence and cancel come back as a status with the last good weights, so a
 caller (the page, the CLI) always has a model to show and a message to print. `fit` is both in one
 call. `vae_core.training.runs.finish_run` then evaluates and saves the result.
+
+`train` reads top to bottom; each of its collaborators does one job: `Batches` (the images, their
+order and binarisation draws), `TrainStep` (one optimiser step, ordinary or a replayed CUDA graph),
+`DivergenceGuard` (the loss parts on the device, the weights to fall back on), `Reporter` (history
+and callback), `CancelCheck` (the caller's cancel), `EpochEnd` (test loss, formation, snapshots),
+`resume.Checkpointer` (the resume checkpoint) and `Ending` (how the run ended, and what to say).
 """
 from __future__ import annotations
 
