@@ -150,3 +150,19 @@ def test_the_train_tab_offers_an_unfinished_run_and_continues_it(splits, isolate
     bundle = load_bundle(isolated_models_dir / "page-continue")
     assert bundle.metrics["steps"] == 16 and bundle.metrics["resumed_at_steps"] == [5]
     assert not any(s.key == "t_resume" for s in at.selectbox)  # nothing is left to continue
+
+
+def test_the_checkpoint_keeps_its_layout_and_the_epoch_s_order_state(splits, tmp_path):
+    """Format 1's keys, in order, the ones a resume reads among them; the order generator's state is
+    the one from before the epoch's permutation (in the first epoch: as seeded), so that a resumed run
+    draws the epoch's permutation again."""
+    checkpoint = resume_file(tmp_path / "run")
+    stopped_at(3, TINY, RUN, splits, checkpoint)
+    raw = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert list(raw) == ["format", "library_version", "saved_at", "model_config", "train_config", "data", "step",
+                         "total_steps", "steps_per_epoch", "seconds", "world", "resumed_at", "model", "optimizer",
+                         "good", "good_step", "pending", "history", "formation", "rng"]
+    assert list(raw["rng"]) == ["cpu", "cuda", "data", "data_device", "order"]
+    assert (raw["format"], raw["step"], raw["total_steps"], raw["steps_per_epoch"]) == (1, 3, 16, 8)
+    assert raw["rng"]["data_device"] == "cpu" and raw["rng"]["cuda"] is None
+    assert torch.equal(raw["rng"]["order"], torch.Generator().manual_seed(RUN.seed).get_state())

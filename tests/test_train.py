@@ -227,3 +227,50 @@ def test_the_vamp_prior_starts_from_training_images_once(mnist_small, mnist_test
                   model=result.model)
     moved = torch.sigmoid(again.model.prior.pseudo_inputs.detach()) - pseudo
     assert moved.abs().max() < 0.01
+
+
+def test_a_ready_captured_step_stands_in_for_the_ordinary_one(mnist_small, mnist_test):
+    """TrainStep's CUDA-graph branch, without a GPU (tests/test_cuda.py replays a real graph): until the
+    graph is ready each step is the ordinary one and counts as a warm-up step; then a replay's loss row
+    goes to the guard and the ordinary loss is not computed; an ordinary step after the capture (a short
+    last batch) zeroes the gradients in place, where the captured graph reads them. Every step first sets
+    the schedule's learning rate."""
+    from vae_core.training.loop import DivergenceGuard, TrainStep, _lr_at, setup_run
+
+    cfg = FAST.replace(schedule="cosine")
+    run = setup_run(TINY, cfg, train_split=mnist_small, test_split=mnist_test)
+    objective = train_module.make_objective("standard", cfg)
+    computed = []
+
+    def loss_of(x, step):
+        computed.append(step)
+        return objective.loss(run.model, x, step)
+
+    class Replay:  # what TrainStep uses of a GraphedStep
+        names, graph, failed, eager_steps, full = ["total", "recon", "kl"], None, None, 0, 64
+
+        def ready(self, x):
+            if self.eager_steps == 2:
+                self.graph = "captured"
+            return self.graph is not None and len(x) == self.full
+
+        def __call__(self, x):
+            return torch.tensor([1.0, 2.0, 3.0])
+
+    opt = torch.optim.Adam(run.model.parameters(), lr=cfg.lr)
+    guard = DivergenceGuard(run.model, run.world)
+    step = TrainStep(loss_of, opt, guard, run, total_steps=8, graphs=False)
+    step.graphed = Replay()
+    x = torch.bernoulli(mnist_small.images[:64].float() / 255)
+    for s in range(4):
+        step(x, None, s)
+        assert opt.param_groups[0]["lr"] == pytest.approx(_lr_at(cfg, s, 8))
+    assert computed == [0, 1] and step.graphed.eager_steps == 2 and step.captured
+    assert guard.pending_count() == 4 and all(torch.equal(r, torch.tensor([1.0, 2.0, 3.0])) for r in guard.rows[2:])
+    grads = [p.grad for p in run.model.parameters()]
+    step(x[:10], None, 4)  # a short batch: the ordinary step, its gradients where the graph reads them
+    assert computed == [0, 1, 4] and step.graphed.eager_steps == 3
+    assert all(p.grad is g for p, g in zip(run.model.parameters(), grads))
+    assert step.capture_note() == ""
+    step.graphed.failed = "RuntimeError: no capture here"
+    assert "could not be captured as a CUDA graph: RuntimeError: no capture here" in step.capture_note()

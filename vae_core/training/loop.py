@@ -7,6 +7,12 @@ before the first step, and the model is built there. `train` never raises for wh
 during training: divergence and cancel come back as a status with the last good weights, so a
 caller (the page, the CLI) always has a model to show and a message to print. `fit` is both in one
 call. `vae_core.training.runs.finish_run` then evaluates and saves the result.
+
+`train` reads top to bottom; each of its collaborators does one job: `Batches` (the images, their
+order and binarisation draws), `TrainStep` (one optimiser step, ordinary or a replayed CUDA graph),
+`DivergenceGuard` (the loss parts on the device, the weights to fall back on), `Reporter` (history
+and callback), `CancelCheck` (the caller's cancel), `EpochEnd` (test loss, formation, snapshots),
+`resume.Checkpointer` (the resume checkpoint) and `Ending` (how the run ended, and what to say).
 """
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ from ..data import Dataset, Inputs, Split, binarize, eval_inputs, resolve_datase
 from ..analysis.formation import Formation
 from ..model.networks import VAE, build_model
 from ..objectives import OBJECTIVES, Objective, make_objective
-from .resume import ResumeState, check_same_run, write_resume
+from ..shards import Shard
+from .resume import Checkpointer, ResumeState, check_same_run
 from .runtime import Pacer, configure_cpu_numerics
 
 COMPLETED, CANCELLED, DIVERGED = "completed", "cancelled", "diverged"
@@ -75,6 +82,28 @@ class TrainResult:
     @property
     def ok(self) -> bool:
         return self.status == COMPLETED
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a run ended: its status, the step it ended at and the message to show."""
+
+    status: str  # completed, cancelled or diverged
+    step: int
+    message: str
+
+    @classmethod
+    def completed(cls, step: int, steps_per_epoch: int, seconds: float) -> Ending:
+        return cls(COMPLETED, step, f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s")
+
+    @classmethod
+    def cancelled(cls, step: int, total_steps: int) -> Ending:
+        return cls(CANCELLED, step, f"cancelled at step {step} of {total_steps}")
+
+    @classmethod
+    def diverged(cls, step: int, loss: float, good_step: int) -> Ending:
+        return cls(DIVERGED, step, f"training diverged at step {step} (loss {loss}); kept the weights from step "
+                                   f"{good_step}. Try a smaller learning rate.")
 
 
 def _optimizer(model: VAE, cfg: TrainConfig, *, graphed: bool = False) -> torch.optim.Optimizer:
@@ -178,6 +207,51 @@ def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
     if cfg.schedule == "constant":
         return cfg.lr
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
+
+
+class TrainStep:
+    """One optimiser step on a batch: the schedule's learning rate for the step, then the loss, its
+    backward and the update, replayed from the captured graph where it applies (`GraphedStep`), else
+    as usual (under torchrun in DDP, the loss weighted by the rank's shard). The loss parts go to the
+    guard and stay on the device: no host sync per step."""
+
+    def __init__(self, loss_of, opt: torch.optim.Optimizer, guard: DivergenceGuard, run: RunSetup,
+                 total_steps: int, *, graphs: bool):
+        cfg, device = run.train_config, run.device
+        self.loss_of, self.opt, self.guard, self.world = loss_of, opt, guard, run.world
+        self.cfg, self.total_steps = cfg, total_steps
+        self.amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)) \
+            if cfg.precision == "bf16" else contextlib.nullcontext
+        self.graphed = GraphedStep(loss_of, opt, self.amp) if graphs else None
+
+    def __call__(self, x: torch.Tensor, shard: Shard | None, step: int) -> None:
+        _set_lr(self.opt, _lr_at(self.cfg, step, self.total_steps))
+        graphed = self.graphed
+        if graphed is not None and graphed.ready(x):
+            self.guard.add_row(graphed(x), graphed.names)
+            return
+        with self.world.step(shard), self.amp():
+            parts = self.loss_of(x, step)
+        self.opt.zero_grad(set_to_none=graphed is None or graphed.graph is None)  # a graph's grads stay put
+        (parts.total if shard is None or shard.weight == 1 else parts.total * shard.weight).backward()
+        self.opt.step()
+        self.guard.add(parts, shard)
+        # Nothing may keep this step's autograd graph alive: its gradient accumulators belong to
+        # this stream, and a capture that met them would have to synchronise with it (and fail).
+        del parts
+        if graphed is not None:
+            graphed.eager_steps += 1
+
+    @property
+    def captured(self) -> bool:
+        """Whether the full batches were replayed as a captured CUDA graph."""
+        return self.graphed is not None and self.graphed.graph is not None
+
+    def capture_note(self) -> str:
+        """What the run's message adds when the capture failed (the run went on with ordinary steps)."""
+        if self.graphed is not None and self.graphed.failed:
+            return f" (the step could not be captured as a CUDA graph: {self.graphed.failed}; it ran as usual)"
+        return ""
 
 
 @torch.inference_mode()
@@ -297,6 +371,104 @@ def fit(model_cfg: ModelConfig, train_cfg: TrainConfig, *, data_dir=None,
                  report_seconds=report_seconds, checkpoint=checkpoint)
 
 
+class Batches:
+    """The training images on the device and the two generators that draw from them: the order
+    generator shuffles each epoch, the data generator binarises each batch. Both draw for the whole
+    global batch under torchrun, which each rank then slices to its shard. It keeps the order
+    generator's state from where the epoch's permutation was drawn: a resumed run draws that
+    permutation again and goes on from its place inside it."""
+
+    def __init__(self, run: RunSetup):
+        model_cfg, cfg, device = run.model_config, run.train_config, run.device
+        self.images = run.train_split.subset(cfg.train_subset).images.to(device)  # uint8 here; floats per batch
+        self.n, self.size, self.seed = len(self.images), cfg.batch_size, cfg.seed
+        self.steps_per_epoch = math.ceil(self.n / self.size)
+        self.binary = binarizes(model_cfg, cfg)
+        self.channels_last = model_cfg.arch == "conv" and device.type == "cpu"
+        self.world, self.device = run.world, device
+        self.data = torch.Generator(device=device).manual_seed(cfg.seed)
+        self.order = torch.Generator().manual_seed(cfg.seed)
+        self.epoch_start: torch.Tensor | None = None  # the order generator's state before this epoch's permutation
+        self._permutation: torch.Tensor | None = None
+
+    def some_images(self, k: int) -> torch.Tensor:
+        """`k` training images picked by a generator of their own (the epochs' order stays as it was)."""
+        g_init = torch.Generator().manual_seed(self.seed)
+        pick = torch.randperm(self.n, generator=g_init)[:k].to(self.device)
+        return to_float(self.images[pick])
+
+    def epoch(self, step: int) -> range:
+        """Draw the permutation of the epoch that `step` is in; the offsets of its batches from `step` on."""
+        first = (step % self.steps_per_epoch) * self.size  # where a resumed run is inside its epoch
+        if first == 0:
+            self.epoch_start = self.order.get_state()
+        self._permutation = torch.randperm(self.n, generator=self.order).to(self.device)
+        return range(first, self.n, self.size)
+
+    def batch(self, offset: int) -> tuple[torch.Tensor, Shard | None]:
+        """The batch at `offset` of this epoch's permutation, as floats (binarised for a Bernoulli model),
+        and this rank's shard of it (None in one process)."""
+        x = to_float(self.images[self._permutation[offset:offset + self.size]])
+        if self.binary:
+            x = binarize(x, self.data)  # drawn for the whole global batch under torchrun, then sliced
+        shard = self.world.shard(len(x))
+        x = shard.take(x) if shard is not None else x
+        x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return x, shard
+
+    def epoch_done(self, step: int) -> None:
+        """After an epoch's last batch (not a run's end inside an epoch): the next epoch starts from here."""
+        if step % self.steps_per_epoch == 0:
+            self.epoch_start = self.order.get_state()
+
+    def state(self) -> dict:
+        """The resume checkpoint's record of both generators ("rng": data, data_device, order)."""
+        return {"data": self.data.get_state(), "data_device": self.device.type,
+                "order": self.epoch_start}  # the epoch's permutation is drawn again, the run goes on inside it
+
+    def restore(self, rng: dict) -> None:
+        if rng["data_device"] == self.device.type:  # a run moved to another kind of device draws anew from its seed
+            self.data.set_state(rng["data"])
+        self.order.set_state(rng["order"])
+        self.epoch_start = rng["order"]
+
+
+class EpochEnd:
+    """What an epoch's end keeps besides the report, on rank 0: the training objective's parts on the
+    fixed test subset (`evaluate_loss`), the formation's frame (the codes of its fixed images) and,
+    every `snapshot_every` epochs and at the run's end, the PNG snapshots (`write_snapshot`)."""
+
+    def __init__(self, run: RunSetup, objective: Objective, batches: Batches, total_steps: int,
+                 snapshot_dir: Path | None):
+        cfg = run.train_config
+        self.run, self.model, self.objective, self.world, self.formation = \
+            run, run.model, objective, run.world, run.formation
+        self.steps_per_epoch, self.total_steps, self.snapshot_dir = batches.steps_per_epoch, total_steps, snapshot_dir
+        self.test_x = eval_inputs(run.test_split.images[:cfg.eval_subset], binarized=batches.binary,
+                                  seed=cfg.seed).to(run.device)
+        if batches.channels_last:
+            self.test_x = self.test_x.contiguous(memory_format=torch.channels_last)
+
+    def test_loss(self, step: int) -> dict[str, float] | None:
+        """None on other ranks and without test images."""
+        if self.world.is_main and len(self.test_x):
+            return evaluate_loss(self.model, self.test_x, self.objective, step)
+        return None
+
+    def record_formation(self, step: int) -> None:
+        if self.formation is not None:
+            self.formation.record(self.model, step / self.steps_per_epoch)
+
+    def write_snapshots(self, step: int) -> None:
+        cfg = self.run.train_config
+        if self.snapshot_dir is None or not cfg.snapshot_every or not self.world.is_main:
+            return
+        epoch = math.ceil(step / self.steps_per_epoch)
+        if epoch % cfg.snapshot_every == 0 or step >= self.total_steps:
+            write_snapshot(self.model, self.run.test_split, Path(self.snapshot_dir), epoch,
+                           inputs=run_inputs(self.run.model_config, cfg))
+
+
 class DivergenceGuard:
     """The loss parts of the steps since the last report, kept on the device (no host sync per step),
     and the weights to fall back on when one turns out not finite.
@@ -348,6 +520,44 @@ class DivergenceGuard:
     def pending_count(self) -> int:
         return len(self.rows)
 
+    def state(self) -> dict:
+        """The resume checkpoint's record of the guard ("good", "good_step", "pending")."""
+        return {"good": self.good, "good_step": self.good_step, "pending": self.pending is not None}
+
+    def restore(self, state: dict, step: int) -> None:
+        """The guard as the checkpoint left it; a pending copy was of the weights at `step` (proposed at its
+        report), so it is taken again from the restored model."""
+        self.good = {k: v.to(self.world.device) for k, v in state["good"].items()}
+        self.good_step = int(state["good_step"])
+        self.pending = (_copy_state(self.model), step) if state["pending"] else None
+
+    def read(self, step: int) -> tuple[dict[str, float], Ending | None]:
+        """The mean loss parts since the last read, for a report, and, when one was not finite, the run's
+        end as diverged: back at the last good weights, at the step of that loss (the updates before it)."""
+        first = self.pending_count()
+        means, bad, loss = self.flush()
+        if bad is None:
+            return means, None
+        return means, Ending.diverged(step - first + bad, loss, self.good_step)
+
+
+class CancelCheck:
+    """The caller's `should_stop` (the page's cancel, the CLI's Ctrl-C), asked where the run may stop:
+    one process asks before every step; under torchrun the ranks decide together at reports (a
+    collective), so that all stop at the same step."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None, world: distributed.World):
+        self.should_stop, self.world = should_stop, world
+
+    def _asked(self) -> bool:
+        return self.should_stop is not None and self.should_stop()
+
+    def before_step(self) -> bool:
+        return not self.world.distributed and self._asked()
+
+    def at_report(self) -> bool:
+        return self.world.distributed and self.world.any(self._asked())
+
 
 class Reporter:
     """The run's history and its callback: a report at most every `every` seconds (under torchrun,
@@ -393,183 +603,87 @@ def train(run: RunSetup, *, callback: Callable[[Progress], None] | None = None,
       guard looks for a non-finite loss and, finding one, rolls back to the last weights whose loss
       was finite (the run ends as diverged).
     """
-    model_cfg, cfg, world, model, device = run.model_config, run.train_config, run.world, run.model, run.device
+    model_cfg, cfg, world, model = run.model_config, run.train_config, run.world, run.model
     model.train()
-    images = run.train_split.subset(cfg.train_subset).images.to(device)  # uint8 on the device; floats per batch
-    n, bs = len(images), cfg.batch_size
-    binary = binarizes(model_cfg, cfg)
-    g_data = torch.Generator(device=device).manual_seed(cfg.seed)
-    g_order = torch.Generator().manual_seed(cfg.seed)
+    batches = Batches(run)
     if run.resume is None:  # a learned prior may start from the data (the VampPrior's pseudo-inputs, once per model)
-        g_init = torch.Generator().manual_seed(cfg.seed)
-        pick = torch.randperm(n, generator=g_init)[:max(model_cfg.prior_components, 1)].to(device)
-        model.prior.init_from_data(to_float(images[pick]))
-    objective_probe = OBJECTIVES[model_cfg.objective]
-    graphs = GraphedStep.applies(run, objective_probe)
+        model.prior.init_from_data(batches.some_images(max(model_cfg.prior_components, 1)))
+    graphs = GraphedStep.applies(run, OBJECTIVES[model_cfg.objective])
     opt = _optimizer(model, cfg, graphed=graphs)
-    channels_last = model_cfg.arch == "conv" and device.type == "cpu"
-    test_x = eval_inputs(run.test_split.images[:cfg.eval_subset], binarized=binary, seed=cfg.seed).to(device)
-    if channels_last:
-        test_x = test_x.contiguous(memory_format=torch.channels_last)
-    steps_per_epoch = math.ceil(n / bs)
+    steps_per_epoch = batches.steps_per_epoch
     total_steps = min(steps_per_epoch * cfg.epochs, cfg.max_iters or math.inf)
     objective = make_objective(model_cfg.objective, cfg, total_steps=total_steps)
+    epoch_end = EpochEnd(run, objective, batches, total_steps, snapshot_dir)
     guard = DivergenceGuard(model, world)
-    formation = run.formation
-    step, seconds_before, resumed_at, order_state, history = 0, 0.0, [], None, []
+    checkpoints = Checkpointer(checkpoint, run, opt, guard, batches, total_steps)
+    step, seconds_before, history = 0, 0.0, []
     if run.resume is not None:
-        step, seconds_before, resumed_at, order_state, history = _restore(run.resume, model, opt, g_data, g_order,
-                                                                           guard, device)
-        if formation is not None:
-            formation.restore(run.resume.state.get("formation"))
-    elif formation is not None:
-        formation.record(model, 0.0)  # the untrained model's codes: where the space starts
+        step, seconds_before, history = checkpoints.restore()  # weights, optimiser, generators, guard, formation
+    else:
+        epoch_end.record_formation(0)  # the untrained model's codes: where the space starts
     loss_of = world.loss_function(model, objective)  # under torchrun: the DDP-wrapped loss (after the restore)
-    amp = (lambda: torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)) \
-        if cfg.precision == "bf16" else contextlib.nullcontext
-    graphed = GraphedStep(loss_of, opt, amp) if graphs else None
-    pacer = Pacer(device)  # times the steps: the recent rate; on a shared CPU, the thread count
+    train_step = TrainStep(loss_of, opt, guard, run, total_steps, graphs=graphs)
+    pacer = Pacer(run.device)  # times the steps: the recent rate; on a shared CPU, the thread count
     log = Reporter(callback, world, steps_per_epoch, total_steps, report_seconds, seconds_before, history, pacer)
-    status, message, means = COMPLETED, "", {}
+    cancel = CancelCheck(should_stop, world)
+    ended, means = None, {}  # ended: an Ending once the run is cancelled or diverges
 
-    def save_checkpoint() -> None:
-        if checkpoint is None or not world.is_main:
-            return
-        write_resume(Path(checkpoint), {
-            "model_config": model_cfg.to_dict(), "train_config": cfg.to_dict(), "data": run.dataset.fingerprint,
-            "step": step, "total_steps": total_steps, "steps_per_epoch": steps_per_epoch,
-            "seconds": log.elapsed(), "world": world.describe(), "resumed_at": resumed_at,
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "good": guard.good,
-            "good_step": guard.good_step, "pending": guard.pending is not None, "history": history,
-            "formation": formation.state() if formation is not None else None,
-            "rng": {"cpu": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                    "data": g_data.get_state(), "data_device": device.type,
-                    "order": order_state}})  # the epoch's permutation is drawn again, the run goes on inside it
-
-    def read_losses() -> dict:
-        """The mean loss parts since the last report; on a non-finite one the run is diverged, back at
-        the last good weights and at the step before that loss."""
-        nonlocal step, status, message
-        first = guard.pending_count()
-        means, bad, loss = guard.flush()
-        if bad is not None:
-            step = step - first + bad  # the updates that came before the first non-finite loss
-            status = DIVERGED
-            message = (f"training diverged at step {step} (loss {loss}); kept the weights from step "
-                       f"{guard.good_step}. Try a smaller learning rate.")
-        return means
-
-    def stop_asked() -> bool:
-        if world.distributed:  # every rank decides together, at reports
-            return world.any(should_stop is not None and should_stop())
-        return should_stop is not None and should_stop()
-
-    first = (step % steps_per_epoch) * bs  # where a resumed run is inside its epoch
-    while step < total_steps and status == COMPLETED:
-        if first == 0:
-            order_state = g_order.get_state()
-        order = torch.randperm(n, generator=g_order).to(device)
-        for i in range(first, n, bs):
+    while step < total_steps and ended is None:
+        for offset in batches.epoch(step):
             if step >= total_steps:
                 break
-            if not world.distributed and stop_asked():
-                status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
+            if cancel.before_step():
+                ended = Ending.cancelled(step, total_steps)
                 break
-            x = to_float(images[order[i:i + bs]])
-            if binary:
-                x = binarize(x, g_data)  # drawn for the whole global batch under torchrun, then sliced
-            shard = world.shard(len(x))
-            x = shard.take(x) if shard is not None else x
-            x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-            _set_lr(opt, _lr_at(cfg, step, total_steps))
-            if graphed is not None and graphed.ready(x):
-                guard.add_row(graphed(x), graphed.names)
-            else:
-                with world.step(shard), amp():
-                    parts = loss_of(x, step)
-                opt.zero_grad(set_to_none=graphed is None or graphed.graph is None)  # a graph's grads stay put
-                (parts.total if shard is None or shard.weight == 1 else parts.total * shard.weight).backward()
-                opt.step()
-                guard.add(parts, shard)
-                # Nothing may keep this step's autograd graph alive: its gradient accumulators belong to
-                # this stream, and a capture that met them would have to synchronise with it (and fail).
-                del parts
-                if graphed is not None:
-                    graphed.eager_steps += 1
+            x, shard = batches.batch(offset)
+            train_step(x, shard, step)
             step += 1
             pacer.tick(step)
             checkpoint_due = cfg.checkpoint_every and step % cfg.checkpoint_every == 0
             if log.due(step) or checkpoint_due:
-                means = read_losses()
-                if status != COMPLETED:
+                means, ended = guard.read(step)
+                if ended:
                     break
                 log.report(step, means)
                 guard.propose(step)
-                if world.distributed and stop_asked():
-                    status, message = CANCELLED, f"cancelled at step {step} of {total_steps}"
+                if cancel.at_report():
+                    ended = Ending.cancelled(step, total_steps)
                     break
-                if checkpoint_due and step % steps_per_epoch:
-                    save_checkpoint()
-        first = 0
-        if status != COMPLETED:
+                if checkpoint_due and step % steps_per_epoch:  # an epoch's end writes one anyway
+                    checkpoints.save(step, log.elapsed(), history)
+        if ended:
             break
-        if step % steps_per_epoch == 0:
-            order_state = g_order.get_state()  # the next epoch starts from here
-        means = read_losses()
-        if status != COMPLETED:
+        batches.epoch_done(step)
+        means, ended = guard.read(step)
+        if ended:
             break
-        epoch_done = step % steps_per_epoch == 0 or step >= total_steps
-        test = evaluate_loss(model, test_x, objective, step) if epoch_done and world.is_main and len(test_x) else None
-        if epoch_done and formation is not None:
-            formation.record(model, step / steps_per_epoch)
+        # An epoch's end, or the run's last step inside one (max_iters): a cancel or a divergence broke out above.
+        test = epoch_end.test_loss(step)
+        epoch_end.record_formation(step)
         log.report(step, means, test)
         guard.propose(step)
-        if epoch_done and snapshot_dir is not None and cfg.snapshot_every and world.is_main:
-            epoch = math.ceil(step / steps_per_epoch)
-            if epoch % cfg.snapshot_every == 0 or step >= total_steps:
-                write_snapshot(model, run.test_split, Path(snapshot_dir), epoch, inputs=run_inputs(model_cfg, cfg))
+        epoch_end.write_snapshots(step)
         world.sync_rng()  # rank 0 drew for the evaluation: every rank goes on from its generator
-        save_checkpoint()
-    if status == CANCELLED:
-        means = read_losses()  # a cancel after a non-finite loss is a divergence
-        if status == CANCELLED:
+        checkpoints.save(step, log.elapsed(), history)
+    if ended and ended.status == CANCELLED:
+        means, diverged = guard.read(step)  # a cancel after a non-finite loss is a divergence
+        ended = diverged or ended
+        if ended.status == CANCELLED:
             if not all(torch.isfinite(p).all() for p in model.parameters()):
                 model.load_state_dict(guard.good)  # a cancelled run hands back finite weights, like a diverged one
             else:
-                save_checkpoint()  # the run can go on from here
-    if status != COMPLETED and callback is not None:
-        log.report(step, means)
+                checkpoints.save(step, log.elapsed(), history)  # the run can go on from here
+    if ended:
+        step = ended.step  # a diverged run counts the updates that came before its first non-finite loss
+        if callback is not None:
+            log.report(step, means)  # the final report says where it stopped
     seconds = log.elapsed()
-    if not message:
-        message = f"trained {step} steps ({step / steps_per_epoch:.2f} epochs) in {seconds:.1f} s"
-    if graphed is not None and graphed.failed:
-        message += f" (the step could not be captured as a CUDA graph: {graphed.failed}; it ran as usual)"
+    ended = ended or Ending.completed(step, steps_per_epoch, seconds)
     pacer.close()
     model.eval()
-    return TrainResult(model, model_cfg, cfg, status, message, step, step / steps_per_epoch, seconds,
-                       history, run.dataset, world=world.describe(), resumed_at=resumed_at, formation=formation,
-                       cuda_graph=graphed is not None and graphed.graph is not None)
-
-
-def _restore(resume: ResumeState, model: VAE, opt: torch.optim.Optimizer, g_data: torch.Generator,
-             g_order: torch.Generator, guard: DivergenceGuard, device: torch.device):
-    """Put a run's state back from its resume checkpoint: the weights, the optimiser, the generators
-    and the guard's; returns the loop's (step, seconds trained, resumed_at, order state, history)."""
-    s = resume.state
-    model.load_state_dict(s["model"])
-    opt.load_state_dict(s["optimizer"])
-    rng = s["rng"]
-    torch.set_rng_state(rng["cpu"])
-    if device.type == "cuda" and rng.get("cuda") is not None:
-        torch.cuda.set_rng_state(rng["cuda"], device)
-    if rng["data_device"] == device.type:  # a run moved to another kind of device draws anew from its seed
-        g_data.set_state(rng["data"])
-    g_order.set_state(rng["order"])
-    step = int(s["step"])
-    guard.good, guard.good_step = {k: v.to(device) for k, v in s["good"].items()}, int(s["good_step"])
-    guard.pending = (_copy_state(model), step) if s["pending"] else None
-    return step, float(s["seconds"]), [*s["resumed_at"], step], rng["order"], [dict(r) for r in s["history"]]
+    return TrainResult(model, model_cfg, cfg, ended.status, ended.message + train_step.capture_note(), step,
+                       step / steps_per_epoch, seconds, history, run.dataset, world=world.describe(),
+                       resumed_at=checkpoints.resumed_at, formation=run.formation, cuda_graph=train_step.captured)
 
 
 def write_snapshot(model: VAE, test_split: Split, folder: Path, epoch: int, n_points: int = 5000, *,

@@ -4,7 +4,7 @@ A run that will save to `<models>/<tag>` keeps `<models>/.<tag>.resume.pt` while
 dot-file: never listed as a model). `fit(checkpoint=...)` writes it atomically (a temporary file
 renamed into place) at every epoch's end, every `checkpoint_every` steps, and when a run is
 cancelled; `finish_run` removes it once the model is saved (a cancelled run keeps it, so it can be
-continued). Under torchrun only rank 0 writes it.
+continued). Under torchrun only rank 0 writes it. The loop's `Checkpointer` writes and restores it.
 
 It holds what the loop needs to go on as if it had never stopped: both configs, the weights, the
 optimiser's state, the step (the learning-rate schedule and an objective's schedule follow from
@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -32,6 +33,9 @@ from .._version import __version__
 from ..store.folders import tag_path
 from ..config import ModelConfig, TrainConfig
 from ..errors import CheckpointError, ConfigError
+
+if TYPE_CHECKING:  # the loop's objects, which this module only uses
+    from .loop import Batches, DivergenceGuard, RunSetup
 
 FORMAT_VERSION = 1
 SUFFIX = ".resume.pt"
@@ -135,6 +139,54 @@ def write_resume(file: Path, state: dict) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+class Checkpointer:
+    """A run's resume checkpoint, written and read back in one place, so that `restore` reads what
+    `save` wrote: the configs and the data's fingerprint, the weights and the optimiser, every
+    generator the loop draws from (the global CPU and CUDA ones here, the data and order generators
+    through `batches`), the NaN guard's weights, the formation's frames, the history and the seconds
+    trained. `save` writes nothing without a file, nor on any rank but 0 (`write_resume`: atomically)."""
+
+    def __init__(self, file, run: RunSetup, opt: torch.optim.Optimizer, guard: DivergenceGuard, batches: Batches,
+                 total_steps: int):
+        self.file, self.run, self.opt, self.guard, self.batches = file, run, opt, guard, batches
+        self.total_steps = total_steps
+        self.resumed_at: list[int] = []  # the steps the run was resumed at, this time's included
+
+    def save(self, step: int, seconds: float, history: list[dict]) -> None:
+        run, device = self.run, self.run.device
+        if self.file is None or not run.world.is_main:
+            return
+        write_resume(Path(self.file), {
+            "model_config": run.model_config.to_dict(), "train_config": run.train_config.to_dict(),
+            "data": run.dataset.fingerprint, "step": step, "total_steps": self.total_steps,
+            "steps_per_epoch": self.batches.steps_per_epoch, "seconds": seconds, "world": run.world.describe(),
+            "resumed_at": self.resumed_at, "model": run.model.state_dict(), "optimizer": self.opt.state_dict(),
+            **self.guard.state(), "history": history,
+            "formation": run.formation.state() if run.formation is not None else None,
+            "rng": {"cpu": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                    **self.batches.state()}})
+
+    def restore(self) -> tuple[int, float, list[dict]]:
+        """Put the run back where its checkpoint (`run.resume`) left it: the weights, the optimiser, the
+        generators, the guard and the formation; returns (step, seconds trained, history)."""
+        run, device = self.run, self.run.device
+        s = run.resume.state
+        run.model.load_state_dict(s["model"])
+        self.opt.load_state_dict(s["optimizer"])
+        rng = s["rng"]
+        torch.set_rng_state(rng["cpu"])
+        if device.type == "cuda" and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state(rng["cuda"], device)
+        self.batches.restore(rng)
+        step = int(s["step"])
+        self.guard.restore(s, step)
+        if run.formation is not None:
+            run.formation.restore(s.get("formation"))
+        self.resumed_at = [*s["resumed_at"], step]
+        return step, float(s["seconds"]), [dict(r) for r in s["history"]]
 
 
 def clear_resume(model_path) -> None:
