@@ -176,8 +176,7 @@ class LatentMap {
         this.decoders.set(model.side, { key: model.key, error: err.message });
       }
     });
-    await Promise.all([...jobs, ...data.models.map((model) => this.loadEncoder(model))]);
-    this.drawing.build(data);
+    await Promise.all(jobs);
     const failed = [...this.decoders.entries()].filter(([side, d]) => d.error && sides(data).includes(side));
     if (failed.length) {
       this.stats.mode = "server";
@@ -199,6 +198,11 @@ class LatentMap {
     this.stats.timeline.decoders = this.stats.timeline.decoders || performance.now();
     this.root.dataset.ready = "1";
     this.root.dataset.mode = this.stats.mode;
+    // The drawing pad's encoders after the decoders: the first paint needs only the decoders, and the
+    // weights of both would share the same two cores while the page draws.
+    await Promise.all(data.models.map((model) => this.loadEncoder(model)));
+    this.drawing.build(data);
+    this.stats.timeline.encoders = this.stats.timeline.encoders || performance.now();
   }
 
   async loadEncoder(model) {

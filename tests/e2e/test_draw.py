@@ -171,10 +171,11 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
     expect(page.get_by_text("start: your pinned drawing")).to_be_visible()
     screenshot(page, "draw-interpolation", full_page=False)
     click_tab(page, "Latent space")
-    page.wait_for_function(f"{MAP} && {MAP}.instance.data.models.length === 2")
-    for side in MODELS:
-        start = page.evaluate(f"side => {MAP}.instance.data.models.find(x => x.side === side).path[0]", side)
-        np.testing.assert_allclose(start, pinned[side], rtol=0, atol=TOL)
+    page.wait_for_function(f"""pinned => {{
+        const m = {MAP} && {MAP}.instance;  // the map mounted again for this tab, with the page's new path
+        return !!m && m.data.models.length === 2 && m.data.models.every(x => x.path &&
+            Math.hypot(x.path[0][0] - pinned[x.side][0], x.path[0][1] - pinned[x.side][1]) < {TOL});
+    }}""", arg=pinned)
     assert not page.page_errors
 
 
