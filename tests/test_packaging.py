@@ -100,3 +100,68 @@ def test_the_launcher_passes_page_options_after_the_separator(tmp_path, monkeypa
     assert "--server.enableStaticServing=true" in cmd and "--server.enableXsrfProtection=true" in cmd
     assert cmd[-3:] == ["--", "--data-dir", str(tmp_path / "data")]  # made absolute where it was typed
     assert config_flags(tmp_path / "none.toml") == []
+
+
+# vae_core's floors, as its __init__ names them: each module imports (at module level) only modules of its own
+# floor or below, and nothing imports back into a circle.
+FLOORS = [("_version", "errors", "registry", "shards"), ("data",), ("model", "objectives"), ("config",),
+          ("analysis",), ("store",), ("training",), ("cli", "__main__"), ("",)]
+
+
+def _module_imports(path: Path, name: str, is_package: bool) -> set[str]:
+    """The vae_core modules `name` imports when it is imported (statements at its top level)."""
+    package = name if is_package else name.rpartition(".")[0]
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "vae_core"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "vae_core":
+                continue
+            for alias in node.names:  # `from . import x` names a module when there is one
+                sub = f"{target}.{alias.name}"
+                as_path = ROOT.joinpath(*sub.split("."))
+                found.add(sub if as_path.with_suffix(".py").exists() or (as_path / "__init__.py").exists() else target)
+    return found
+
+
+def _vae_core_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in (ROOT / "vae_core").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        is_package = parts[-1] == "__init__"
+        name = ".".join(parts[:-1] if is_package else parts)
+        graph[name] = _module_imports(path, name, is_package) - {name}
+    return graph
+
+
+def test_vae_core_has_no_import_circle_and_keeps_its_floors():
+    graph = _vae_core_graph()
+    assert len(graph) > 30 and graph["vae_core.store.folders"] >= {"vae_core.config", "vae_core.errors"}  # read
+    circles, state = [], {}
+
+    def visit(node, trail):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                circles.append(trail[trail.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert circles == [], "import circles: " + "; ".join(" -> ".join(c) for c in circles)
+
+    def floor(module: str) -> int:
+        top = module.split(".")[1] if "." in module else ""
+        return next(i for i, names in enumerate(FLOORS) if top in names)
+
+    upward = [f"{a} -> {b}" for a, imported in graph.items() for b in imported if floor(b) > floor(a)]
+    assert upward == [], "imports from a higher floor: " + ", ".join(sorted(upward))
