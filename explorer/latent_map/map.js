@@ -130,6 +130,9 @@ class LatentMap {
     // The test images for hover previews last: 10,000 of them are a large picture, and the map and
     // its decoders come first.
     if (data.atlas && data.atlas.url !== this.atlasUrl) this.loadAtlas(data.atlas.url);
+    // The drawing pad's encoders after the first paint: it needs only the decoders, and the encoders'
+    // weights (as large) would share the same two cores while the page draws.
+    await this.loadEncoders(data);
   }
 
   async loadPoints(map, model) {
@@ -198,8 +201,9 @@ class LatentMap {
     this.stats.timeline.decoders = this.stats.timeline.decoders || performance.now();
     this.root.dataset.ready = "1";
     this.root.dataset.mode = this.stats.mode;
-    // The drawing pad's encoders after the decoders: the first paint needs only the decoders, and the
-    // weights of both would share the same two cores while the page draws.
+  }
+
+  async loadEncoders(data) {
     await Promise.all(data.models.map((model) => this.loadEncoder(model)));
     this.drawing.build(data);
     this.stats.timeline.encoders = this.stats.timeline.encoders || performance.now();

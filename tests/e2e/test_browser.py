@@ -186,6 +186,16 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     page.get_by_role("button", name="Open as model B").click()
     wait_idle(page)
     expect(page.get_by_role("combobox", name="Model B")).to_have_value(re.compile(r"^walk-short · standard VAE"))
+    # Its layers were kept when it was saved: the first look at one is a file read, drawn under both maps.
+    assert (e2e_models_dir / "walk-short" / "layers.npz").exists()
+    click_tab(page, "Latent space")
+    page.get_by_text("stretch", exact=True).click()
+    wait_idle(page)
+    page.wait_for_function(f"{MAP} && ['A', 'B'].every(s => {MAP}.instance.maps.get(s) && "
+                           f"{MAP}.instance.maps.get(s).layer && {MAP}.instance.maps.get(s).layer.image)")
+    screenshot(page, "walk-trained-layer", full_page=False)
+    page.get_by_text("codes only", exact=True).click()
+    wait_idle(page)
 
     # A d = 8 model: the map is its principal plane, with a slider per dimension.
     page.get_by_role("combobox", name="Model B").click()

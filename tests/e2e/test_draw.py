@@ -166,9 +166,9 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
     # The Interpolation tab takes the pinned drawing as its start: every model's strip walks from its code
     # of the drawing, and back on the maps the path starts there.
     click_tab(page, "Interpolation")
-    page.get_by_text("Start: your pinned drawing").click()
+    page.get_by_text("Start: your pinned drawing", exact=True).click()
     wait_idle(page)
-    expect(page.get_by_text("start: your pinned drawing")).to_be_visible()
+    expect(page.get_by_text("start: your pinned drawing", exact=True)).to_be_visible()
     screenshot(page, "draw-interpolation", full_page=False)
     click_tab(page, "Latent space")
     page.wait_for_function(f"""pinned => {{
