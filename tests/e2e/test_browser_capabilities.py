@@ -145,6 +145,14 @@ def test_download_the_pictures_and_a_model_and_open_them(streamlit_server, e2e_m
     assert strip.format == "PNG" and strip.size[1] == 56
     animation = Image.open(download(page, "animation (GIF)", tmp_path))
     assert animation.format == "GIF" and animation.n_frames >= 4
+    # The geodesic's strip: under model A's straight strip, its own download, named for the geodesic.
+    page.get_by_text("Also the geodesic", exact=False).click()
+    wait_idle(page, 90_000)
+    expect(page.get_by_text("the images travel", exact=False).first).to_be_visible(timeout=60_000)
+    saved = download(page, "strip (PNG)", tmp_path, nth=1)
+    geodesic = Image.open(saved)
+    assert "geodesic" in saved.name and geodesic.format == "PNG" and geodesic.size[1] == 56
+    assert geodesic.size[0] > strip.size[0]  # more frames (the geodesic's points) than the straight strip's 10
     page.reload()
     wait_idle(page, 90_000)
     click_tab(page, "Latent space")
