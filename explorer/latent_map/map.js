@@ -124,6 +124,7 @@ class LatentMap {
     this.sliders.update(data);
     this.grids.build(data);
     this.layout();
+    this.redrawDecoded(performance.now(), "update"); // the models whose decoders are here draw at once
     await this.loadDecoders(data);
     this.redrawDecoded(performance.now(), "update");
     this.drawing.renderPath();
@@ -278,7 +279,8 @@ class LatentMap {
 
   decodeInto(side, z) {
     const entry = this.decoders.get(side);
-    if (!entry || !entry.decoder) return null;
+    const model = this.data && this.data.models.find((m) => m.side === side);
+    if (!entry || !entry.decoder || (model && entry.key !== model.key)) return null; // another model's, still loading
     const d = entry.decoder.latentDim, zz = new Float32Array(d);
     for (let i = 0; i < d; i++) zz[i] = z[i] ?? 0;
     const t = performance.now();

@@ -193,6 +193,14 @@ def test_a_person_s_walk_through_the_page(streamlit_server, page, e2e_models_dir
     wait_idle(page)
     page.wait_for_function(f"{MAP} && ['A', 'B'].every(s => {MAP}.instance.maps.get(s) && "
                            f"{MAP}.instance.maps.get(s).layer && {MAP}.instance.maps.get(s).layer.image)")
+    # ... and the decoded panel drawn by the new model's decoder, in the browser (not left black).
+    page.wait_for_function(f"""() => {{
+        const m = {MAP}.instance, b = m.data.models.find(x => x.side === 'B'), d = m.decoders.get('B');
+        if (!d || !d.decoder || d.key !== b.key || !m.tiles.get('A')) return false;
+        const c = m.tiles.get('A').canvas.canvas, px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < px.length; i += 4) if (px[i] > 128) return true;  // mnist-vae's digit at the origin
+        return false;
+    }}""")
     screenshot(page, "walk-trained-layer", full_page=False)
     page.get_by_text("codes only", exact=True).click()
     wait_idle(page)
