@@ -302,7 +302,9 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
         "models": [model_data(page, s, grid_settings, layers[s.side]) for s in slots],
         "canPin": page.test is not None,  # a pin shows the test image: no data files, nothing to pin
         "sliders": groups, "picked": state.get("picked"),
-        "ends": [key for kind, key in page.interpolation_sources() if kind == "test"] if page.test is not None else [],
+        # The interpolation's ends as test indices, None for an end that is the pinned drawing.
+        "ends": [key if kind == "test" else None for kind, key in page.interpolation_sources()]
+        if page.test is not None else [],
         "atlas": atlas_file(page.test_key, page.test) if page.test is not None else None,
     }
     data["serverImages"] = server_images(slots, groups)

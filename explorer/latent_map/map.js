@@ -264,9 +264,9 @@ class LatentMap {
       el("span", "", item, name);
     });
     if (path) {
-      const [a, b] = data.ends || [];
+      const [a, b] = (data.ends || []).map((i) => (i === null || i === undefined ? "your drawing ◇" : `test #${i}`));
       el("span", "vlm-legend-note", this.legend,
-        `━ □ the Interpolation tab's path, test #${a} → #${b} (shift-click two points to choose others)`);
+        `━ □ the Interpolation tab's path, ${a} → ${b} (shift-click two points to choose others)`);
     }
     if (geodesic) el("span", "vlm-legend-note vlm-legend-geodesic", this.legend, "┅ its geodesic");
   }

@@ -176,6 +176,7 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
         return !!m && m.data.models.length === 2 && m.data.models.every(x => x.path &&
             Math.hypot(x.path[0][0] - pinned[x.side][0], x.path[0][1] - pinned[x.side][1]) < {TOL});
     }}""", arg=pinned)
+    expect(page.get_by_text("the Interpolation tab's path, your drawing ◇ → test #", exact=False)).to_be_visible()
     assert not page.page_errors
 
 
