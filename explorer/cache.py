@@ -229,8 +229,6 @@ def layer(path: str, stamp: float, kind: str, dataset: str, extent: tuple[float,
     plane): its arrays (n, n) with row i at y = ys[i] (y up). Read from the layers the folder keeps
     when they cover `extent` (explorer/layers/stored.py: the first view), else computed. Cached per
     model version."""
-    from vae_core.analysis import geometry
-
     from .layers import LAYERS
 
     member = LAYERS[kind]  # an unknown kind is a KeyError: the page lists only registered layers
@@ -238,12 +236,8 @@ def layer(path: str, stamp: float, kind: str, dataset: str, extent: tuple[float,
     if kept is not None:
         return kept
     bundle = load_model(path, stamp)
-    model, d = bundle.model, bundle.model_config.latent_dim
-    n = mapview.layer_side(bundle.model_config.arch)
-    plane = {} if d <= 2 else {"mean": _codes["mean"], "axes": _codes["axes"]}
-    xs, ys, z = geometry.lattice(extent[:2], extent[2:], n, **plane)
-    computed = member.compute(model, z, _codes, plane, classifier(dataset) if member.needs_classifier else None)
-    return {"xs": xs, "ys": ys, "n": n, **{key: np.asarray(v).reshape(n, n) for key, v in computed.items()}}
+    return stored_layers.on_lattice(bundle, kind, _codes, extent, mapview.layer_side(bundle.model_config.arch),
+                                    classifier(dataset) if member.needs_classifier else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -43,30 +43,30 @@ _component = st.components.v2.component(
 # Files fetched once per model version
 # ----------------------------------------------------------------------------------------------
 
+def _published(export, unsupported: type[Exception], what: str) -> dict:
+    """A network's export (`export()`) as two static files the browser fetches, or why it cannot run there."""
+    try:
+        exported = export()
+        return {"spec": webcache.publish(json.dumps(exported.spec).encode(), ".json"),
+                "weights": webcache.publish(exported.blob, ".bin")}
+    except unsupported as exc:
+        return {"error": str(exc)}
+    except OSError as exc:
+        return {"error": f"cannot write the browser's copy of the {what} ({exc})"}
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def decoder_files(path: str, stamp: float) -> dict:
     """The decoder's export as two static files, or why it cannot run in the browser."""
-    try:
-        export = vc.decoder_export(cache.load_model(path, stamp).model)
-        return {"spec": webcache.publish(json.dumps(export.spec).encode(), ".json"),
-                "weights": webcache.publish(export.blob, ".bin")}
-    except vc.UnsupportedDecoderError as exc:
-        return {"error": str(exc)}
-    except OSError as exc:
-        return {"error": f"cannot write the browser's copy of the decoder ({exc})"}
+    return _published(lambda: vc.decoder_export(cache.load_model(path, stamp).model), vc.UnsupportedDecoderError,
+                      "decoder")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def encoder_files(path: str, stamp: float) -> dict:
     """The encoder's export (for the drawing pad) as two static files, or why it cannot run in the browser."""
-    try:
-        export = browser_export.encoder_export(cache.load_model(path, stamp).model)
-        return {"spec": webcache.publish(json.dumps(export.spec).encode(), ".json"),
-                "weights": webcache.publish(export.blob, ".bin")}
-    except browser_export.UnsupportedEncoderError as exc:
-        return {"error": str(exc)}
-    except OSError as exc:
-        return {"error": f"cannot write the browser's copy of the encoder ({exc})"}
+    return _published(lambda: browser_export.encoder_export(cache.load_model(path, stamp).model),
+                      browser_export.UnsupportedEncoderError, "encoder")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -165,22 +165,10 @@ class LatentMap {
   }
 
   async loadDecoders(data) {
-    const jobs = data.models.map(async (model) => {
-      const have = this.decoders.get(model.side);
-      if (have && have.key === model.key) return;
-      if (!model.decoder) {
-        this.decoders.set(model.side, { key: model.key, error: model.decoderError || "no decoder export" });
-        return;
-      }
-      try {
-        const [spec, buffer] = await Promise.all([fetchJson(model.decoder.spec), fetchBytes(model.decoder.weights)]);
-        const decoder = VaeDecoder.fromSpec(spec, buffer);
-        this.decoders.set(model.side, { key: model.key, decoder, out: new Float32Array(decoder.imageShape.reduce((a, b) => a * b, 1)) });
-      } catch (err) {
-        this.decoders.set(model.side, { key: model.key, error: err.message });
-      }
-    });
-    await Promise.all(jobs);
+    const size = (shape) => shape.reduce((a, b) => a * b, 1);
+    await Promise.all(data.models.map((model) => this.loadNet(this.decoders, model, model.decoder,
+      model.decoderError || "no decoder export", (spec, buffer) => VaeDecoder.fromSpec(spec, buffer),
+      (decoder) => ({ decoder, out: new Float32Array(size(decoder.imageShape)) }))));
     const failed = [...this.decoders.entries()].filter(([side, d]) => d.error && sides(data).includes(side));
     if (failed.length) {
       this.stats.mode = "server";
@@ -205,23 +193,27 @@ class LatentMap {
   }
 
   async loadEncoders(data) {
-    await Promise.all(data.models.map((model) => this.loadEncoder(model)));
+    await Promise.all(data.models.map((model) => this.loadNet(this.encoders, model, model.encoder,
+      model.encoderError || "no encoder export", (spec, buffer) => VaeEncoder.fromSpec(spec, buffer),
+      (encoder) => ({ encoder, code: null }))));
     this.drawing.build(data);
     this.stats.timeline.encoders = this.stats.timeline.encoders || performance.now();
   }
 
-  async loadEncoder(model) {
-    const have = this.encoders.get(model.side);
+  /** One model's network for the browser into `store` (side -> entry), fetched once per model version:
+   * {key, ...entry(net)}, or {key, error} when it has no export (`missing`) or the export does not load. */
+  async loadNet(store, model, files, missing, fromSpec, entry) {
+    const have = store.get(model.side);
     if (have && have.key === model.key) return;
-    if (!model.encoder) {
-      this.encoders.set(model.side, { key: model.key, error: model.encoderError || "no encoder export" });
+    if (!files) {
+      store.set(model.side, { key: model.key, error: missing });
       return;
     }
     try {
-      const [spec, buffer] = await Promise.all([fetchJson(model.encoder.spec), fetchBytes(model.encoder.weights)]);
-      this.encoders.set(model.side, { key: model.key, encoder: VaeEncoder.fromSpec(spec, buffer), code: null });
+      const [spec, buffer] = await Promise.all([fetchJson(files.spec), fetchBytes(files.weights)]);
+      store.set(model.side, { key: model.key, ...entry(fromSpec(spec, buffer)) });
     } catch (err) {
-      this.encoders.set(model.side, { key: model.key, error: err.message });
+      store.set(model.side, { key: model.key, error: err.message });
     }
   }
 

@@ -58,18 +58,24 @@ def stored_extent(codes: dict) -> tuple[float, float, float, float]:
     return (cx - hw, cx + hw, cy - hh, cy + hh)
 
 
+def on_lattice(bundle, kind: str, codes: dict, extent, n: int, classifier=None) -> dict:
+    """Layer `kind` of a loaded model on an n×n lattice over `extent` in the map's plane (the codes' PCA
+    plane for d > 2): {"xs", "ys", "n", and its arrays (n, n) with row i at y = ys[i]}."""
+    from vae_core.analysis import geometry
+
+    plane = {} if bundle.model_config.latent_dim <= 2 else {"mean": codes["mean"], "axes": codes["axes"]}
+    xs, ys, z = geometry.lattice(extent[:2], extent[2:], n, **plane)
+    computed = LAYERS[kind].compute(bundle.model, z, codes, plane, classifier)
+    return {"xs": xs, "ys": ys, "n": n, **{key: np.asarray(v).reshape(n, n) for key, v in computed.items()}}
+
+
 def compute(bundle, codes: dict, kinds=None, *, classifier=None,
             progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
     """Every layer in `kinds` (default: all registered) of a loaded model over `stored_extent(codes)`,
-    as the arrays `write` keeps ({"<kind>/<array>": (n, n)}, plus "extent")."""
-    from vae_core.analysis import geometry
-
-    cfg = bundle.model_config
-    n = math.ceil(mapview.layer_side(cfg.arch) * ROOM)
+    as the arrays `write` keeps ({"<kind>/<array>": (n, n)}, plus "extent", "xs", "ys" and the plane)."""
+    n = math.ceil(mapview.layer_side(bundle.model_config.arch) * ROOM)
     ext = stored_extent(codes)
-    plane = {} if cfg.latent_dim <= 2 else {"mean": codes["mean"], "axes": codes["axes"]}
-    xs, ys, z = geometry.lattice(ext[:2], ext[2:], n, **plane)
-    out = {"extent": np.asarray(ext, np.float64), "xs": xs, "ys": ys,
+    out = {"extent": np.asarray(ext, np.float64),
            "plane_mean": np.asarray(codes["mean"], np.float64), "plane_axes": np.asarray(codes["axes"], np.float64)}
     for kind in kinds or list(LAYERS):
         member = LAYERS[kind]
@@ -77,10 +83,11 @@ def compute(bundle, codes: dict, kinds=None, *, classifier=None,
             continue
         if progress is not None:
             progress(f"computing the map's layer “{member.title}”")
-        computed = member.compute(bundle.model, z, codes, plane, classifier if member.needs_classifier else None)
-        for key, values in computed.items():
-            values = np.asarray(values).reshape(n, n)
-            out[f"{kind}/{key}"] = values.astype(np.float32 if values.dtype.kind == "f" else np.int32)
+        layer = on_lattice(bundle, kind, codes, ext, n, classifier if member.needs_classifier else None)
+        out["xs"], out["ys"] = layer["xs"], layer["ys"]
+        for key, values in layer.items():
+            if key not in ("xs", "ys", "n"):
+                out[f"{kind}/{key}"] = values.astype(np.float32 if values.dtype.kind == "f" else np.int32)
     return out
 
 
