@@ -14,14 +14,19 @@ import numpy as np
 import streamlit as st
 
 import vae_core as vc
-from vae_core.analysis import explore, formation as formation_file
-from vae_core.training import resume
-from vae_core.training import jobs
+from vae_core import lazy
+from vae_core.lazy import LazyModule
 
-from . import mapview
+from . import firstview, mapview
 from .layers import stored as stored_layers
 
-STAMPED_FILES = ("config.json", "weights.pt", "metrics.json", "latents.npz", "formation.npz")
+# These import torch: on first use, so the first view of shipped models needs none (vae_core.lazy).
+explore = LazyModule("vae_core.analysis.explore")
+formation_file = LazyModule("vae_core.analysis.formation")
+resume = LazyModule("vae_core.training.resume")
+jobs = LazyModule("vae_core.training.jobs")
+
+STAMPED_FILES = ("config.json", "weights.pt", "metrics.json", "latents.npz", "formation.npz", "view.npz")
 
 
 def folder_stamp(path: Path) -> float:
@@ -38,8 +43,25 @@ def load_model(path: str, stamp: float) -> vc.Bundle:
     return vc.load_bundle(path, device=vc.pick_device())
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=16)
+def read_folder(path: str, stamp: float) -> vc.Bundle:
+    """A model folder without its network (vae_core.read_bundle: no torch), per folder version."""
+    return vc.read_bundle(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def kept_view(path: str, stamp: float, _codes: dict) -> dict | None:
+    """What the folder keeps of its first view (explorer.firstview.read), or None; one read per version."""
+    return firstview.read(path, _codes)
+
+
 def device_text() -> str:
+    """Where models run; until torch has loaded (a fresh server's first view needs none), that it is loading."""
+    return _device_text() if lazy.imported("torch") else "known once torch has loaded (a moment)"
+
+
+@st.cache_resource(show_spinner=False)
+def _device_text() -> str:
     return vc.describe_device()
 
 
@@ -67,10 +89,9 @@ def test_set(dataset: str, data_dir: str, attempt: int) -> TestSet:
     Never downloads: a missing file is a DatasetError at once, and downloading is the
     user's explicit choice (`download_data`).
     """
-    split = vc.load_split(dataset, "test", data_dir=data_dir, download=False, progress=False)
-    images = split.images.numpy()  # (N, C, H, W)
+    images, labels = vc.load_arrays(dataset, "test", data_dir=data_dir, download=False, progress=False)  # (N, C, H, W)
     images = images[:, 0] if images.shape[1] == 1 else images.transpose(0, 2, 3, 1)
-    return TestSet(images, split.labels.numpy())
+    return TestSet(images, labels)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -96,7 +117,7 @@ def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) 
     """The test set's latent means (from latents.npz when the folder has them, so neither
     encoding nor the data files are needed), their 2-D view (PCA for d > 2) and the ranges
     the sliders cover. `test_key` names `_test` in the cache key."""
-    bundle = load_model(path, stamp)
+    bundle = read_folder(path, stamp)
     logvar = None
     stored = bundle.latents is not None and (_test is None or len(bundle.latents["mu"]) == len(_test.labels))
     if stored and (bundle.latents_follow_inputs or _test is None):
@@ -104,8 +125,8 @@ def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) 
     elif _test is not None:  # no codes, or codes from before the inputs were recorded: encode them
         from vae_core.analysis import geometry
 
-        (mu, logvar), labels = geometry.encode_posteriors(bundle.model, model_inputs(bundle, _test, test_key)), \
-            _test.labels
+        (mu, logvar), labels = geometry.encode_posteriors(load_model(path, stamp).model,
+                                                          model_inputs(bundle, _test, test_key)), _test.labels
     else:
         return {}
     return mapview.codes_view(mu, logvar, labels)
@@ -118,12 +139,12 @@ def manifold(path: str, stamp: float, n: int, spacing: str, lo: float, hi: float
 
     `lo`/`hi` are percent: Gaussian probabilities for 'quantile' spacing, percentiles of the
     test codes (along the map's axes) for 'range'. For d > 2 the plane passes through the
-    codes' mean along their two principal axes."""
-    bundle = load_model(path, stamp)
-    xs, ys = mapview.grid_axes(_codes, n, spacing, lo, hi)
-    points = vc.plane_points(xs, ys, mean=_codes["mean"], axes=_codes["axes"])
-    image = vc.tile(vc.decode(bundle.model, points), n)
-    return {"image": image, "png": vc.png_bytes(image), "xs": xs, "ys": ys}
+    codes' mean along their two principal axes. The first view's grid is the folder's kept one
+    (explorer.firstview) when it keeps one for these weights and codes."""
+    kept = kept_view(path, stamp, _codes)
+    if kept is not None and kept["grid"]["settings"] == tuple(firstview.grid_settings_key((n, spacing, lo, hi))):
+        return {key: kept["grid"][key] for key in ("png", "xs", "ys")}
+    return mapview.decoded_grid(load_model(path, stamp).model, _codes, n, spacing, lo, hi)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import vae_core as vc
+from vae_core import lazy
 
 from . import cache
 from .settings import objective_title
@@ -11,7 +12,8 @@ from .settings import objective_title
 
 @dataclass
 class Slot:
-    """One side of the comparison: the chosen model folder and the loaded model, or an error."""
+    """One side of the comparison: the chosen model folder as read (its network loads when something
+    computes: `cache.load_model`), or an error."""
 
     side: str
     entry: vc.ModelEntry | None
@@ -60,7 +62,9 @@ def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str, record: vc.D
         return Slot(side, entry, error=mismatch)
     stamp = cache.folder_stamp(entry.path)
     try:
-        return Slot(side, entry, cache.load_model(str(entry.path), stamp), stamp)
+        if lazy.imported("torch"):  # every view but a fresh server's first: check the weights now, as they load
+            cache.load_model(str(entry.path), stamp)
+        return Slot(side, entry, cache.read_folder(str(entry.path), stamp), stamp)
     except vc.CheckpointError as exc:
         return Slot(side, entry, error=f"Cannot load {entry.name}: {exc}")
 

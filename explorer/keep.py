@@ -15,9 +15,11 @@ from typing import Callable
 import numpy as np
 
 import vae_core as vc
-from vae_core.analysis import explore
+from vae_core.lazy import LazyModule
 
 from . import figures
+
+explore = LazyModule("vae_core.analysis.explore")  # imports torch: on first use (vae_core.lazy)
 
 PNG, GIF, ZIP = "image/png", "image/gif", "application/zip"
 STRIP_SCALE, GIF_SCALE = 2, 4  # a 28-pixel frame: 56 px in a strip, 112 px in an animation

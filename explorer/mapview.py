@@ -9,9 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 import vae_core as vc
-from vae_core.analysis import explore
+from vae_core.analysis import plane
+from vae_core.lazy import LazyModule
 
 from .settings import DEFAULT_GRID
+
+explore = LazyModule("vae_core.analysis.explore")  # imports torch: on first use (vae_core.lazy)
 
 # The map is drawn wider than tall (latent_map/layout.js: width/height from 1/0.82 to about 2 on a wide,
 # short window), and its first view is the codes and the grid fitted to that shape: a layer is
@@ -34,11 +37,19 @@ def grid_axes(codes: dict, n: int, spacing: str, lo: float, hi: float) -> tuple[
     """The manifold grid's coordinates along the map's two axes. `lo`/`hi` are percent: Gaussian
     probabilities for 'quantile' spacing, percentiles of the codes' view for 'range'."""
     if spacing == "quantile":
-        xs = explore.grid_axis(n, spacing="quantile", limits=(lo / 100, hi / 100))
+        xs = plane.grid_axis(n, spacing="quantile", limits=(lo / 100, hi / 100))
         return xs, xs
     xy = codes["xy"]
-    return (explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 0], [lo, hi]))),
-            explore.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 1], [lo, hi]))))
+    return (plane.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 0], [lo, hi]))),
+            plane.grid_axis(n, spacing="range", limits=tuple(np.percentile(xy[:, 1], [lo, hi]))))
+
+
+def decoded_grid(model, codes: dict, n: int, spacing: str, lo: float, hi: float) -> dict:
+    """The n×n manifold grid `model` decodes in the map's plane: {"png", "xs", "ys"} (`grid_axes`'s
+    settings; for d > 2 the plane passes through the codes' mean along their two principal axes)."""
+    xs, ys = grid_axes(codes, n, spacing, lo, hi)
+    points = plane.plane_points(xs, ys, mean=codes["mean"], axes=codes["axes"])
+    return {"png": vc.png_bytes(vc.tile(explore.decode(model, points), n)), "xs": xs, "ys": ys}
 
 
 def extent(codes: dict, grid: dict | None, margin: float = 0.05) -> list[float]:

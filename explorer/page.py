@@ -89,6 +89,17 @@ class Page:
         except cache.EndShapeError:
             return None
 
+    def interpolation_path(self, slot: Slot) -> np.ndarray | None:
+        """The latent path of `interpolation` alone, what the map draws: from the model's test codes when
+        both ends are test images (no decoding, no torch: the first view), else `interpolation`'s."""
+        sources = self.interpolation_sources() if self.test is not None and slot.ok else ()
+        mu = slot.codes.get("mu") if slot.codes else None
+        if sources and mu is not None and all(kind == "test" and key < len(mu) for kind, key in sources):
+            return vc.interpolation_path(mu[sources[0][1]], mu[sources[1][1]], state.get("interp_steps"),
+                                         state.get("interp_method"))
+        found = self.interpolation(slot)
+        return None if found is None else found[0]
+
     def geodesic(self, slot: Slot) -> dict | None:
         """The geodesic between the ends (cache.geodesic) when the Interpolation tab asked for it."""
         if not state.get("geodesic") or self.test is None or not slot.ok:

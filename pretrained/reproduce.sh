@@ -38,6 +38,7 @@ if [[ $what == evaluate || $what == all ]]; then
 fi
 
 if [[ $what == layers || $what == train || $what == all ]]; then
-  # The map's layers over the page's first view (layers.npz), made from the weights and codes just saved.
-  python -m explorer.layers.stored pretrained/mnist-vae pretrained/mnist-mmd pretrained/fashion-vae pretrained/fashion-mmd
+  # The page's first view, made from the weights and codes just saved: view.npz (the default grid, the
+  # browser's decoder and encoder) and layers.npz (the map's layers), so it paints before torch loads.
+  python -m explorer.firstview pretrained/mnist-vae pretrained/mnist-mmd pretrained/fashion-vae pretrained/fashion-mmd
 fi

@@ -83,7 +83,7 @@ def latent_map(at: AppTest) -> dict | None:
 
     for element in at.get("bidi_component"):
         if element.proto.component_name == "vae_latent_map":
-            return json.loads(element.proto.json)
+            return json.loads(element.proto.json)[0]  # sent as a list of one (explorer.latent_map.latent_map)
     return None
 
 

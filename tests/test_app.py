@@ -145,7 +145,7 @@ def test_server_decodes_when_the_browser_cannot(models, monkeypatch):
     def refuse(model):
         raise export.UnsupportedDecoderError("this decoder has a layer the browser cannot run")
 
-    monkeypatch.setattr(vc, "decoder_export", refuse)
+    monkeypatch.setattr(export, "decoder_export", refuse)
     at = choose(choose(run_app(), "A", models / "tiny-vae"), "B", models / "tiny-mmd")
     for m in latent_map(at)["models"]:
         assert m["decoder"] is None and "cannot run" in m["decoderError"]

@@ -43,8 +43,7 @@ WIDE_PRIOR = '''
 """N(0, s²I): a standard normal prior with a scale of its own (a toy for docs/extending.md)."""
 import math
 
-import torch
-
+from ...lazy import torch
 from ...registry import Option
 from .base import Prior
 

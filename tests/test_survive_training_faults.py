@@ -122,7 +122,7 @@ def test_a_failing_disk_fails_the_job_cleanly(isolated_models_dir, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(folders.torch, "save", disk_full)
+    monkeypatch.setattr(torch, "save", disk_full)  # every write: the disk is full
     registry = jobs.JobRegistry()
     v = wait(registry.start(TINY, TrainConfig(epochs=1, batch_size=64, train_subset=256, eval_subset=50),
                             "no-space", owner="u1"))

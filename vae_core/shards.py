@@ -5,15 +5,15 @@ draw made per image (ε of the reparameterisation) is made for the whole global 
 (`global_rows`), and a term computed on the whole batch (the MMD-VAE's MMD²) gathers the codes of
 every rank with gradient (`gather_rows`), so N ranks compute what one process would. In one process
 no shard is active and both are no-ops. This module sits below the densities and the objectives, and
-imports nothing of the package.
+imports nothing of the package but `lazy` (torch on first use).
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
-import torch
-import torch.distributed as dist
+from .lazy import dist, torch
 
 
 @dataclass(frozen=True)
@@ -56,25 +56,29 @@ def global_rows(local: int) -> tuple[int, int] | None:
     return shard.total, shard.offset
 
 
-class _GatherRows(torch.autograd.Function):
+def _gather_forward(ctx, x: torch.Tensor, shard: Shard) -> torch.Tensor:
+    ctx.shard = shard
+    biggest = max(shard.sizes)
+    padded = x.new_zeros((biggest, *x.shape[1:]))
+    padded[:x.shape[0]] = x
+    parts = [torch.empty_like(padded) for _ in shard.sizes]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([p[:n] for p, n in zip(parts, shard.sizes)])
+
+
+def _gather_backward(ctx, grad: torch.Tensor):
+    grad = grad.contiguous()
+    dist.all_reduce(grad)
+    return ctx.shard.take(grad), None
+
+
+@functools.cache
+def _gather_rows_function() -> type:
     """all_gather of (b_r, ...) rows into the global (B, ...) batch; backward sums the ranks'
-    gradients of the gathered batch (all_reduce) and hands each rank its own rows."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, shard: Shard) -> torch.Tensor:
-        ctx.shard = shard
-        biggest = max(shard.sizes)
-        padded = x.new_zeros((biggest, *x.shape[1:]))
-        padded[:x.shape[0]] = x
-        parts = [torch.empty_like(padded) for _ in shard.sizes]
-        dist.all_gather(parts, padded.contiguous())
-        return torch.cat([p[:n] for p, n in zip(parts, shard.sizes)])
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        grad = grad.contiguous()
-        dist.all_reduce(grad)
-        return ctx.shard.take(grad), None
+    gradients of the gathered batch (all_reduce) and hands each rank its own rows. An autograd
+    Function subclasses torch's, so it is made on first use (vae_core.lazy: no torch at import)."""
+    return type("_GatherRows", (torch.autograd.Function,), {
+        "forward": staticmethod(_gather_forward), "backward": staticmethod(_gather_backward)})
 
 
 def gather_rows(x: torch.Tensor) -> torch.Tensor:
@@ -86,7 +90,7 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     shard = _ACTIVE
     if shard is None:
         return x
-    return _GatherRows.apply(x, shard)
+    return _gather_rows_function().apply(x, shard)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ the images come from the server instead (decoded when a slider is released).
 from __future__ import annotations
 
 import base64
-import json
 import os
 from pathlib import Path
 
@@ -21,14 +20,13 @@ import streamlit as st
 
 import vae_core as vc
 
-from vae_core.store import export as browser_export
-
-from .. import cache, figures, mapview, state, webcache
+from .. import cache, figures, firstview, mapview, state, webcache
 from ..comparison import Slot
 from ..figures import axis_title
 from ..layers import LAYERS
 from ..settings import PALETTE
 from .bundle import component_js
+
 
 HERE = Path(__file__).resolve().parent
 _component = st.components.v2.component(
@@ -43,30 +41,29 @@ _component = st.components.v2.component(
 # Files fetched once per model version
 # ----------------------------------------------------------------------------------------------
 
-def _published(export, unsupported: type[Exception], what: str) -> dict:
-    """A network's export (`export()`) as two static files the browser fetches, or why it cannot run there."""
+def _published(path: str, stamp: float, codes: dict, net: str) -> dict:
+    """The browser's copy of a network ("decoder", or "encoder" for the drawing pad) as two static files
+    the browser fetches, or why it cannot run there: kept in the folder (explorer.firstview), else made now."""
+    kept = cache.kept_view(path, stamp, codes)
+    made = kept[net] if kept is not None else firstview.exports(cache.load_model(path, stamp).model)[net]
+    if "error" in made:
+        return {"error": made["error"]}
     try:
-        exported = export()
-        return {"spec": webcache.publish(json.dumps(exported.spec).encode(), ".json"),
-                "weights": webcache.publish(exported.blob, ".bin")}
-    except unsupported as exc:
-        return {"error": str(exc)}
+        return {"spec": webcache.publish(made["spec"], ".json"), "weights": webcache.publish(made["weights"], ".bin")}
     except OSError as exc:
-        return {"error": f"cannot write the browser's copy of the {what} ({exc})"}
+        return {"error": f"cannot write the browser's copy of the {net} ({exc})"}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def decoder_files(path: str, stamp: float) -> dict:
+def decoder_files(path: str, stamp: float, _codes: dict) -> dict:
     """The decoder's export as two static files, or why it cannot run in the browser."""
-    return _published(lambda: vc.decoder_export(cache.load_model(path, stamp).model), vc.UnsupportedDecoderError,
-                      "decoder")
+    return _published(path, stamp, _codes, "decoder")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def encoder_files(path: str, stamp: float) -> dict:
+def encoder_files(path: str, stamp: float, _codes: dict) -> dict:
     """The encoder's export (for the drawing pad) as two static files, or why it cannot run in the browser."""
-    return _published(lambda: browser_export.encoder_export(cache.load_model(path, stamp).model),
-                      browser_export.UnsupportedEncoderError, "encoder")
+    return _published(path, stamp, _codes, "encoder")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -186,11 +183,11 @@ def layer_picture_file(path: str, stamp: float, kind: str, dataset: str, ext: tu
 def ellipses(s: Slot, index: int | None) -> list[dict]:
     """The 1σ and 2σ ellipses of q(z|x) for the picked test image, in the map's plane (none for a
     deterministic encoder, or without stored log-variances)."""
-    from vae_core.analysis import geometry
-
     logvar = s.codes.get("logvar")
     if index is None or logvar is None or index >= len(logvar):
         return []
+    from vae_core.analysis import geometry  # torch's: a pin is a person's click, never the first view
+
     plane = {} if s.latent_dim <= 2 else {"mean": s.codes["mean"], "axes": s.codes["axes"]}
     return [{"sigma": k, "points": geometry.posterior_ellipse(s.codes["mu"][index], logvar[index], n_sigma=k,
                                                                **plane).tolist()} for k in (1, 2)]
@@ -199,7 +196,7 @@ def ellipses(s: Slot, index: int | None) -> list[dict]:
 def model_data(page, s: Slot, grid_settings: tuple, layer: dict | None) -> dict:
     n, spacing, lo, hi = grid_settings
     grid = grid_file(s.path, s.stamp, n, spacing, lo, hi, s.codes)
-    interpolation = page.interpolation(s)
+    path = page.interpolation_path(s)
     picked = state.get("picked")
     out = {
         "side": s.side, "title": s.title, "key": s.identity, "count": int(len(s.codes["labels"])),
@@ -207,18 +204,18 @@ def model_data(page, s: Slot, grid_settings: tuple, layer: dict | None) -> dict:
         "plane": {"mean": np.asarray(s.codes["mean"], float).tolist(), "axes": np.asarray(s.codes["axes"], float).tolist()},
         "axisNames": [axis_title(s.codes, i, s.latent_dim) for i in (0, 1)],
         "grid": {**grid, "n": n, "caption": grid_caption(s, grid, spacing)},
-        "path": interpolation[0].tolist() if interpolation is not None else None,
+        "path": path.tolist() if path is not None else None,
         "pickedCode": s.codes["mu"][picked].tolist() if picked is not None and picked < len(s.codes["mu"]) else None,
         "ellipses": ellipses(s, picked),
         "geodesic": geodesic_path(page, s),
         "layer": layer,
     }
-    files = decoder_files(s.path, s.stamp)
+    files = decoder_files(s.path, s.stamp, s.codes)
     if "error" in files:
         out["decoder"], out["decoderError"] = None, files["error"]
     else:
         out["decoder"] = files
-    files = encoder_files(s.path, s.stamp)
+    files = encoder_files(s.path, s.stamp, s.codes)
     out["encoder"], out["encoderError"] = (None, files["error"]) if "error" in files else (files, None)
     return out
 
@@ -229,7 +226,7 @@ def server_images(slots: list[Slot], groups: list[dict]) -> dict[str, str]:
     asked = (st.session_state.get("latent_map") or {}).get("serverDecode") or []
     out = {}
     for s in slots:
-        if "error" not in decoder_files(s.path, s.stamp) and s.side not in asked:
+        if "error" not in decoder_files(s.path, s.stamp, s.codes) and s.side not in asked:
             continue
         z = next(g["z"] for g in groups if s.side in g["sides"])[:s.latent_dim]
         png = vc.png_bytes(cache.decode_point(s.path, s.stamp, tuple(z)))
@@ -310,6 +307,8 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
     data["serverImages"] = server_images(slots, groups)
     data["pinnedDrawing"] = pinned_drawing(page, slots)
     data["testHooks"] = TEST_HOOKS
-    _component(data=data, key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
+    # A list of one, not the dict: Streamlit looks for dataframes among a dict's values, which imports
+    # pandas and pyarrow (0.3 s of a fresh server's first view) for a page that sends none.
+    _component(data=[data], key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
                on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None,
                on_drawing_change=lambda: _on_drawing(page))

@@ -428,7 +428,8 @@ function sides(data) {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component;
+  const [data] = component.data; // a list of one (explorer/latent_map/__init__.py says why)
   let map = INSTANCES.get(parentElement);
   if (!map) {
     map = new LatentMap(parentElement);

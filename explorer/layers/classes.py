@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from vae_core.analysis import geometry
+from vae_core.lazy import LazyModule
 
 from .base import MapLayer, hex_rgb
+
+geometry = LazyModule("vae_core.analysis.geometry")  # imports torch: on first use (vae_core.lazy)
 
 
 class DecodedClasses(MapLayer):
     name, title = "classes", "what it decodes to"
-    help = geometry.decoded_class_layer.__doc__.strip().splitlines()[0]
+    help = "What each point decodes to: the class a classifier gives the decoded image, and how sure it is."
     legend = "classifier's confidence (top class probability)"
     needs_classifier = True
 

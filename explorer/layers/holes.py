@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from vae_core.analysis import geometry
+from vae_core.lazy import LazyModule
 
 from .base import MapLayer, ramp
+
+geometry = LazyModule("vae_core.analysis.geometry")  # imports torch: on first use (vae_core.lazy)
 
 
 class Holes(MapLayer):
     name, title = "holes", "holes"
-    help = geometry.hole_layer.__doc__.strip().splitlines()[0]
+    help = "Holes: log p(z) − log q(z), where the prior expects codes that the data never uses (Rosca et al. 2018)."
     legend = "log p(z) − log q(z), in nats"
 
     @classmethod

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from vae_core.analysis import geometry
+from vae_core.lazy import LazyModule
 
 from .base import MapLayer, ramp
+
+geometry = LazyModule("vae_core.analysis.geometry")  # imports torch: on first use (vae_core.lazy)
 
 
 class Stretch(MapLayer):
     name, title = "stretch", "stretch"
-    help = geometry.stretch_layer.__doc__.strip().splitlines()[0]
+    help = "Stretch: log magnification factor, where a small move in the latent space changes the image a lot."
     legend = "log magnification log √det(JᵀJ)"
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from .. import cache, keep, state
+from .. import keep, state
 from ..figures import big
 from ..page import Page
 

@@ -5,7 +5,8 @@ import numpy as np
 import streamlit as st
 
 import vae_core as vc
-from vae_core.analysis import explore
+from vae_core.analysis import plane
+from vae_core.lazy import LazyModule
 
 from .. import cache, figures, keep, state
 from ..figures import axis_title, big
@@ -15,6 +16,8 @@ from ..page import Page
 from ..settings import GRID_PERCENTILE_RANGE, GRID_QUANTILE_RANGE
 from ..text import plain
 
+explore = LazyModule("vae_core.analysis.explore")  # imports torch: on first use (vae_core.lazy)
+
 TITLE = "Latent space"
 
 
@@ -23,7 +26,7 @@ def grid_ui() -> tuple[int, str, float, float]:
     the map and its decoded images fill the first screen)."""
     c1, c2, c3 = st.expander("Manifold grid: size, spacing, range").columns([2, 2, 3])
     n = c1.slider("Grid size n (n × n images)", 5, 30, key="grid_n")
-    spacing = c2.radio("Grid spacing", explore.GRID_SPACINGS, key="grid_spacing", horizontal=True,
+    spacing = c2.radio("Grid spacing", plane.GRID_SPACINGS, key="grid_spacing", horizontal=True,
                        format_func={"quantile": "Gaussian quantiles", "range": "range of the codes"}.get,
                        help="Quantiles: Kingma & Welling, Fig. 4b (even in probability, uneven in z). "
                             "Range: evenly over the test codes.")

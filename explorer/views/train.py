@@ -9,15 +9,16 @@ from __future__ import annotations
 import streamlit as st
 
 import vae_core as vc
-from vae_core.training import jobs
+from vae_core.lazy import LazyModule
 
-from .. import cache, data, form, keep, state
-from ..layers import stored as stored_layers
+from .. import cache, data, firstview, form, keep, state
 from ..figures import big, codes_figure, latest, loss_figure, plane_xy, PART_TITLES
 from ..page import Page
 from ..settings import objective_title
 from ..sidebar import model_key
 from ..text import plain
+
+jobs = LazyModule("vae_core.training.jobs")  # imports torch: on first use (vae_core.lazy)
 
 TITLE = "Train"
 
@@ -108,7 +109,7 @@ def continue_fragment(page: Page) -> None:
         try:
             cache.job_registry().start(run.model_config, run.train_config, run.tag, owner=page.owner,
                                        data_dir=page.data_dir, resume=run, download=False,
-                                       after_save=stored_layers.after_save)
+                                       after_save=firstview.after_save)
         except (vc.VaeCoreError, jobs.JobError) as exc:
             st.error(f"Not continued: {plain(str(exc))}")
             return
@@ -132,7 +133,7 @@ def start(page: Page, dataset: str, model_fields: dict, train_fields: dict, tag:
             model_cfg = vc.ModelConfig.for_dataset(record, **model_fields)
             cache.job_registry().start(model_cfg, train_cfg, tag, owner=page.owner, data_dir=page.data_dir,
                                        evaluate=evaluate, download=False,  # Download is the user's choice
-                                       after_save=stored_layers.after_save)  # layers ready when the model is
+                                       after_save=firstview.after_save)  # its first view ready when it is
         except (vc.VaeCoreError, jobs.JobError) as exc:
             problems.append(str(exc))
     if problems:

@@ -37,7 +37,7 @@ DRIVE_JS = """async ([datas, hooks]) => {
   for (const data of datas) {
     const before = parentElement.querySelector('.vlm-root');
     if (before) before.dataset.ready = '';
-    window.__mountMap({ data: { ...data, testHooks: hooks }, parentElement, setStateValue });
+    window.__mountMap({ data: [{ ...data, testHooks: hooks }], parentElement, setStateValue });
     // The update is done once its decoders have settled: the root says so.
     const root = parentElement.querySelector('.vlm-root');
     for (let i = 0; root.dataset.ready !== '1'; i++) {

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..data import Inputs, Split
 from ..errors import CheckpointError
-from .explore import encode_means
-from ..model.networks import VAE
+from ..lazy import torch
+
+if TYPE_CHECKING:
+    from ..model.networks import VAE
 
 FORMATION_FILE = "formation.npz"
 FORMATION_IMAGES = 2000
@@ -38,6 +40,8 @@ class Formation:
         self._last_encode = 0.0  # the latest encode's time: what the next one will take, about
 
     def _encode(self, model: VAE) -> np.ndarray:
+        from .explore import encode_means  # torch's own import: a saved formation is read without it
+
         was_training, start = model.training, time.perf_counter()
         try:
             return encode_means(model, self.x)

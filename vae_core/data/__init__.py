@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import DatasetError
 from .base import (ENV_DATA_DIR, MAX_SIDE, MIN_SIDE, SPLITS, Dataset, Inputs, Split, binarize, default_data_dir,
                    eval_inputs, fixed_binarization, is_path_spec, resolve_data_dir, to_float)
@@ -62,15 +64,27 @@ def load_split(name, split: str = "test", *, data_dir=None, download: bool = Tru
     """A whole split of a dataset (built-in name, path or record) as tensors; cached per process, so
     the page and training share one copy. `folder_options` (test_fraction, split_seed, image_size)
     apply to image folders only."""
+    return _record(name, split, data_dir, folder_options).read(split, data_dir=data_dir, download=download,
+                                                               progress=progress)
+
+
+def load_arrays(name, split: str = "test", *, data_dir=None, download: bool = True, progress: bool = True,
+                **folder_options) -> tuple[np.ndarray, np.ndarray]:
+    """`load_split` as numpy arrays, (images uint8 (N, C, H, W), labels int64 (N,)), read without torch."""
+    return _record(name, split, data_dir, folder_options).read_arrays(split, data_dir=data_dir, download=download,
+                                                                      progress=progress)
+
+
+def _record(name, split: str, data_dir, folder_options: dict) -> Dataset:
     if split not in SPLITS:
         raise DatasetError(f"split must be 'train' or 'test'; got {split!r}")
-    record = resolve_dataset(name, data_dir=data_dir, **folder_options)
-    return record.read(split, data_dir=data_dir, download=download, progress=progress)
+    return resolve_dataset(name, data_dir=data_dir, **folder_options)
 
 
 
 
 __all__ = ["DATASETS", "Dataset", "IdxDataset", "Split", "Inputs", "resolve_dataset", "dataset_title", "load_split",
+           "load_arrays",
            "ensure_files", "read_idx", "to_float", "binarize", "fixed_binarization", "eval_inputs", "is_path_spec",
            "resolve_data_dir", "default_data_dir", "ENV_DATA_DIR", "SPLITS", "MIN_SIDE", "MAX_SIDE", "IMAGES_MAGIC",
            "LABELS_MAGIC", "DatasetError"]

@@ -12,9 +12,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from ..errors import DatasetError
+from ..lazy import torch
 
 ENV_DATA_DIR = "VAE_DATA_DIR"
 SPLITS = ("train", "test")
@@ -23,7 +24,7 @@ MIN_SIDE, MAX_SIDE = 16, 64  # image sides the architectures take (the conv one 
 
 @dataclass(frozen=True, kw_only=True)
 class Dataset:
-    """What a dataset is and where its splits come from; subclasses implement `read`."""
+    """What a dataset is and where its splits come from; subclasses implement `read_arrays`."""
 
     name: str  # the registry key of a built-in dataset; the absolute path of a user's file or folder
     title: str
@@ -50,8 +51,25 @@ class Dataset:
         return {"name": self.name, "title": self.title, "shape": list(self.shape), "classes": list(self.classes),
                 "fingerprint": self.fingerprint}
 
-    def read(self, split: str, *, data_dir=None, download: bool = True, progress: bool = True) -> "Split":
+    def read_arrays(self, split: str, *, data_dir=None, download: bool = True,
+                    progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(images uint8 (N, C, H, W), labels int64 (N,)) of one split, read with numpy alone: what the page
+        shows needs no torch (vae_core.lazy). Shared, not copied: never write into them."""
         raise NotImplementedError
+
+    def read(self, split: str, *, data_dir=None, download: bool = True, progress: bool = True) -> "Split":
+        """One split as tensors, over the same memory as `read_arrays`."""
+        images, labels = self.read_arrays(split, data_dir=data_dir, download=download, progress=progress)
+        key = (self.name, split, self.classes, id(images), id(labels))  # the Split holds the arrays: ids stay theirs
+        if key not in _SPLITS:
+            while len(_SPLITS) >= MAX_SPLITS:
+                _SPLITS.pop(next(iter(_SPLITS)))
+            _SPLITS[key] = Split(self.name, split, torch.from_numpy(images), torch.from_numpy(labels), self.classes)
+        return _SPLITS[key]
+
+
+MAX_SPLITS = 8
+_SPLITS: dict[tuple, "Split"] = {}  # one Split per array pair read: every caller shares its tensors
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import DatasetError
-from .base import ENV_DATA_DIR, Dataset, Split, resolve_data_dir
+from .base import ENV_DATA_DIR, Dataset, resolve_data_dir
 
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 
@@ -45,7 +44,7 @@ class IdxDataset(Dataset):
         digest = hashlib.sha256("".join(f"{k}={v};" for k, v in sorted(self.md5.items())).encode())
         return f"{self.name}:{digest.hexdigest()[:16]}"
 
-    def read(self, split, *, data_dir=None, download=True, progress=True):
+    def read_arrays(self, split, *, data_dir=None, download=True, progress=True):
         raw = raw_folder(self, data_dir, download=download, progress=progress)
         return _read_idx_split(self, split, str(raw.resolve()))
 
@@ -153,13 +152,13 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def _read_idx_split(info: IdxDataset, split: str, raw: str) -> Split:
+def _read_idx_split(info: IdxDataset, split: str, raw: str) -> tuple[np.ndarray, np.ndarray]:
     return _read_idx_split_cached(info.name, split, raw, info.shape, info.classes, dict(info.prefixes)[split])
 
 
 @functools.lru_cache(maxsize=8)
 def _read_idx_split_cached(name: str, split: str, raw: str, shape: tuple[int, int, int], classes: tuple[str, ...],
-                           prefix: str) -> Split:
+                           prefix: str) -> tuple[np.ndarray, np.ndarray]:
     images_file = Path(raw) / f"{prefix}-images-idx3-ubyte.gz"
     labels_file = Path(raw) / f"{prefix}-labels-idx1-ubyte.gz"
     images = read_idx(images_file, IMAGES_MAGIC)
@@ -174,10 +173,4 @@ def _read_idx_split_cached(name: str, split: str, raw: str, shape: tuple[int, in
                            f"({images_file.name}) but {labels.shape[0]} labels")
     if labels.size and labels.max() >= len(classes):
         raise DatasetError(f"{labels_file}: {split} labels hold {labels.max()}, beyond the {len(classes)} classes")
-    return Split(
-        dataset=name,
-        split=split,
-        images=torch.from_numpy(images.copy()).unsqueeze(1),  # (N, 1, H, W) uint8
-        labels=torch.from_numpy(labels.astype(np.int64)),
-        classes=classes,
-    )
+    return images[:, None].copy(), labels.astype(np.int64)  # (N, 1, H, W) uint8, writable (torch wants it so)

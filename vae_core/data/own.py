@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from .base import MAX_SIDE, MIN_SIDE, Dataset, Split
+from .base import MAX_SIDE, MIN_SIDE, Dataset
 from ..errors import DatasetError
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -49,9 +48,8 @@ class ArrayDataset(Dataset):
     def fingerprint(self) -> str:
         return f"user:{self.digest}"
 
-    def read(self, split, *, data_dir=None, download=True, progress=True):
-        images, labels = self.arrays[split]
-        return Split(self.name, split, torch.from_numpy(images), torch.from_numpy(labels), self.classes)
+    def read_arrays(self, split, *, data_dir=None, download=True, progress=True):
+        return self.arrays[split]
 
 
 def _digest(arrays: dict, classes: tuple[str, ...]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-import torch
+from ..lazy import torch
 
 from ..shards import global_rows
 

@@ -33,10 +33,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
+from ..lazy import BuiltAsModule, F, nn, torch
 from .densities import LOG_2PI
 
 # Below this |logit| the continuous Bernoulli's normaliser and mean use their Taylor series:
@@ -85,8 +82,8 @@ def cb_mean(logits: torch.Tensor) -> torch.Tensor:
     return torch.where(small, series, exact)
 
 
-class Likelihood(nn.Module):
-    """The interface every member implements (see the module docstring)."""
+class Likelihood(BuiltAsModule):
+    """The interface every member implements (see the module docstring); a `torch.nn.Module` once built."""
 
     name: ClassVar[str]
     title: ClassVar[str]

@@ -16,9 +16,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..lazy import configure_cpu_numerics
 from .densities import reparameterize
 from .likelihoods import Likelihood, build_likelihood
 from .priors import Prior, build_prior
+
+configure_cpu_numerics()  # before any model computes (vae_core.lazy says why)
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
 

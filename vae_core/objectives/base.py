@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import torch
-
+from ..lazy import torch
 from ..registry import Member
 
 

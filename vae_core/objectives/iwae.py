@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import math
 
-import torch
-
+from ..lazy import torch
 from ..model.densities import log_normal, reparameterize
 from .base import KL_PART, LossParts, Objective, repeat_batch
 from .standard import SAMPLES

@@ -2,8 +2,7 @@
 λ·MMD² between the codes and draws from the prior."""
 from __future__ import annotations
 
-import torch
-
+from ..lazy import torch
 from ..shards import gather_rows
 from ..registry import Option
 from .base import LossParts, Objective

@@ -25,17 +25,20 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from .._version import __version__
 from ..config import ConfigError, ModelConfig, TrainConfig, run_inputs
 from ..data import DATASETS, Dataset, Inputs, dataset_title
 from ..errors import CheckpointError, VaeCoreError
 from ..analysis.formation import FORMATION_FILE
-from ..model.networks import VAE
+from ..lazy import torch
 from ..objectives import OBJECTIVES
+
+if TYPE_CHECKING:
+    from ..model.networks import VAE
 
 FORMAT_VERSION = 2  # 2: the "data" block, image_shape, likelihood and prior in the model config
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, LATENTS_FILE = "config.json", "weights.pt", "metrics.json", "latents.npz"
@@ -52,9 +55,10 @@ TAG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 @dataclass
 class Bundle:
-    """A loaded model with everything saved beside it."""
+    """A model folder read: its network (None when read without it: `read_bundle`) and everything saved
+    beside it."""
 
-    model: VAE
+    model: VAE | None
     model_config: ModelConfig
     train_config: TrainConfig
     path: Path
@@ -365,16 +369,51 @@ def read_config(path: Path) -> tuple[ModelConfig, TrainConfig, dict]:
     return model_cfg, train_cfg, raw
 
 
-def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool = True,
-                dataset: Dataset | None = None) -> Bundle:
-    """Rebuild a model from its folder on `device`, or raise CheckpointError; nothing half-loaded.
-    With `dataset`, also refuse (CheckpointError) a model that was not trained on that dataset."""
+def read_bundle(path, *, with_latents: bool = True, dataset: Dataset | None = None) -> Bundle:
+    """Everything a model folder holds but its network, read without torch (vae_core.lazy): the
+    configs, metrics and test codes, checked as `load_bundle` checks them; `model` is None. What the
+    page's first view shows of a saved model comes from here and from files kept beside it."""
     path = Path(path)
     if not path.is_dir() and not _is_pretrained(path):
         _recover(path.parent, path.name)  # a save killed mid-swap left the old folder aside
     if not path.is_dir():
         raise CheckpointError(f"{path}: no such model folder")
     model_cfg, train_cfg, raw = read_config(path)
+    metrics = {}
+    metrics_file = path / METRICS_FILE
+    if metrics_file.exists():
+        try:
+            metrics = json.loads(metrics_file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{metrics_file}: not valid JSON ({exc})") from None
+    latents = _read_latents(path / LATENTS_FILE, model_cfg.latent_dim) if with_latents else None
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else None
+    try:
+        inputs = Inputs.from_dict(raw["inputs"]) if "inputs" in raw else None
+    except VaeCoreError as exc:
+        raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
+    bundle = Bundle(None, model_cfg, train_cfg, path, metrics, latents, raw.get("library_version", ""), data,
+                    inputs)
+    if dataset is not None:
+        bundle.check_dataset(dataset)
+    return bundle
+
+
+def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool = True,
+                dataset: Dataset | None = None) -> Bundle:
+    """Rebuild a model from its folder on `device`, or raise CheckpointError; nothing half-loaded.
+    With `dataset`, also refuse (CheckpointError) a model that was not trained on that dataset."""
+    bundle = read_bundle(path, with_latents=False, dataset=dataset)
+    bundle.model = _load_network(bundle.path, bundle.model_config, device)
+    if with_latents:  # after the weights: a config that fits neither names the weights
+        bundle.latents = _read_latents(bundle.path / LATENTS_FILE, bundle.model_config.latent_dim)
+    return bundle
+
+
+def _load_network(path: Path, model_cfg: ModelConfig, device) -> VAE:
+    """weights.pt into the network its config describes, checked tensor by tensor (weights_only)."""
+    from ..model.networks import VAE  # listing and reading folders need no torch (vae_core.lazy); this does
+
     weights_file = path / WEIGHTS_FILE
     try:
         state = torch.load(weights_file, map_location="cpu", weights_only=True)
@@ -402,24 +441,7 @@ def load_bundle(path, *, device: torch.device | str = "cpu", with_latents: bool 
     model = model.to(device).eval()
     if model_cfg.arch == "conv" and torch.device(device).type == "cpu":
         model = model.to(memory_format=torch.channels_last)
-    metrics = {}
-    metrics_file = path / METRICS_FILE
-    if metrics_file.exists():
-        try:
-            metrics = json.loads(metrics_file.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{metrics_file}: not valid JSON ({exc})") from None
-    latents = _read_latents(path / LATENTS_FILE, model_cfg.latent_dim) if with_latents else None
-    data = raw.get("data") if isinstance(raw.get("data"), dict) else None
-    try:
-        inputs = Inputs.from_dict(raw["inputs"]) if "inputs" in raw else None
-    except VaeCoreError as exc:
-        raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
-    bundle = Bundle(model, model_cfg, train_cfg, path, metrics, latents, raw.get("library_version", ""), data,
-                    inputs)
-    if dataset is not None:
-        bundle.check_dataset(dataset)
-    return bundle
+    return model
 
 
 def _read_latents(file: Path, latent_dim: int) -> dict | None:

@@ -9,6 +9,7 @@ from collections import deque
 import torch
 
 from ..errors import ConfigError
+from ..lazy import configure_cpu_numerics
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -22,21 +23,7 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-def configure_cpu_numerics() -> None:
-    """Flush subnormal floats to zero.
-
-    Adam's running averages for ReLU units that never fire decay into subnormals,
-    which this kind of CPU handles very slowly: epochs measured 6.0 -> 9.6 -> 12.9 s
-    without this, flat 6.9 s with it, losses unchanged.
-    """
-    torch.set_flush_denormal(True)
-
-
-# At import, before any torch operation has started the OpenMP worker threads: a worker copies the
-# floating-point flags of the thread that creates it, so a flag set later reaches only the calling
-# thread. Measured: with one decode before train(), epochs went 6.6 -> 10.8 s; flushed at import,
-# flat 4.5 s.
-configure_cpu_numerics()
+configure_cpu_numerics()  # at import, as vae_core.model.networks does (vae_core.lazy says why)
 
 
 def describe_device(device: torch.device | None = None) -> str:

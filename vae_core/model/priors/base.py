@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Callable, ClassVar
 
-import torch
-from torch import nn
-
 from ..densities import log_normal
+from ...lazy import BuiltAsModule, torch
 from ...registry import Member, Option
 
 COMPONENTS = Option("prior_components", 100, "K, the number of pseudo-inputs (vamp) or mixture components (mog)",
                     section="model", max=10000, label="Prior components K", main=True)
 
 
-class Prior(Member, nn.Module):
+class Prior(Member, BuiltAsModule):
     """Base of the registry's members: built from the model's config (`cfg.latent_dim`,
-    `cfg.image_shape` and the prior's own options), owned by the model."""
+    `cfg.image_shape` and the prior's own options), owned by the model; a `torch.nn.Module` once built."""
 
     needs_stochastic_encoder: ClassVar[bool] = False
 

@@ -1,9 +1,7 @@
 """A learned mixture of K diagonal Gaussians with learned weights."""
 from __future__ import annotations
 
-import torch
-from torch import nn
-
+from ...lazy import nn, torch
 from .base import COMPONENTS, Prior, _mixture_log_prob, _mixture_sample
 
 

@@ -2,9 +2,8 @@
 before priors existed has it."""
 from __future__ import annotations
 
-import torch
-
 from ..densities import gaussian_kl, log_standard_normal
+from ...lazy import torch
 from .base import Prior
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import torch
-from torch import nn
-
+from ...lazy import nn, torch
 from .base import COMPONENTS, Prior, _mixture_log_prob, _mixture_sample
 
 

@@ -1,0 +1,46 @@
+"""torch, imported in the background once a fresh server's first view is drawn.
+
+That first view is files read (explorer.firstview, vae_core.lazy); the first click that computes (a
+training, a layer not kept, a drawing to encode) needs torch, and importing it takes longer than the
+view did (bench/bench_app.py). So once a run has drawn without it, a background thread imports torch
+and the modules that compute with it; a run that needs them meanwhile waits for that import, not for
+a second one.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+
+from vae_core import lazy
+
+COMPUTING = ("torch", "vae_core.analysis.explore", "vae_core.analysis.geometry", "vae_core.training.jobs",
+             "vae_core.store.export")
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def _import_all() -> None:
+    try:
+        for name in COMPUTING:
+            importlib.import_module(name)
+    except Exception:  # a broken install shows itself, with its message, where the page needs torch
+        logging.getLogger(__name__).exception("importing torch in the background failed")
+
+
+def start() -> None:
+    """Import torch in the background unless it is imported already (or being imported)."""
+    global _thread
+    with _lock:
+        if lazy.imported("torch") or _thread is not None:
+            return
+        _thread = threading.Thread(target=_import_all, name="import-torch", daemon=True)
+        _thread.start()
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Until the background import is done (tests, benchmarks): whether it is."""
+    thread = _thread
+    if thread is not None:
+        thread.join(timeout)
+    return thread is None or not thread.is_alive()
