@@ -10,7 +10,7 @@ import streamlit as st
 
 st.set_page_config(page_title="VAE Explorer", page_icon="🧭", layout="wide")
 
-from explorer import cache, data, identity, link, replica, settings, sidebar, state, warmup  # noqa: E402
+from explorer import cache, data, identity, link, replica, settings, sidebar, state  # noqa: E402
 from explorer.page import Page  # noqa: E402
 from explorer.views import interpolation, latent, samples, train  # noqa: E402
 
@@ -49,7 +49,6 @@ def main() -> None:
         if tab.open:
             with tab:
                 view.draw(page)
-    warmup.start()  # drawn without torch (a fresh server's first view): import it now, in the background
 
 
 main()

@@ -2,12 +2,13 @@
 
     python bench/bench_app.py            # everything (about 3 minutes on 2 cores)
     python bench/bench_app.py --skip-training
+    python bench/bench_app.py --skip-training --old d67adad   # (1) also for the page of that revision
 
 (1) cold start: a fresh process first starts Streamlit (its import, and a first run of an empty
     script: what a server does before any page), then runs the page script once with AppTest (its
     imports, the shipped models' folders and kept first views, both 20×20 grids, the open tab) and
-    says whether that run imported torch; then once more (torch now importing in the background,
-    explorer/warmup.py). Alternated with a fresh process that only imports torch: the goal is a page
+    says whether that run imported torch; then once more (still without torch: a server imports it
+    when the browser says the map is drawn, explorer/warmup.py, and AppTest has no browser). Alternated with a fresh process that only imports torch: the goal is a page
     script's first run no slower than that import;
 (2) a latent point decoded on the server, for both models (decode, encode the two images as PNG),
     best and median of many: what a move costs where the browser cannot decode (the latent map's
@@ -27,6 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -39,9 +41,9 @@ def data_dir() -> str:
     return os.environ.get("VAE_DATA_DIR") or str(ROOT.parent / "shared" / "datasets")
 
 
-def cold_start() -> tuple[float, float, float, bool]:
+def cold_start(root: Path = ROOT) -> tuple[float, float, float, bool]:
     """(Streamlit's start, the page script's first run, its second run, whether the first imported torch)
-    in a fresh interpreter, seconds."""
+    in a fresh interpreter, seconds, for the page of the checkout `root`."""
     code = textwrap.dedent(f"""
         import sys, tempfile, time
         t0 = time.perf_counter()
@@ -49,22 +51,29 @@ def cold_start() -> tuple[float, float, float, bool]:
         with tempfile.NamedTemporaryFile("w", suffix=".py") as empty:
             AppTest.from_file(empty.name).run()
         t1 = time.perf_counter()
-        at = AppTest.from_file({str(ROOT / "explorer_app.py")!r}, default_timeout=120)
-        imported = {{}}
-        import explorer.warmup as warmup
-        start = warmup.start
-        warmup.start = lambda: (imported.setdefault("torch", "torch" in sys.modules), start())
+        at = AppTest.from_file({str(root / "explorer_app.py")!r}, default_timeout=120)
         at.run()
         t2 = time.perf_counter()
+        imported = "torch" in sys.modules  # AppTest has no browser to say the map is drawn: no background import
         assert not at.exception, at.exception
         at.run()
         t3 = time.perf_counter()
-        print(t1 - t0, t2 - t1, t3 - t2, int(imported["torch"]))
+        print(t1 - t0, t2 - t1, t3 - t2, int(imported))
     """)
     env = {**os.environ, "VAE_DATA_DIR": data_dir()}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,
+    if root != ROOT:  # its own vae_core and explorer, ahead of the installed ones
+        env["PYTHONPATH"] = str(root)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root,
                          check=True).stdout.split()
     return float(out[-4]), float(out[-3]), float(out[-2]), bool(int(out[-1]))
+
+
+def old_checkout(rev: str) -> Path:
+    """The page of an older revision, in a throw-away worktree (for the side-by-side cold start)."""
+    folder = Path(tempfile.mkdtemp(prefix="vae-old-")) / "tree"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev], check=True,
+                   capture_output=True)
+    return folder
 
 
 def import_torch_alone() -> float:
@@ -113,15 +122,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--overhead-epochs", type=int, default=2, help="epochs per run of the overhead pair")
+    parser.add_argument("--old", help="a git revision whose page's cold start to time beside this one's")
     args = parser.parse_args()
     import torch
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f} at start")
     print("-" * 86)
-    pairs = []
-    for _ in range(3):  # alternated, so a busy moment on a shared CPU hits both
-        pairs.append((import_torch_alone(), *cold_start()))
+    old_tree = old_checkout(args.old) if args.old else None
+    pairs, old_pairs = [], []
+    try:
+        for _ in range(3):  # alternated, so a busy moment on a shared CPU hits both
+            pairs.append((import_torch_alone(), *cold_start()))
+            if old_tree is not None:
+                old_pairs.append(cold_start(old_tree))
+    finally:
+        if old_tree is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old_tree)],
+                           capture_output=True)
     alone, streamlit, first, second = (statistics.median(p[i] for p in pairs) for i in range(4))
     torch_in_first = sum(p[4] for p in pairs)
     print(f"(1) Streamlit's own start (import, an empty script)     {streamlit:6.2f} s")
@@ -129,7 +147,11 @@ def main() -> int:
           f"imported torch in {torch_in_first} of {len(pairs)})")
     print(f"    `import torch` alone in a fresh process              {alone:6.2f} s  (goal: the first run ≤ this; "
           f"now {first / alone:.2f}×)")
-    print(f"    page script, second run (torch loading meanwhile)    {second:6.2f} s  (medians of 3 alternated)")
+    print(f"    page script, second run                              {second:6.2f} s  (medians of 3 alternated)")
+    if old_pairs:
+        old_first, old_second = (statistics.median(p[i] for p in old_pairs) for i in (1, 2))
+        print(f"    the page at {args.old}: first run {old_first:.2f} s ({old_first / alone:.2f}× torch's import; "
+              f"imported torch in {sum(p[3] for p in old_pairs)} of {len(old_pairs)}), second {old_second:.2f} s")
     best, median = slider_work()
     print(f"(2) server-side decode, both models (best / median)     {best:6.2f} / {median:.2f} ms "
           f"(goal < {GOAL_SLIDER_MS:.0f} ms)")

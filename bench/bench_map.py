@@ -6,7 +6,9 @@ Prints figures side by side, asserts nothing:
       pictures loaded (warm server, best and median of several loads, each in a fresh browser context;
       then reloads, whose browser cache is warm), with the milestones of a load in between; with
       --old REV, the same for the page of that git revision (its plotly scatters and grids), in the
-      same run;
+      same run; with --fresh N, the page drawn at the first visit of a server just started (its first
+      script run: the folders' kept first views, torch imported after it; issue 18's "paint before
+      torch"), N fresh servers each, alternated with the --old page's;
   (2) hover: pointer moves over map A, both models decoded and drawn, per move: from the handler's
       start (the component's own performance marks) and from the event's timestamp (Chromium
       delivers pointer moves aligned to frames, so this adds up to a frame of waiting); websocket
@@ -17,6 +19,7 @@ Prints figures side by side, asserts nothing:
 
     python bench/bench_map.py                  # the shipped models
     python bench/bench_map.py --old a29422e    # also the page before the latent map, same run
+    python bench/bench_map.py --drawn-only --fresh 3 --old d67adad   # fresh servers, before/after
 
 Goals (issue 9): hover p95 <= 16 ms for the MLP pair and <= 33 ms for the conv pair; no message
 while hovering or dragging; >= 30 distinct images per second of drag; page drawn <= 1.5 s (issue 18); pan and
@@ -193,6 +196,26 @@ def interactions(browser, base: str, dataset: str) -> dict:
     return out
 
 
+def fresh_server_drawn(browser, models: Path, data_dir: str, app: Path, plotly: bool) -> tuple[float, float]:
+    """(seconds from starting the server to its health answer, seconds from the first navigation to the
+    page drawn) for a server process started just now: its first script run is the one measured."""
+    t0 = time.perf_counter()
+    server = bench_load.Server(models, data_dir, Path(tempfile.mktemp(suffix=".log")), app=app)
+    try:
+        server.wait_healthy()
+        up = time.perf_counter() - t0
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        t1 = time.perf_counter()
+        page.goto(server.base)
+        wait_drawn(page, plotly)
+        drawn = time.perf_counter() - t1
+        ctx.close()
+        return up, drawn
+    finally:
+        server.stop()
+
+
 def old_checkout(rev: str) -> Path:
     """The page of an older revision, in a throw-away worktree (for the side-by-side load time)."""
     folder = Path(tempfile.mkdtemp(prefix="vae-old-")) / "tree"
@@ -206,6 +229,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5, help="page loads per server")
     parser.add_argument("--old", help="a git revision whose page to time beside this one")
     parser.add_argument("--drawn-only", action="store_true", help="only (1), the page drawn and where it goes")
+    parser.add_argument("--fresh", type=int, default=0, help="also the first visit of N servers just started")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -226,8 +250,21 @@ def main() -> None:
                                         args=bench_load.CHROMIUM_ARGS)
             print(f"Chromium {browser.version}; load average {load0:.2f} at start")
             print("-" * 96)
+            apps = {"this page": (bench_load.APP, False)}
+            if old_tree is not None:  # the plotly page (before the latent map) is drawn when its charts are
+                apps[f"page at {args.old}"] = (old_tree / "explorer_app.py",
+                                               not (old_tree / "explorer" / "latent_map").is_dir())
+            fresh = {name: [] for name in apps}
+            for _ in range(args.fresh):  # alternated, so a busy moment on a shared CPU hits both
+                for name, (app, plotly) in apps.items():
+                    fresh[name].append(fresh_server_drawn(browser, models, data_dir, app, plotly))
+            for name, runs in fresh.items():
+                if runs:
+                    print(f"(1) {name}: first visit of a fresh server: page drawn in median "
+                          f"{statistics.median(r[1] for r in runs):.2f} s (best {min(r[1] for r in runs):.2f} s) after "
+                          f"the server answered in {statistics.median(r[0] for r in runs):.2f} s; {len(runs)} servers")
             for name, server in servers.items():
-                is_old = name != "this page"
+                is_old = name != "this page" and apps[name][1]
                 page_drawn(browser, server.base, is_old)  # warm the server's caches
                 page_drawn.phases.clear()
                 times = [page_drawn(browser, server.base, is_old) for _ in range(args.loads)]

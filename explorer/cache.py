@@ -14,10 +14,9 @@ import numpy as np
 import streamlit as st
 
 import vae_core as vc
-from vae_core import lazy
 from vae_core.lazy import LazyModule
 
-from . import firstview, mapview
+from . import firstview, mapview, warmup
 from .layers import stored as stored_layers
 
 # These import torch: on first use, so the first view of shipped models needs none (vae_core.lazy).
@@ -57,7 +56,7 @@ def kept_view(path: str, stamp: float, _codes: dict) -> dict | None:
 
 def device_text() -> str:
     """Where models run; until torch has loaded (a fresh server's first view needs none), that it is loading."""
-    return _device_text() if lazy.imported("torch") else "known once torch has loaded (a moment)"
+    return _device_text() if warmup.torch_ready() else "known once torch has loaded (a moment)"
 
 
 @st.cache_resource(show_spinner=False)

@@ -4,9 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import vae_core as vc
-from vae_core import lazy
 
-from . import cache
+from . import cache, warmup
 from .settings import objective_title
 
 
@@ -62,7 +61,7 @@ def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str, record: vc.D
         return Slot(side, entry, error=mismatch)
     stamp = cache.folder_stamp(entry.path)
     try:
-        if lazy.imported("torch"):  # every view but a fresh server's first: check the weights now, as they load
+        if warmup.torch_ready():  # every view but a fresh server's first: check the weights now, as they load
             cache.load_model(str(entry.path), stamp)
         return Slot(side, entry, cache.read_folder(str(entry.path), stamp), stamp)
     except vc.CheckpointError as exc:

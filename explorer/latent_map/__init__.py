@@ -20,7 +20,7 @@ import streamlit as st
 
 import vae_core as vc
 
-from .. import cache, figures, firstview, mapview, state, webcache
+from .. import cache, figures, firstview, mapview, state, warmup, webcache
 from ..comparison import Slot
 from ..figures import axis_title
 from ..layers import LAYERS
@@ -307,8 +307,9 @@ def latent_map(page, slots: list[Slot], grid_settings: tuple, layer_kind: str | 
     data["serverImages"] = server_images(slots, groups)
     data["pinnedDrawing"] = pinned_drawing(page, slots)
     data["testHooks"] = TEST_HOOKS
+    data["warmAfterDraw"] = not warmup.torch_ready()  # drawn without torch: say when, and it is imported
     # A list of one, not the dict: Streamlit looks for dataframes among a dict's values, which imports
     # pandas and pyarrow (0.3 s of a fresh server's first view) for a page that sends none.
     _component(data=[data], key="latent_map", on_picked_change=_on_picked, on_z_change=_on_z,
                on_end_change=lambda: _on_end(page), on_serverDecode_change=lambda: None,
-               on_drawing_change=lambda: _on_drawing(page))
+               on_drawing_change=lambda: _on_drawing(page), on_drawn_change=warmup.start)

@@ -186,6 +186,12 @@ class LatentMap {
       this.stats.mode = "browser";
       if (!this.failed) this.notice.style.display = "none";
     }
+    // Drawn by a server that has not loaded torch yet (its first view is files): say so, once, and
+    // it imports torch now, while the person looks (explorer/warmup.py).
+    if (data.warmAfterDraw && !this.warmAsked) {
+      this.warmAsked = true;
+      this.send("drawn", true);
+    }
     this.stats.ready = true;
     this.stats.timeline.decoders = this.stats.timeline.decoders || performance.now();
     this.root.dataset.ready = "1";
