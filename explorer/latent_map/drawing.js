@@ -22,6 +22,7 @@ export class DrawingPanel {
     this.pathFrames = new Map(); // side -> {path, frames: PixelCanvas[]}
     this.hint = null;
     this.signature = null;
+    this.models = null; // the models' keys the pad's codes are from
     this.pinCount = 0;
   }
 
@@ -31,8 +32,17 @@ export class DrawingPanel {
       .map((e) => e.encoder.imageShape);
     const shape = shapes[0];
     const signature = JSON.stringify([shape, data.models.map((m) => m.side)]);
-    if (this.signature === signature) return;
+    const models = data.models.map((m) => m.key).join("|");
+    if (this.signature === signature) {
+      // The same pad, but another model behind a side (or a new version of it): its code of the drawing.
+      if (this.models !== models) {
+        this.models = models;
+        this.encode(null, "models");
+      }
+      return;
+    }
     this.signature = signature;
+    this.models = models;
     this.box.textContent = "";
     this.tiles.clear();
     this.pad = null;

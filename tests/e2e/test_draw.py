@@ -6,6 +6,7 @@ point on every map.
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -177,6 +178,36 @@ def test_drawing_is_encoded_by_every_model_in_the_browser(streamlit_server, page
             Math.hypot(x.path[0][0] - pinned[x.side][0], x.path[0][1] - pinned[x.side][1]) < {TOL});
     }}""", arg=pinned)
     expect(page.get_by_text("the Interpolation tab's path, your drawing ◇ → test #", exact=False)).to_be_visible()
+    assert not page.page_errors
+
+
+def test_a_drawing_is_encoded_again_by_a_model_chosen_after_it(streamlit_server, page):
+    """Draw, then put another model on side B: the drawing stays, and B's code of it is the new model's
+    (torch's for the same pixels), not the old one's; back to the first model, its code again."""
+    open_page(page, streamlit_server)
+    pad = page.get_by_role("img", name="Drawing pad")
+    pad.scroll_into_view_if_needed()
+    page.wait_for_function(f"{MAP}.instance.pad && {MAP}.instance.drawTiles.size === 2")
+    stroke(page, pad.bounding_box(), [(0.5, 0.15), (0.5, 0.85)])  # a "1"
+    page.wait_for_function(f"{MAP}.instance.drawnCode('B')")
+    x = pad_image(page)
+    assert drawn_state(page)["B"]["logvar"] is None  # mnist-mmd: a deterministic encoder
+    page.get_by_role("combobox", name="Model B").click()
+    page.get_by_role("option", name=re.compile(r"^mnist-vae · ")).click()
+    wait_idle(page)
+    # mnist-vae on both sides now: B's code has a log-variance, and it is A's, the same model's.
+    page.wait_for_function(f"{MAP}.instance.drawnCode('B') && {MAP}.instance.drawnCode('B').logvar")
+    assert np.array_equal(pad_image(page), x)  # the drawing itself is kept
+    state = drawn_state(page)
+    want_mu, want_logvar = torch_codes(x)["A"]
+    for side in ("A", "B"):
+        np.testing.assert_allclose(state[side]["mu"], want_mu, rtol=0, atol=TOL)
+        np.testing.assert_allclose(state[side]["logvar"], want_logvar, rtol=0, atol=TOL)
+    page.get_by_role("combobox", name="Model B").click()
+    page.get_by_role("option", name=re.compile(r"^mnist-mmd · ")).click()
+    wait_idle(page)
+    page.wait_for_function(f"{MAP}.instance.drawnCode('B') && !{MAP}.instance.drawnCode('B').logvar")
+    assert_codes_match(drawn_state(page), x)
     assert not page.page_errors
 
 
