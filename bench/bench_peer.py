@@ -13,6 +13,10 @@ Where torchvision cannot be installed (this project's machines), `--standin` put
 on the peer's path: the three pieces of torchvision the peer imports, on the same per-sample path
 (its README says what they do). The peer writes its sample and reconstruction PNGs into a scratch
 folder; nothing is written into the project.
+
+`--profile` then runs each program once more under py-spy (`pip install py-spy`; sampling, 100 Hz) and
+prints where its wall time went, side by side: imports, the data path, forward and loss, backward, the
+optimiser's step, the test evaluation, the rest.
 """
 from __future__ import annotations
 
@@ -45,6 +49,35 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
     return wall, cpu, lines[-1] if lines else ""
 
 
+# Where a sample's time goes: the first phase, in this order, with a function on its stack (a name, or a
+# class whose method it is).
+PHASES = (
+    ("imports", ("_find_and_load",)),
+    ("data path (the DataLoader)", ("_SingleProcessDataLoaderIter", "_MultiProcessingDataLoaderIter")),
+    ("test evaluation", ("test", "EpochEnd.test_loss", "evaluate_loss")),
+    ("backward", ("backward",)),
+    ("optimiser step", ("Adam.step", "Optimizer.step")),
+    ("forward and loss", ("Module._call_impl", "Module._wrapped_call_impl", "loss_function", "StandardVAE.loss")),
+)
+
+
+def profiled(cmd: list[str], cwd: Path, env: dict, out: Path) -> dict[str, float]:
+    """Seconds of wall time per phase (PHASES, then "the rest") of one run of `cmd` under py-spy."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    subprocess.run([spy, "record", "-r", "100", "-f", "raw", "-o", str(out), "--", *cmd], cwd=cwd, env=env,
+                   check=True, capture_output=True)
+    seconds = dict.fromkeys([name for name, _ in PHASES] + ["the rest"], 0.0)
+    for line in out.read_text().splitlines():
+        stack, count = line.rsplit(" ", 1)
+        names = [frame.split(" (")[0] for frame in stack.split(";")]
+        phase = next((name for name, marks in PHASES
+                      if any(n == m or n.startswith(m + ".") for n in names for m in marks)), "the rest")
+        seconds[phase] += int(count) / 100
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer", type=Path, required=True, help="pytorch/examples' vae/main.py (your copy)")
@@ -55,6 +88,7 @@ def main() -> int:
                         help="OMP_NUM_THREADS for both (and VAE_THREADS for ours): torch's default otherwise")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="a folder holding MNIST/raw/*.gz (default: $VAE_DATA_DIR or ../shared/datasets)")
+    parser.add_argument("--profile", action="store_true", help="then where each program's time goes (py-spy)")
     args = parser.parse_args()
     data = args.data_dir or Path(os.environ.get("VAE_DATA_DIR") or SHARED_DATA)
     if not (data / "MNIST" / "raw").is_dir():
@@ -97,6 +131,14 @@ def main() -> int:
         print(f"{'pytorch/examples vae/main.py':<32}{peer_wall:>12.1f} s{peer_cpu:>12.1f} s")
         print(f"{'python -m vae_core train':<32}{ours_wall:>12.1f} s{ours_cpu:>12.1f} s")
         print(f"{'ratio (peer / ours; goal ≥ 3)':<32}{peer_wall / ours_wall:>13.2f}×{peer_cpu / ours_cpu:>13.2f}×")
+        if args.profile:
+            split = {name: profiled(cmd, work, env, scratch / f"{i}.txt") for i, (name, cmd, env) in enumerate(
+                (("pytorch/examples vae/main.py", peer, peer_env), ("python -m vae_core train", ours, ours_env)))}
+            print(f"\nwhere the time goes (py-spy, one run each; load average {os.getloadavg()[0]:.2f})")
+            print(f"{'':<32}{'peer':>10}{'ours':>10}")
+            for phase in next(iter(split.values())):
+                print(f"{phase:<32}" + "".join(f"{s[phase]:>8.1f} s" for s in split.values()))
+            print(f"{'total':<32}" + "".join(f"{sum(s.values()):>8.1f} s" for s in split.values()))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
