@@ -61,6 +61,9 @@ PHASES = (
 )
 
 
+DYNAMO = "  of it, torch._dynamo"  # imported by any torch.optim optimiser as it is built
+
+
 def profiled(cmd: list[str], cwd: Path, env: dict, out: Path) -> dict[str, float]:
     """Seconds of wall time per phase (PHASES, then "the rest") of one run of `cmd` under py-spy."""
     spy = shutil.which("py-spy")
@@ -68,13 +71,15 @@ def profiled(cmd: list[str], cwd: Path, env: dict, out: Path) -> dict[str, float
         raise SystemExit("--profile needs py-spy: pip install py-spy")
     subprocess.run([spy, "record", "-r", "100", "-f", "raw", "-o", str(out), "--", *cmd], cwd=cwd, env=env,
                    check=True, capture_output=True)
-    seconds = dict.fromkeys([name for name, _ in PHASES] + ["the rest"], 0.0)
+    seconds = dict.fromkeys([PHASES[0][0], DYNAMO] + [name for name, _ in PHASES[1:]] + ["the rest"], 0.0)
     for line in out.read_text().splitlines():
         stack, count = line.rsplit(" ", 1)
         names = [frame.split(" (")[0] for frame in stack.split(";")]
         phase = next((name for name, marks in PHASES
                       if any(n == m or n.startswith(m + ".") for n in names for m in marks)), "the rest")
         seconds[phase] += int(count) / 100
+        if phase == "imports" and "Optimizer.__init__" in names:
+            seconds[DYNAMO] += int(count) / 100
     return seconds
 
 
@@ -138,7 +143,8 @@ def main() -> int:
             print(f"{'':<32}{'peer':>10}{'ours':>10}")
             for phase in next(iter(split.values())):
                 print(f"{phase:<32}" + "".join(f"{s[phase]:>8.1f} s" for s in split.values()))
-            print(f"{'total':<32}" + "".join(f"{sum(s.values()):>8.1f} s" for s in split.values()))
+            print(f"{'total':<32}" + "".join(f"{sum(v for k, v in s.items() if k != DYNAMO):>8.1f} s"
+                                             for s in split.values()))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
