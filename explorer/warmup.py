@@ -17,8 +17,10 @@ import threading
 
 from vae_core import lazy
 
+# torch._dynamo too: every torch.optim optimiser imports it as it is built (1.4 s, bench_peer.py --profile),
+# which a person's first training would otherwise wait for.
 COMPUTING = ("torch", "vae_core.analysis.explore", "vae_core.analysis.geometry", "vae_core.training.jobs",
-             "vae_core.store.export")
+             "vae_core.store.export", "torch._dynamo")
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 
