@@ -149,6 +149,10 @@ def test_download_the_pictures_and_a_model_and_open_them(streamlit_server, e2e_m
     page.get_by_text("Also the geodesic", exact=False).click()
     wait_idle(page, 90_000)
     expect(page.get_by_text("the images travel", exact=False).first).to_be_visible(timeout=60_000)
+    # The caption arrives before the strip and its button (the rerun's elements stream in): wait for the
+    # third strip button (A's straight, A's geodesic, B's straight), not only the caption.
+    expect(page.get_by_role("button", name=re.compile(re.escape("strip (PNG)")))).to_have_count(3, timeout=60_000)
+    wait_idle(page, 90_000)
     saved = download(page, "strip (PNG)", tmp_path, nth=1)
     geodesic = Image.open(saved)
     assert "geodesic" in saved.name and geodesic.format == "PNG" and geodesic.size[1] == 56
