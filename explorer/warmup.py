@@ -23,12 +23,14 @@ COMPUTING = ("torch", "vae_core.analysis.explore", "vae_core.analysis.geometry",
              "vae_core.store.export", "torch._dynamo")
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+_done: set[str] = set()  # what the background thread has imported so far
 
 
 def _import_all() -> None:
     try:
         for name in COMPUTING:
             importlib.import_module(name)
+            _done.add(name)
     except Exception:  # a broken install shows itself, with its message, where the page needs torch
         logging.getLogger(__name__).exception("importing torch in the background failed")
 
@@ -44,9 +46,9 @@ def start() -> None:
 
 
 def torch_ready() -> bool:
-    """Whether torch is imported and no background import is under way: a run can use it without waiting."""
-    thread = _thread
-    return lazy.imported("torch") and (thread is None or not thread.is_alive())
+    """Whether torch is imported, not still being imported in the background: a run can use it without
+    waiting (the thread may still be importing the modules after it)."""
+    return lazy.imported("torch") and (_thread is None or "torch" in _done)
 
 
 def wait(timeout: float | None = None) -> bool:

@@ -56,6 +56,9 @@ class LatentMap {
     this.hover = null; // the point under the pointer: {map, x, y, z} on a map, {side, x, y, z, cell} on a grid
     this.data = null;
     this.stats = STATS;
+    // A map mounted again (another tab and back) is not ready until its own decoders are: the page's
+    // counters are one object for every mount, and a stale "ready" let a screenshot catch blank tiles.
+    STATS.ready = false;
     this.clock = new FrameClock(STATS); // the time from each input event to its drawn frame
     this.askedServer = ""; // the sides last asked to be decoded on the server, sorted and joined
     this.resizeObserver = new ResizeObserver(() => {
