@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -72,17 +70,9 @@ def compute(model, codes: dict) -> dict[str, np.ndarray]:
 
 
 def write(folder, arrays: dict[str, np.ndarray], made_from: str) -> Path:
-    """Keep `arrays` as the folder's view.npz, atomically (a reader sees the old file or the new one)."""
-    folder = Path(folder)
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, fingerprint=np.asarray(made_from), **arrays)  # not compressed: weights barely shrink
-        os.replace(tmp, folder / FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return folder / FILE
+    """Keep `arrays` as the folder's view.npz, atomically, as the layers are kept; not compressed: the
+    networks' weights barely shrink, and the first view reads them."""
+    return stored_layers.write(folder, arrays, made_from, name=FILE, compressed=False)
 
 
 def make(folder) -> Path | None:

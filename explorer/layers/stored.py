@@ -91,18 +91,20 @@ def compute(bundle, codes: dict, kinds=None, *, classifier=None,
     return out
 
 
-def write(folder, arrays: dict[str, np.ndarray], made_from: str) -> Path:
-    """Keep `arrays` as the folder's layers.npz, atomically (a reader sees the old file or the new one)."""
+def write(folder, arrays: dict[str, np.ndarray], made_from: str, *, name: str = FILE,
+          compressed: bool = True) -> Path:
+    """Keep `arrays` as the folder's file `name` (layers.npz; explorer.firstview keeps view.npz) with the
+    fingerprint they were made from, atomically (a reader sees the old file or the new one)."""
     folder = Path(folder)
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILE}.", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, fingerprint=np.asarray(made_from), **arrays)
-        os.replace(tmp, folder / FILE)
+            (np.savez_compressed if compressed else np.savez)(f, fingerprint=np.asarray(made_from), **arrays)
+        os.replace(tmp, folder / name)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return folder / FILE
+    return folder / name
 
 
 def make(folder, *, progress: Callable[[str], None] | None = None) -> Path | None:

@@ -6,6 +6,7 @@ something to draw even before the shipped models exist; when they do, it shows t
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -37,13 +38,13 @@ def e2e_models_dir(tmp_path_factory, data_dir) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(tmp_path_factory, data_dir, e2e_models_dir):
-    """`streamlit run explorer_app.py` on 127.0.0.1:<free port>; yields the base URL, stops it after."""
+@contextlib.contextmanager
+def served(models_dir: Path, data_dir, log: Path):
+    """`streamlit run explorer_app.py` on 127.0.0.1:<free port> for `models_dir`: the base URL, and the
+    server stopped after; its log must hold no traceback."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    server = bench_load.Server(e2e_models_dir, str(data_dir), log)
+    server = bench_load.Server(models_dir, str(data_dir), log)
     try:
         server.wait_healthy()
         yield server.base
@@ -51,6 +52,13 @@ def streamlit_server(tmp_path_factory, data_dir, e2e_models_dir):
         server.stop()
         server_log = log.read_text(errors="replace")
         assert "Traceback" not in server_log, server_log
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(tmp_path_factory, data_dir, e2e_models_dir):
+    """The page on a server of the browser tests' own, for the whole session; yields the base URL."""
+    with served(e2e_models_dir, data_dir, tmp_path_factory.mktemp("streamlit") / "server.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -4,30 +4,20 @@ is drawn, the server imports torch then, and a person's next clicks that compute
 work, with the device now named."""
 from __future__ import annotations
 
-import os
-
 import pytest
 from playwright.sync_api import expect
 
 from browser_steps import MAP, click_tab, open_page, screenshot, wait_idle
-from conftest import CHROMIUM, bench_load
+from conftest import served
 
 NOT_YET = "known once torch has loaded"
 
 
 @pytest.fixture
 def fresh_server(tmp_path, data_dir):
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
-    log = tmp_path / "server.log"
-    server = bench_load.Server(tmp_path / "models", str(data_dir), log)  # no models of its own: the shipped ones
-    try:
-        server.wait_healthy()
-        yield server.base
-    finally:
-        server.stop()
-        server_log = log.read_text(errors="replace")
-        assert "Traceback" not in server_log, server_log
+    """A server started for this test alone, with no models of its own: the shipped ones."""
+    with served(tmp_path / "models", data_dir, tmp_path / "server.log") as base:
+        yield base
 
 
 def device_caption(page):
