@@ -49,11 +49,3 @@ def torch_ready() -> bool:
     """Whether torch is imported, not still being imported in the background: a run can use it without
     waiting (the thread may still be importing the modules after it)."""
     return lazy.imported("torch") and (_thread is None or "torch" in _done)
-
-
-def wait(timeout: float | None = None) -> bool:
-    """Until the background import is done (tests, benchmarks): whether it is."""
-    thread = _thread
-    if thread is not None:
-        thread.join(timeout)
-    return thread is None or not thread.is_alive()
