@@ -6,7 +6,7 @@ Prints figures, asserts nothing:
   (b) FLOPs per training step of the 784-512-512-512-2 MLP VAE at batch 128, the
       lower bound they imply for one epoch (60,000 training steps' worth of
       images + a 10,000-image test forward pass), the epoch time vae_core.training.loop
-      achieves (flushed denormals, fused Adam), and their ratio (goal ≤ 1.3);
+      achieves (flushed denormals, fused Adam), and their ratio (goal ≤ 1.5, issue 18; it was 1.3);
   (c) the 784-400-20 VAE: vae_core's in-memory loop vs the pytorch/examples-style
       per-sample Dataset + DataLoader loop (PIL image -> float tensor per item)
       on the same images, images per second side by side (goal ≥ 3x);
@@ -183,7 +183,7 @@ def main() -> None:
         (f"    vae_core.training.loop: {n_train:,} train + {n_test:,} test, best of {args.repeats}", f"{seconds:.2f} s "
                                                                               f"(bound {bound_run:.2f} s)"),
         ("    achieved epoch time" + (" (scaled from the run)" if args.quick else ""), f"{epoch_est:.2f} s"),
-        ("    achieved / bound (goal ≤ 1.3)", f"{seconds / bound_run:.2f}x"),
+        ("    achieved / bound (goal ≤ 1.5)", f"{seconds / bound_run:.2f}x"),
     ]
 
     # (c) in-memory loop vs per-sample DataLoader, 784-400-20
