@@ -49,10 +49,13 @@ def tall_screenshot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
-def download(page, button_name: str, tmp_path, nth: int = 0):
-    """Press a download button as a person does; the file as the browser saved it."""
+def download(page, button_name: str, tmp_path, nth: int = 0, *, key: str | None = None):
+    """Press a download button as a person does (the `nth` of that name, or the one of widget `key`); the
+    file as the browser saved it."""
+    button = page.get_by_role("button", name=re.compile(re.escape(button_name)))
+    button = page.locator(f".st-key-{key}").get_by_role("button") if key else button.nth(nth)
     with page.expect_download() as info:
-        page.get_by_role("button", name=re.compile(re.escape(button_name))).nth(nth).click()
+        button.click()
     path = tmp_path / info.value.suggested_filename
     info.value.save_as(path)
     return path
@@ -149,11 +152,11 @@ def test_download_the_pictures_and_a_model_and_open_them(streamlit_server, e2e_m
     page.get_by_text("Also the geodesic", exact=False).click()
     wait_idle(page, 90_000)
     expect(page.get_by_text("the images travel", exact=False).first).to_be_visible(timeout=60_000)
-    # The caption arrives before the strip and its button (the rerun's elements stream in): wait for the
-    # third strip button (A's straight, A's geodesic, B's straight), not only the caption.
-    expect(page.get_by_role("button", name=re.compile(re.escape("strip (PNG)")))).to_have_count(3, timeout=60_000)
+    # The caption arrives before the strip and its button (the rerun's elements stream in, and B's geodesic
+    # may follow): wait for A's geodesic button itself, and press that one.
+    expect(page.locator(".st-key-dl_geodesic_png_A").get_by_role("button")).to_be_visible(timeout=60_000)
     wait_idle(page, 90_000)
-    saved = download(page, "strip (PNG)", tmp_path, nth=1)
+    saved = download(page, "strip (PNG)", tmp_path, key="dl_geodesic_png_A")
     geodesic = Image.open(saved)
     assert "geodesic" in saved.name and geodesic.format == "PNG" and geodesic.size[1] == 56
     assert geodesic.size[0] > strip.size[0]  # more frames (the geodesic's points) than the straight strip's 10
