@@ -48,6 +48,12 @@ def read_folder(path: str, stamp: float) -> vc.Bundle:
     return vc.read_bundle(path)
 
 
+def folder(path: str, stamp: float) -> vc.Bundle:
+    """A model folder as the page shows it: loaded, its weights checked, once torch is ready; on a fresh
+    server's first view (no torch yet) read without its network. Either way read once per version."""
+    return load_model(path, stamp) if warmup.torch_ready() else read_folder(path, stamp)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def kept_view(path: str, stamp: float, _codes: dict) -> dict | None:
     """What the folder keeps of its first view (explorer.firstview.read), or None; one read per version."""
@@ -116,7 +122,7 @@ def latent_codes(path: str, stamp: float, _test: TestSet | None, test_key: str) 
     """The test set's latent means (from latents.npz when the folder has them, so neither
     encoding nor the data files are needed), their 2-D view (PCA for d > 2) and the ranges
     the sliders cover. `test_key` names `_test` in the cache key."""
-    bundle = read_folder(path, stamp)
+    bundle = folder(path, stamp)
     logvar = None
     stored = bundle.latents is not None and (_test is None or len(bundle.latents["mu"]) == len(_test.labels))
     if stored and (bundle.latents_follow_inputs or _test is None):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import vae_core as vc
 
-from . import cache, warmup
+from . import cache
 from .settings import objective_title
 
 
@@ -61,9 +61,7 @@ def open_slot(side: str, entry: vc.ModelEntry | None, dataset: str, record: vc.D
         return Slot(side, entry, error=mismatch)
     stamp = cache.folder_stamp(entry.path)
     try:
-        if warmup.torch_ready():  # every view but a fresh server's first: check the weights now, as they load
-            cache.load_model(str(entry.path), stamp)
-        return Slot(side, entry, cache.read_folder(str(entry.path), stamp), stamp)
+        return Slot(side, entry, cache.folder(str(entry.path), stamp), stamp)
     except vc.CheckpointError as exc:
         return Slot(side, entry, error=f"Cannot load {entry.name}: {exc}")
 

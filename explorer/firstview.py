@@ -39,19 +39,23 @@ def grid_settings_key(settings) -> np.ndarray:
     return np.asarray([str(int(n)), str(spacing), repr(float(lo)), repr(float(hi))])
 
 
-def exports(model) -> dict[str, dict]:
-    """The browser's copy of each network: {"spec": JSON bytes, "weights": bytes}, or {"error": why not}."""
-    from vae_core.store import export
+def export(model, net: str) -> dict:
+    """The browser's copy of one network ("decoder" or "encoder"): {"spec": JSON bytes, "weights": bytes},
+    or {"error": why it cannot run in the browser}."""
+    from vae_core.store import export as browser
 
-    made = {}
-    for net, make, unsupported in (("decoder", export.decoder_export, export.UnsupportedDecoderError),
-                                   ("encoder", export.encoder_export, export.UnsupportedEncoderError)):
-        try:
-            exported = make(model)
-            made[net] = {"spec": json.dumps(exported.spec).encode(), "weights": exported.blob}
-        except unsupported as exc:
-            made[net] = {"error": str(exc)}
-    return made
+    make, unsupported = {"decoder": (browser.decoder_export, browser.UnsupportedDecoderError),
+                         "encoder": (browser.encoder_export, browser.UnsupportedEncoderError)}[net]
+    try:
+        exported = make(model)
+    except unsupported as exc:
+        return {"error": str(exc)}
+    return {"spec": json.dumps(exported.spec).encode(), "weights": exported.blob}
+
+
+def exports(model) -> dict[str, dict]:
+    """Both networks' browser copies, by name (`export`)."""
+    return {net: export(model, net) for net in NETS}
 
 
 def compute(model, codes: dict) -> dict[str, np.ndarray]:

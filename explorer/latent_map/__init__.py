@@ -45,7 +45,7 @@ def _published(path: str, stamp: float, codes: dict, net: str) -> dict:
     """The browser's copy of a network ("decoder", or "encoder" for the drawing pad) as two static files
     the browser fetches, or why it cannot run there: kept in the folder (explorer.firstview), else made now."""
     kept = cache.kept_view(path, stamp, codes)
-    made = kept[net] if kept is not None else firstview.exports(cache.load_model(path, stamp).model)[net]
+    made = kept[net] if kept is not None else firstview.export(cache.load_model(path, stamp).model, net)
     if "error" in made:
         return {"error": made["error"]}
     try:

@@ -13,6 +13,7 @@ pretrained/reproduce.sh).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import math
 import os
@@ -33,10 +34,26 @@ ROOM = 1.25
 CLASSIFIERS = Path(__file__).resolve().parents[2] / "classifiers"
 
 
+MADE_FROM = ("weights.pt", "latents.npz")
+
+
 def fingerprint(folder) -> str:
-    """What the kept layers were computed from: the weights and the test codes."""
+    """What the kept layers (and the kept first view) were computed from: the weights and the test codes.
+    Hashed once per version of those files (inode, size and modification time), not at every read."""
+    versions = []
+    for name in MADE_FROM:
+        try:
+            stat = (Path(folder) / name).stat()
+            versions.append((stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        except FileNotFoundError:
+            versions.append(None)
+    return _fingerprint(str(Path(folder).resolve()), tuple(versions))
+
+
+@functools.lru_cache(maxsize=64)
+def _fingerprint(folder: str, versions: tuple) -> str:
     digest = hashlib.sha256()
-    for name in ("weights.pt", "latents.npz"):
+    for name in MADE_FROM:
         file = Path(folder) / name
         digest.update(name.encode())
         digest.update(file.read_bytes() if file.exists() else b"-")
